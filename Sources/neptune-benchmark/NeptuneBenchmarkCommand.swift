@@ -1,0 +1,4 @@
+@main
+struct NeptuneBenchmarkCommand {
+    static func main() {}
+}

@@ -1,0 +1,4 @@
+@main
+struct NeptuneServerCommand {
+    static func main() {}
+}
