@@ -71,14 +71,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(
-            name: "neptune-benchmark",
+        .target(
+            name: "NeptuneBenchmarkKit",
             dependencies: [
                 "NeptuneRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "neptune-benchmark",
+            dependencies: [
+                "NeptuneBenchmarkKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
@@ -101,6 +109,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "NeptuneIndexTests", dependencies: ["NeptuneIndex"]),
+        .testTarget(name: "NeptuneBenchmarkKitTests", dependencies: ["NeptuneBenchmarkKit"]),
         .testTarget(
             name: "NeptuneCacheTests",
             dependencies: ["NeptuneCache", "NeptuneTestSupport", "NeptuneRESP"]
