@@ -1,0 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The wall clock the engine reads for expiry, in Unix milliseconds. Inject ``ManualClock`` in tests.
+public protocol NeptuneClock: Sendable {
+    /// The current time in milliseconds since the Unix epoch.
+    func milliseconds() -> Int64
+    /// The current time in microseconds since the Unix epoch (for TIME).
+    func microseconds() -> Int64
+}
+
+extension NeptuneClock {
+    public func microseconds() -> Int64 { milliseconds() * 1000 }
+}
+
+/// The system's real-time clock.
+public struct SystemClock: NeptuneClock {
+    public init() {}
+
+    public func milliseconds() -> Int64 {
+        microseconds() / 1000
+    }
+
+    public func microseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+}

@@ -1,0 +1,166 @@
+public import NIOCore
+public import NeptuneRESP
+
+/// What a command's body receives besides its arguments: the calling client's session and its reply buffer.
+public struct CommandContext: Sendable {
+    /// The selected database.
+    public var db: Int
+    /// The protocol the client speaks; shapes replies (maps, doubles, nulls).
+    public var protocolVersion: RESPVersion
+    /// False until AUTH succeeds when a password is required.
+    public var isAuthenticated: Bool
+    /// CLIENT NO-TOUCH: reads do not update access times.
+    public var noTouch: Bool
+    /// CLIENT NO-EVICT.
+    public var noEvict: Bool
+    /// The connection's CLIENT ID (0 for an embedded caller).
+    public var clientID: Int
+    /// Replies are appended here.
+    public var reply: ByteBuffer
+    /// The command's time snapshot in Unix milliseconds (set by the dispatcher).
+    public var now: Int64 = 0
+    /// The host's per-connection object (the server's connection), for host commands such as CLIENT.
+    public var host: (any Sendable & AnyObject)?
+
+    public init(
+        db: Int = 0,
+        protocolVersion: RESPVersion = .v2,
+        isAuthenticated: Bool = true,
+        clientID: Int = 0,
+        reply: ByteBuffer,
+        host: (any Sendable & AnyObject)? = nil
+    ) {
+        self.db = db
+        self.protocolVersion = protocolVersion
+        self.isAuthenticated = isAuthenticated
+        self.noTouch = false
+        self.noEvict = false
+        self.clientID = clientID
+        self.reply = reply
+        self.host = host
+    }
+}
+
+/// A command's implementation.
+public typealias CommandBody = @Sendable (Engine, [ByteBuffer], inout CommandContext) throws -> Void
+
+/// A command's metadata (as COMMAND INFO and COMMAND DOCS report it) and its body.
+public struct CommandSpec: Sendable {
+    /// Lower-case name; a subcommand's is `container|sub`.
+    public var name: String
+    /// Redis arity: positive = exact argument count (name included), negative = at least that many.
+    public var arity: Int
+    /// Redis command flags (`write`, `readonly`, `denyoom`, `fast`, `noauth`, `loading`, `stale`, `admin` ...).
+    public var flags: Set<String>
+    public var firstKey: Int
+    public var lastKey: Int
+    public var step: Int
+    /// ACL categories without the `@` (`string`, `read`, `fast` ...).
+    public var categories: [String]
+    /// COMMAND DOCS group (`string`, `generic`, `connection`, `server` ...).
+    public var group: String
+    public var summary: String
+    public var since: String
+    public var complexity: String
+    public var subcommands: [CommandSpec]
+    /// Nil for a container (CONFIG, CLIENT, OBJECT ...): the subcommand's body runs.
+    public var body: CommandBody?
+
+    public init(
+        _ name: String,
+        arity: Int,
+        flags: Set<String>,
+        keys: (first: Int, last: Int, step: Int) = (0, 0, 0),
+        categories: [String],
+        group: String,
+        summary: String,
+        since: String = "1.0.0",
+        complexity: String = "O(1)",
+        subcommands: [CommandSpec] = [],
+        body: CommandBody?
+    ) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.firstKey = keys.first
+        self.lastKey = keys.last
+        self.step = keys.step
+        self.categories = categories
+        self.group = group
+        self.summary = summary
+        self.since = since
+        self.complexity = complexity
+        self.subcommands = subcommands
+        self.body = body
+    }
+
+    public var isWrite: Bool { flags.contains("write") }
+    public var allowsUnauthenticated: Bool { flags.contains("no_auth") }
+}
+
+/// The command table: specs by case-insensitive name, looked up without allocating.
+public final class CommandRegistry: @unchecked Sendable {
+    // Written only while the host registers commands before it serves; read-only afterwards.
+    private var buckets: [[CommandSpec]]
+    private let mask: Int
+    public private(set) var all: [CommandSpec] = []
+
+    public init() {
+        buckets = Array(repeating: [], count: 1024)
+        mask = 1023
+    }
+
+    /// Adds or replaces a command. Call before serving.
+    public func register(_ spec: CommandSpec) {
+        let lower = Array(spec.name.utf8)
+        let b = lower.withUnsafeBytes { Self.hash($0) } & mask
+        if let i = buckets[b].firstIndex(where: { $0.name == spec.name }) {
+            buckets[b][i] = spec
+            all.removeAll { $0.name == spec.name }
+        } else {
+            buckets[b].append(spec)
+        }
+        all.append(spec)
+    }
+
+    public func register(_ specs: [CommandSpec]) {
+        for spec in specs { register(spec) }
+    }
+
+    /// The command named `name` (any case), or nil.
+    @inline(__always)
+    public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
+        let bucket = buckets[Self.hash(name) & mask]
+        for spec in bucket where Self.equalsIgnoringCase(spec.name, name) {
+            return spec
+        }
+        return nil
+    }
+
+    public func lookup(_ name: String) -> CommandSpec? {
+        var bytes = Array(name.utf8)
+        return bytes.withUnsafeMutableBytes { lookup(UnsafeRawBufferPointer($0)) }
+    }
+
+    @inline(__always)
+    static func hash(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var h: UInt32 = 2_166_136_261
+        for byte in bytes {
+            h = (h ^ UInt32(byte | ((byte &- 65 < 26) ? 0x20 : 0))) &* 16_777_619
+        }
+        return Int(h)
+    }
+
+    @inline(__always)
+    static func equalsIgnoringCase(_ lower: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var lower = lower
+        return lower.withUTF8 { l in
+            guard l.count == bytes.count else { return false }
+            for i in 0..<l.count {
+                let b = bytes[i]
+                if l[i] != (b &- 65 < 26 ? b | 0x20 : b) { return false }
+            }
+            return true
+        }
+    }
+}

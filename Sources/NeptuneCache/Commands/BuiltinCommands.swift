@@ -1,0 +1,151 @@
+extension Engine {
+    /// The commands the engine implements itself (the server adds connection and server commands).
+    static var builtinCommands: [CommandSpec] {
+        func spec(
+            _ name: String,
+            _ arity: Int,
+            _ flags: Set<String>,
+            _ keys: (Int, Int, Int),
+            _ categories: [String],
+            _ group: String,
+            _ summary: String,
+            since: String = "1.0.0",
+            complexity: String = "O(1)",
+            _ body: @escaping CommandBody
+        ) -> CommandSpec {
+            CommandSpec(
+                name,
+                arity: arity,
+                flags: flags,
+                keys: keys,
+                categories: categories,
+                group: group,
+                summary: summary,
+                since: since,
+                complexity: complexity,
+                body: body
+            )
+        }
+        let str = "string"
+        let gen = "generic"
+        let readFast = ["read", "string", "fast"]
+        let writeFast = ["write", "string", "fast"]
+        let writeSlow = ["write", "string", "slow"]
+        let keyReadFast = ["keyspace", "read", "fast"]
+        let keyWriteFast = ["keyspace", "write", "fast"]
+        let keyWriteSlow = ["keyspace", "write", "slow"]
+        let one = (1, 1, 1)
+        return [
+            // Strings
+            spec("get", 2, ["readonly", "fast"], one, readFast, str, "Returns the string value of a key.", get),
+            spec("set", -3, ["write", "denyoom"], one, writeSlow, str, "Sets the string value of a key.", set),
+            spec("setnx", 3, ["write", "denyoom", "fast"], one, writeFast, str, "Sets a key only if it is absent.", setnx),
+            spec("setex", 4, ["write", "denyoom"], one, writeSlow, str, "Sets a value and a TTL in seconds.",
+                 since: "2.0.0", setex),
+            spec("psetex", 4, ["write", "denyoom"], one, writeSlow, str, "Sets a value and a TTL in milliseconds.",
+                 since: "2.6.0", psetex),
+            spec("getset", 3, ["write", "denyoom", "fast"], one, writeFast, str, "Sets a value, returns the old one.",
+                 getset),
+            spec("getdel", 2, ["write", "fast"], one, writeFast, str, "Returns a value and deletes the key.",
+                 since: "6.2.0", getdel),
+            spec("getex", -2, ["write", "fast"], one, writeFast, str, "Returns a value and changes its expiry.",
+                 since: "6.2.0", getex),
+            spec("mget", -2, ["readonly", "fast"], (1, -1, 1), readFast, str, "Returns the values of several keys.",
+                 complexity: "O(N)", mget),
+            spec("mset", -3, ["write", "denyoom"], (1, -1, 2), writeSlow, str, "Sets several keys.",
+                 since: "1.0.1", complexity: "O(N)", mset),
+            spec("msetnx", -3, ["write", "denyoom"], (1, -1, 2), writeSlow, str,
+                 "Sets several keys only if none exists.", since: "1.0.1", complexity: "O(N)", msetnx),
+            spec("append", 3, ["write", "denyoom", "fast"], one, writeFast, str, "Appends to a string.",
+                 since: "2.0.0", append),
+            spec("strlen", 2, ["readonly", "fast"], one, readFast, str, "Returns a string's length.",
+                 since: "2.2.0", strlen),
+            spec("incr", 2, ["write", "denyoom", "fast"], one, writeFast, str, "Increments an integer by one.", incr),
+            spec("decr", 2, ["write", "denyoom", "fast"], one, writeFast, str, "Decrements an integer by one.", decr),
+            spec("incrby", 3, ["write", "denyoom", "fast"], one, writeFast, str, "Increments an integer.", incrby),
+            spec("decrby", 3, ["write", "denyoom", "fast"], one, writeFast, str, "Decrements an integer.", decrby),
+            spec("incrbyfloat", 3, ["write", "denyoom", "fast"], one, writeFast, str, "Increments a float.",
+                 since: "2.6.0", incrbyfloat),
+            spec("getrange", 4, ["readonly"], one, ["read", "string", "slow"], str, "Returns a substring.",
+                 since: "2.4.0", complexity: "O(N)", getrange),
+            spec("substr", 4, ["readonly"], one, ["read", "string", "slow"], str, "Returns a substring.",
+                 complexity: "O(N)", getrange),
+            spec("setrange", 4, ["write", "denyoom"], one, writeSlow, str, "Overwrites part of a string.",
+                 since: "2.2.0", setrange),
+            // Keys
+            spec("del", -2, ["write"], (1, -1, 1), keyWriteSlow, gen, "Deletes keys.", complexity: "O(N)", del),
+            spec("unlink", -2, ["write", "fast"], (1, -1, 1), keyWriteFast, gen, "Deletes keys.",
+                 since: "4.0.0", complexity: "O(N)", del),
+            spec("exists", -2, ["readonly", "fast"], (1, -1, 1), keyReadFast, gen, "Counts existing keys.",
+                 complexity: "O(N)", exists),
+            spec("touch", -2, ["readonly", "fast"], (1, -1, 1), keyReadFast, gen, "Updates access times.",
+                 since: "3.2.1", complexity: "O(N)", touch),
+            spec("type", 2, ["readonly", "fast"], one, keyReadFast, gen, "Returns a key's type.", type),
+            spec("rename", 3, ["write"], (1, 2, 1), keyWriteSlow, gen, "Renames a key.", rename),
+            spec("renamenx", 3, ["write", "fast"], (1, 2, 1), keyWriteFast, gen, "Renames a key if the new is absent.",
+                 renamenx),
+            spec("copy", -3, ["write", "denyoom"], (1, 2, 1), keyWriteSlow, gen, "Copies a key.", since: "6.2.0",
+                 copy),
+            spec("move", 3, ["write", "fast"], one, keyWriteFast, gen, "Moves a key to another database.", move),
+            spec("swapdb", 3, ["write", "fast"], (0, 0, 0), ["keyspace", "write", "fast", "dangerous"], "server",
+                 "Swaps two databases.", since: "4.0.0", complexity: "O(N)", swapdb),
+            spec("select", 2, ["loading", "stale", "fast"], (0, 0, 0), ["fast", "connection"], "connection",
+                 "Selects a database.", select),
+            spec("keys", 2, ["readonly"], (0, 0, 0), ["keyspace", "read", "slow", "dangerous"], gen,
+                 "Returns keys matching a pattern.", complexity: "O(N)", keys),
+            spec("scan", -2, ["readonly"], (0, 0, 0), ["keyspace", "read", "slow"], gen, "Iterates over keys.",
+                 since: "2.8.0", complexity: "O(1) per call, O(N) for a full iteration", scan),
+            spec("randomkey", 1, ["readonly"], (0, 0, 0), ["keyspace", "read", "slow"], gen, "Returns a random key.",
+                 randomkey),
+            spec("dbsize", 1, ["readonly", "fast"], (0, 0, 0), keyReadFast, "server", "Returns the key count.",
+                 dbsize),
+            spec("expire", -3, ["write", "fast"], one, keyWriteFast, gen, "Sets a TTL in seconds.", expire),
+            spec("pexpire", -3, ["write", "fast"], one, keyWriteFast, gen, "Sets a TTL in milliseconds.",
+                 since: "2.6.0", pexpire),
+            spec("expireat", -3, ["write", "fast"], one, keyWriteFast, gen, "Sets an expiry as a Unix time.",
+                 since: "1.2.0", expireat),
+            spec("pexpireat", -3, ["write", "fast"], one, keyWriteFast, gen, "Sets an expiry as Unix milliseconds.",
+                 since: "2.6.0", pexpireat),
+            spec("ttl", 2, ["readonly", "fast"], one, keyReadFast, gen, "Returns the TTL in seconds.", ttl),
+            spec("pttl", 2, ["readonly", "fast"], one, keyReadFast, gen, "Returns the TTL in milliseconds.",
+                 since: "2.6.0", pttl),
+            spec("expiretime", 2, ["readonly", "fast"], one, keyReadFast, gen, "Returns the expiry Unix time.",
+                 since: "7.0.0", expiretime),
+            spec("pexpiretime", 2, ["readonly", "fast"], one, keyReadFast, gen,
+                 "Returns the expiry in Unix milliseconds.", since: "7.0.0", pexpiretime),
+            spec("persist", 2, ["write", "fast"], one, keyWriteFast, gen, "Removes a key's expiry.", since: "2.2.0",
+                 persist),
+            spec("flushdb", -1, ["write"], (0, 0, 0), ["keyspace", "write", "slow", "dangerous"], "server",
+                 "Removes all keys of the current database.", complexity: "O(N)", flushdb),
+            spec("flushall", -1, ["write"], (0, 0, 0), ["keyspace", "write", "slow", "dangerous"], "server",
+                 "Removes all keys of every database.", complexity: "O(N)", flushall),
+            CommandSpec(
+                "object",
+                arity: -2,
+                flags: [],
+                categories: ["slow"],
+                group: gen,
+                summary: "A container for object introspection commands.",
+                since: "2.2.3",
+                subcommands: [
+                    spec("object|encoding", 3, ["readonly"], (2, 2, 1), ["keyspace", "read", "slow"], gen,
+                         "Returns the internal encoding of a value.", since: "2.2.3", objectEncoding),
+                    spec("object|freq", 3, ["readonly"], (2, 2, 1), ["keyspace", "read", "slow"], gen,
+                         "Returns the LFU access frequency of a key.", since: "4.0.0", objectFreq),
+                    spec("object|idletime", 3, ["readonly"], (2, 2, 1), ["keyspace", "read", "slow"], gen,
+                         "Returns the seconds since a key was last accessed.", since: "2.2.3", objectIdletime),
+                    spec("object|refcount", 3, ["readonly"], (2, 2, 1), ["keyspace", "read", "slow"], gen,
+                         "Returns the reference count of a value.", since: "2.2.3", objectRefcount),
+                    spec("object|help", 2, ["loading", "stale"], (0, 0, 0), ["keyspace", "slow"], gen,
+                         "Returns help text.", since: "6.2.0", objectHelp),
+                ],
+                body: nil
+            ),
+            // Connection
+            spec("ping", -1, ["fast"], (0, 0, 0), ["fast", "connection"], "connection", "Returns PONG.", ping),
+            spec("echo", 2, ["fast"], (0, 0, 0), ["fast", "connection"], "connection", "Returns its argument.", echo),
+            spec("time", 1, ["loading", "stale", "fast"], (0, 0, 0), ["fast"], "server",
+                 "Returns the server time.", since: "2.6.0", time),
+        ]
+    }
+}

@@ -1,0 +1,259 @@
+public import NIOCore
+import NeptuneRESP
+import Synchronization
+import NIOConcurrencyHelpers
+
+/// Engine settings that can change at runtime (CONFIG SET).
+public struct EngineSettings: Sendable {
+    /// Largest string a command may build (APPEND, SETRANGE): `proto-max-bulk-len`.
+    public var protoMaxBulkLength: Int = 512 * 1024 * 1024
+    /// Whether an LFU eviction policy is selected (OBJECT FREQ vs IDLETIME).
+    public var lfuPolicy: Bool = false
+    /// Whether the eviction policy forbids shared integers (reported by OBJECT REFCOUNT).
+    public var sharedIntegers: Bool = true
+
+    public init() {}
+}
+
+/// The Neptune engine: a keyspace of `databases` databases split into shards by key hash, and the command table
+/// that runs Redis commands against it. Thread-safe: every command locks the shards it touches, so event loops run
+/// commands in parallel. Both faces use it: the server feeds it decoded commands, and ``NeptuneStore`` calls it
+/// in-process.
+public final class Engine: Sendable {
+    /// Number of shards (a power of two); the top bits of a key's hash pick its shard.
+    public static let shardCount = 32
+    static let shardShift: UInt64 = 59
+
+    public let databases: Int
+    let shards: [Shard]
+    let hasher: KeyHasher
+    public let clock: any NeptuneClock
+    public let commands: CommandRegistry
+    private let _settings: Mutex<EngineSettings>
+    let startTime: Int64
+
+    /// Creates an engine.
+    /// - Parameters:
+    ///   - databases: Number of databases (SELECT 0..<databases).
+    ///   - clock: Time source for expiry.
+    ///   - hashSeed: Seed of the key hash; random by default.
+    public init(databases: Int = 16, clock: any NeptuneClock = SystemClock(), hashSeed: UInt64? = nil) {
+        precondition(databases >= 1)
+        self.databases = databases
+        self.clock = clock
+        let hasher = KeyHasher(seed: hashSeed ?? UInt64.random(in: .min ... .max))
+        self.hasher = hasher
+        self.shards = (0..<Self.shardCount).map { Shard(index: $0, databases: databases, hasher: hasher) }
+        self.commands = CommandRegistry()
+        self._settings = Mutex(EngineSettings())
+        self.startTime = clock.milliseconds()
+        commands.register(Self.builtinCommands)
+    }
+
+    public var settings: EngineSettings {
+        get { _settings.withLock { $0 } }
+        set { _settings.withLock { $0 = newValue } }
+    }
+
+    public func updateSettings(_ body: (inout EngineSettings) -> Void) {
+        _settings.withLock { body(&$0) }
+    }
+
+    // MARK: Dispatch
+
+    /// Runs one command and appends its reply (or error) to `context.reply`.
+    ///
+    /// Looks the command up, checks arity and authentication as Redis does, then runs it.
+    /// - Returns: The full name of the command that ran (`get`, `client|list`), or nil if none was found.
+    @discardableResult
+    public func execute(_ arguments: [ByteBuffer], context: inout CommandContext) -> String? {
+        guard let first = arguments.first else { return nil }
+        let found = first.withUnsafeReadableBytes { commands.lookup($0) }
+        guard var spec = found else {
+            context.reply.writeRESPError(Self.unknownCommandMessage(arguments))
+            return nil
+        }
+        if spec.body == nil {
+            // A container command: the subcommand decides.
+            guard arguments.count >= 2 else {
+                context.reply.writeRESPError(CommandError.wrongArity(spec.name).message)
+                return spec.name
+            }
+            let sub = arguments[1].withUnsafeReadableBytes { name in
+                spec.subcommands.first { CommandRegistry.equalsIgnoringCase(String($0.name.split(separator: "|").last!), name) }
+            }
+            guard let sub else {
+                let subName = String(decoding: arguments[1].readableBytesView.prefix(128), as: UTF8.self)
+                context.reply.writeRESPError(
+                    "ERR unknown subcommand '\(subName)'. Try \(spec.name.uppercased()) HELP."
+                )
+                return spec.name
+            }
+            spec = sub
+        }
+        if (spec.arity > 0 && spec.arity != arguments.count) || arguments.count < -spec.arity {
+            context.reply.writeRESPError(CommandError.wrongArity(spec.name).message)
+            return spec.name
+        }
+        if !context.isAuthenticated && !spec.allowsUnauthenticated {
+            context.reply.writeRESPError(CommandError.noAuth.message)
+            return spec.name
+        }
+        context.now = clock.milliseconds()
+        do {
+            try spec.body!(self, arguments, &context)
+        } catch let error as CommandError {
+            context.reply.writeRESPError(error.message)
+        } catch {
+            context.reply.writeRESPError("ERR \(error)")
+        }
+        return spec.name
+    }
+
+    /// Redis's reply to an unknown command name.
+    public static func unknownCommandMessage(_ arguments: [ByteBuffer]) -> String {
+        var args = ""
+        for argument in arguments.dropFirst() {
+            if args.utf8.count >= 128 { break }
+            let room = 128 - args.utf8.count
+            args += "'" + Self.cString(argument, limit: room) + "' "
+        }
+        return "ERR unknown command '\(Self.cString(arguments[0], limit: 128))', with args beginning with: \(args)"
+    }
+
+    /// The bytes up to the first NUL (as C's `%s` prints them), at most `limit`.
+    static func cString(_ buffer: ByteBuffer, limit: Int) -> String {
+        let bytes = buffer.readableBytesView.prefix { $0 != 0 }.prefix(limit)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    // MARK: Keyspace access
+
+    @inline(__always)
+    func shard(for hash: UInt64) -> Shard {
+        shards[Int(truncatingIfNeeded: hash >> Self.shardShift)]
+    }
+
+    /// Locks the shard of `key` and runs `body` with the key's bytes, hash and shard.
+    @inline(__always)
+    func withKey<R>(
+        _ key: ByteBuffer,
+        _ body: (UnsafeRawBufferPointer, UInt64, Shard) throws -> R
+    ) rethrows -> R {
+        try key.withUnsafeReadableBytes { bytes in
+            let hash = hasher.hash(bytes)
+            let shard = shard(for: hash)
+            shard.lock.lock()
+            defer { shard.lock.unlock() }
+            return try body(bytes, hash, shard)
+        }
+    }
+
+    /// Locks every shard, in index order, for keyspace-wide commands.
+    func withAllShards<R>(_ body: () throws -> R) rethrows -> R {
+        for shard in shards { shard.lock.lock() }
+        defer { for shard in shards.reversed() { shard.lock.unlock() } }
+        return try body()
+    }
+
+    /// Locks the shards of `keys` (each once, in index order).
+    func withShards<R>(of keys: [ByteBuffer], _ body: () throws -> R) rethrows -> R {
+        var indices: [Int] = []
+        indices.reserveCapacity(keys.count)
+        for key in keys {
+            let hash = key.withUnsafeReadableBytes { hasher.hash($0) }
+            indices.append(Int(truncatingIfNeeded: hash >> Self.shardShift))
+        }
+        let ordered = Set(indices).sorted()
+        for i in ordered { shards[i].lock.lock() }
+        defer { for i in ordered.reversed() { shards[i].lock.unlock() } }
+        return try body()
+    }
+
+    /// The 24-bit LRU clock (seconds) stored in entries on access.
+    @inline(__always)
+    func lruClock(_ now: Int64) -> UInt32 {
+        UInt32(truncatingIfNeeded: now / 1000) & 0xFF_FFFF
+    }
+
+    // MARK: Statistics
+
+    /// Number of keys in `db` (including expired keys not yet reclaimed, as Redis's DBSIZE).
+    public func keyCount(db: Int) -> Int {
+        var total = 0
+        for shard in shards {
+            shard.lock.withLock { total += shard.tables[db].count }
+        }
+        return total
+    }
+
+    /// Per-database key and volatile-key counts, for INFO keyspace.
+    public func keyspaceSummary() -> [(db: Int, keys: Int, expires: Int)] {
+        var keys = [Int](repeating: 0, count: databases)
+        var expires = [Int](repeating: 0, count: databases)
+        for shard in shards {
+            shard.lock.withLock {
+                for db in 0..<databases {
+                    keys[db] += shard.tables[db].count
+                    expires[db] += shard.tables[db].volatileCount
+                }
+            }
+        }
+        return (0..<databases).filter { keys[$0] > 0 }.map { ($0, keys[$0], expires[$0]) }
+    }
+
+    /// Counters for INFO stats.
+    public struct Statistics: Sendable {
+        public var keyspaceHits = 0
+        public var keyspaceMisses = 0
+        public var expiredKeys = 0
+        /// Bytes held by the keyspace (slot arrays and entry pages).
+        public var memoryBytes = 0
+    }
+
+    public func statistics() -> Statistics {
+        var stats = Statistics()
+        for shard in shards {
+            shard.lock.withLock {
+                stats.keyspaceHits += shard.keyspaceHits
+                stats.keyspaceMisses += shard.keyspaceMisses
+                stats.expiredKeys += shard.expiredKeys
+                stats.memoryBytes += shard.memoryBytes
+            }
+        }
+        return stats
+    }
+
+    /// CONFIG RESETSTAT.
+    public func resetStatistics() {
+        for shard in shards {
+            shard.lock.withLock {
+                shard.keyspaceHits = 0
+                shard.keyspaceMisses = 0
+                shard.expiredKeys = 0
+            }
+        }
+    }
+
+    // MARK: Active expiry
+
+    /// One step of the active expiry sweep: examines at most `budget` slots per shard and database holding keys
+    /// with a TTL and deletes the expired ones. Returns (slots examined, keys removed). The caller (a periodic
+    /// service) repeats while the removed fraction is high, bounded by its CPU budget.
+    @discardableResult
+    public func sweepExpired(budget: Int = 64) -> (examined: Int, removed: Int) {
+        let now = clock.milliseconds()
+        var examined = 0
+        var removed = 0
+        for shard in shards {
+            shard.lock.withLock {
+                for db in 0..<databases {
+                    let r = shard.sweepExpired(db, budget: budget, now: now)
+                    examined += r.examined
+                    removed += r.removed
+                }
+            }
+        }
+        return (examined, removed)
+    }
+}

@@ -1,0 +1,364 @@
+import NIOConcurrencyHelpers
+import NIOCore
+public import NeptuneRESP
+
+/// Neptune embedded in a Swift program: the same engine the server runs, called in-process with no socket.
+///
+/// Thread-safe: call it from any thread or task; commands on keys in different shards run in parallel.
+/// Keys and values are bytes (`[UInt8]`); `String` overloads use the string's UTF-8 bytes, so two strings that
+/// differ only in Unicode normalization are different keys, as in Redis.
+///
+/// ```swift
+/// import NeptuneCache
+///
+/// let store = NeptuneStore()
+/// try store.set("greeting", "hello", ttl: .seconds(60))
+/// let value = try store.get("greeting")            // Array("hello".utf8)
+/// let hits = try store.increment("counter", by: 5) // 5
+/// let reply = store.execute(["STRLEN", "greeting"]) // .integer(5)
+/// ```
+public final class NeptuneStore: Sendable {
+    /// The engine behind this store.
+    public let engine: Engine
+
+    /// Creates an in-memory store.
+    /// - Parameters:
+    ///   - databases: Number of databases (as Redis's `databases`, 16 by default).
+    ///   - clock: The time source for expiry; inject a manual clock in tests.
+    public init(databases: Int = 16, clock: any NeptuneClock = SystemClock()) {
+        self.engine = Engine(databases: databases, clock: clock)
+    }
+
+    /// Wraps an existing engine (for instance the one a server is serving).
+    public init(engine: Engine) {
+        self.engine = engine
+    }
+
+    // MARK: Raw commands
+
+    /// Runs any command the engine supports and returns its reply, decoded (RESP3 shapes).
+    ///
+    /// Error replies come back as ``RESPValue/error(_:)``, exactly as a client would see them.
+    /// - Parameters:
+    ///   - arguments: The command name and its arguments.
+    ///   - db: The database to run it in.
+    public func execute(_ arguments: [[UInt8]], db: Int = 0) -> RESPValue {
+        var context = CommandContext(db: db, protocolVersion: .v3, reply: ByteBuffer())
+        let buffers = arguments.map { ByteBuffer(bytes: $0) }
+        engine.execute(buffers, context: &context)
+        var decoder = RESPValueDecoder()
+        do {
+            return try decoder.decode(buffer: &context.reply) ?? .null
+        } catch {
+            return .error("ERR reply could not be decoded: \(error)")
+        }
+    }
+
+    /// Runs a command given as strings (each argument's UTF-8 bytes).
+    public func execute(_ arguments: [String], db: Int = 0) -> RESPValue {
+        execute(arguments.map { Array($0.utf8) }, db: db)
+    }
+
+    // MARK: Strings
+
+    /// The string value of `key`, or nil if absent.
+    /// - Throws: ``CommandError/wrongType`` if the key holds another type.
+    public func get(_ key: [UInt8], db: Int = 0) throws -> [UInt8]? {
+        try engine.getString(key, db: db)
+    }
+
+    public func get(_ key: String, db: Int = 0) throws -> [UInt8]? {
+        try get(Array(key.utf8), db: db)
+    }
+
+    /// When SET writes.
+    public enum SetCondition: Sendable {
+        case always
+        /// Only if the key does not exist (NX).
+        case ifAbsent
+        /// Only if the key exists (XX).
+        case ifPresent
+    }
+
+    /// Sets `key` to `value`.
+    /// - Parameters:
+    ///   - ttl: Time to live; nil for none (clears an existing TTL unless `keepTTL`).
+    ///   - condition: NX/XX semantics.
+    ///   - keepTTL: Keep the key's existing TTL (KEEPTTL).
+    /// - Returns: Whether the value was written (false when `condition` was not met).
+    @discardableResult
+    public func set(
+        _ key: [UInt8],
+        _ value: [UInt8],
+        ttl: Duration? = nil,
+        condition: SetCondition = .always,
+        keepTTL: Bool = false,
+        db: Int = 0
+    ) throws -> Bool {
+        try engine.setString(key, value, ttl: ttl, condition: condition, keepTTL: keepTTL, db: db)
+    }
+
+    @discardableResult
+    public func set(
+        _ key: String,
+        _ value: String,
+        ttl: Duration? = nil,
+        condition: SetCondition = .always,
+        keepTTL: Bool = false,
+        db: Int = 0
+    ) throws -> Bool {
+        try set(Array(key.utf8), Array(value.utf8), ttl: ttl, condition: condition, keepTTL: keepTTL, db: db)
+    }
+
+    /// Adds `increment` to the integer stored at `key` (0 if absent) and returns the result (INCRBY).
+    /// - Throws: ``CommandError`` for a non-integer value, overflow, or a wrong type.
+    @discardableResult
+    public func increment(_ key: [UInt8], by increment: Int64 = 1, db: Int = 0) throws -> Int64 {
+        try engine.incrementInteger(key, by: increment, db: db)
+    }
+
+    @discardableResult
+    public func increment(_ key: String, by increment: Int64 = 1, db: Int = 0) throws -> Int64 {
+        try self.increment(Array(key.utf8), by: increment, db: db)
+    }
+
+    /// Adds a floating-point increment (INCRBYFLOAT) and returns the stored text's value.
+    @discardableResult
+    public func increment(_ key: String, byFloat increment: Double, db: Int = 0) throws -> Double {
+        let reply = execute(["INCRBYFLOAT", key, String(increment)], db: db)
+        return try Self.unwrap(reply) { Double($0.stringValue ?? "") }
+    }
+
+    /// Appends to the string at `key`; returns the new length.
+    @discardableResult
+    public func append(_ key: String, _ suffix: String, db: Int = 0) throws -> Int {
+        try Self.unwrap(execute(["APPEND", key, suffix], db: db)) { $0.intValue.map { Int($0) } }
+    }
+
+    /// Values of several keys (nil for absent or non-string keys).
+    public func get(_ keys: [[UInt8]], db: Int = 0) throws -> [[UInt8]?] {
+        try keys.map { key in
+            do { return try get(key, db: db) } catch let error as CommandError where error == .wrongType { return nil }
+        }
+    }
+
+    // MARK: Keys
+
+    /// Deletes keys; returns how many existed.
+    @discardableResult
+    public func delete(_ keys: [UInt8]..., db: Int = 0) -> Int {
+        keys.reduce(0) { $0 + (engine.deleteKey($1, db: db) ? 1 : 0) }
+    }
+
+    @discardableResult
+    public func delete(_ key: String, db: Int = 0) -> Int {
+        engine.deleteKey(Array(key.utf8), db: db) ? 1 : 0
+    }
+
+    /// Whether `key` exists.
+    public func exists(_ key: [UInt8], db: Int = 0) -> Bool {
+        engine.keyExists(key, db: db)
+    }
+
+    public func exists(_ key: String, db: Int = 0) -> Bool {
+        exists(Array(key.utf8), db: db)
+    }
+
+    /// Sets a TTL on `key`; returns false if the key does not exist.
+    @discardableResult
+    public func expire(_ key: String, after ttl: Duration, db: Int = 0) throws -> Bool {
+        let ms = Self.milliseconds(ttl)
+        return try Self.unwrap(execute(["PEXPIRE", key, String(ms)], db: db)) { $0.intValue.map { $0 == 1 } }
+    }
+
+    /// Removes the TTL of `key`; returns false if it had none or does not exist.
+    @discardableResult
+    public func persist(_ key: String, db: Int = 0) throws -> Bool {
+        try Self.unwrap(execute(["PERSIST", key], db: db)) { $0.intValue.map { $0 == 1 } }
+    }
+
+    /// A key's remaining time to live.
+    public enum TimeToLive: Equatable, Sendable {
+        case missing
+        case persistent
+        case expires(in: Duration)
+    }
+
+    /// The remaining TTL of `key` (PTTL).
+    public func timeToLive(_ key: String, db: Int = 0) throws -> TimeToLive {
+        let ms = try Self.unwrap(execute(["PTTL", key], db: db)) { $0.intValue }
+        switch ms {
+        case -2: return .missing
+        case -1: return .persistent
+        default: return .expires(in: .milliseconds(ms))
+        }
+    }
+
+    /// The type of the value at `key` ("none" if absent).
+    public func type(of key: String, db: Int = 0) throws -> String {
+        try Self.unwrap(execute(["TYPE", key], db: db)) { $0.stringValue }
+    }
+
+    /// Renames a key (RENAME).
+    public func rename(_ key: String, to newKey: String, db: Int = 0) throws {
+        _ = try Self.unwrap(execute(["RENAME", key, newKey], db: db)) { $0.stringValue }
+    }
+
+    /// One SCAN step: the next cursor (0 when done) and the keys of this step.
+    public func scan(
+        cursor: UInt64 = 0,
+        matching pattern: String? = nil,
+        count: Int? = nil,
+        db: Int = 0
+    ) throws -> (cursor: UInt64, keys: [[UInt8]]) {
+        var arguments = ["SCAN", String(cursor)]
+        if let pattern { arguments += ["MATCH", pattern] }
+        if let count { arguments += ["COUNT", String(count)] }
+        let reply = execute(arguments, db: db)
+        return try Self.unwrap(reply) { value in
+            guard case .array(let parts) = value, parts.count == 2,
+                let next = parts[0].stringValue.flatMap({ UInt64($0) }),
+                case .array(let keys) = parts[1]
+            else { return nil }
+            return (next, keys.compactMap { if case .bulkString(let k) = $0 { return k } else { return nil } })
+        }
+    }
+
+    /// Every key matching a glob pattern (walks SCAN to completion).
+    public func keys(matching pattern: String = "*", db: Int = 0) throws -> [[UInt8]] {
+        var cursor: UInt64 = 0
+        var result: [[UInt8]] = []
+        repeat {
+            let step = try scan(cursor: cursor, matching: pattern, count: 1000, db: db)
+            result += step.keys
+            cursor = step.cursor
+        } while cursor != 0
+        return result
+    }
+
+    /// Number of keys in `db`.
+    public func count(db: Int = 0) -> Int {
+        engine.keyCount(db: db)
+    }
+
+    /// Removes every key of `db`, or of every database when `db` is nil.
+    public func flush(db: Int? = nil) {
+        if let db { engine.flush(db: db) } else { engine.flushAll() }
+    }
+
+    // MARK: Helpers
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    static func unwrap<T>(_ reply: RESPValue, _ extract: (RESPValue) -> T?) throws -> T {
+        if case .error(let message) = reply { throw CommandError(message) }
+        guard let value = extract(reply) else { throw CommandError("ERR unexpected reply \(reply)") }
+        return value
+    }
+}
+
+extension Engine {
+    func getString(_ key: [UInt8], db: Int) throws -> [UInt8]? {
+        try validate(db)
+        let now = clock.milliseconds()
+        return try key.withUnsafeBytes { k in
+            let hash = hasher.hash(k)
+            let shard = shard(for: hash)
+            shard.lock.lock()
+            defer { shard.lock.unlock() }
+            let slot = shard.find(db, k, hash, now: now)
+            guard slot >= 0 else {
+                shard.keyspaceMisses += 1
+                return nil
+            }
+            shard.keyspaceHits += 1
+            let e = shard.entry(shard.tables[db], slot)
+            guard e.type == .string else { throw CommandError.wrongType }
+            e.access = lruClock(now)
+            return Array(UnsafeRawBufferPointer(e.value))
+        }
+    }
+
+    func setString(
+        _ key: [UInt8],
+        _ value: [UInt8],
+        ttl: Duration?,
+        condition: NeptuneStore.SetCondition,
+        keepTTL: Bool,
+        db: Int
+    ) throws -> Bool {
+        try validate(db)
+        let now = clock.milliseconds()
+        var expiry: Int64?
+        if let ttl {
+            let ms = NeptuneStore.milliseconds(ttl)
+            guard ms > 0 else { throw CommandError.invalidExpireTime("set") }
+            expiry = now + ms
+        }
+        return key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in
+                let hash = hasher.hash(k)
+                let shard = shard(for: hash)
+                shard.lock.lock()
+                defer { shard.lock.unlock() }
+                let slot = shard.find(db, k, hash, now: now)
+                switch condition {
+                case .ifAbsent where slot >= 0: return false
+                case .ifPresent where slot < 0: return false
+                default: break
+                }
+                if keepTTL && slot >= 0 && expiry == nil {
+                    expiry = Self.expiry(shard, db, slot)
+                }
+                putString(shard, db, k, hash, slot: slot, value: v, expiry: expiry, now: now)
+                return true
+            }
+        }
+    }
+
+    func incrementInteger(_ key: [UInt8], by increment: Int64, db: Int) throws -> Int64 {
+        try validate(db)
+        var context = CommandContext(db: db, reply: ByteBuffer())
+        context.now = clock.milliseconds()
+        try Self.incrementBy(self, key: ByteBuffer(bytes: key), by: increment, &context)
+        var decoder = RESPValueDecoder()
+        guard case .integer(let value)? = try decoder.decode(buffer: &context.reply) else {
+            throw CommandError("ERR unexpected reply")
+        }
+        return value
+    }
+
+    func deleteKey(_ key: [UInt8], db: Int) -> Bool {
+        guard db >= 0 && db < databases else { return false }
+        let now = clock.milliseconds()
+        return key.withUnsafeBytes { k in
+            let hash = hasher.hash(k)
+            let shard = shard(for: hash)
+            shard.lock.lock()
+            defer { shard.lock.unlock() }
+            let slot = shard.find(db, k, hash, now: now)
+            guard slot >= 0 else { return false }
+            shard.remove(db, slot)
+            return true
+        }
+    }
+
+    func keyExists(_ key: [UInt8], db: Int) -> Bool {
+        guard db >= 0 && db < databases else { return false }
+        let now = clock.milliseconds()
+        return key.withUnsafeBytes { k in
+            let hash = hasher.hash(k)
+            let shard = shard(for: hash)
+            shard.lock.lock()
+            defer { shard.lock.unlock() }
+            return shard.find(db, k, hash, now: now) >= 0
+        }
+    }
+
+    func validate(_ db: Int) throws {
+        guard db >= 0 && db < databases else { throw CommandError.dbIndexOutOfRange }
+    }
+}

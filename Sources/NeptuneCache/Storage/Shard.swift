@@ -1,0 +1,162 @@
+import NIOConcurrencyHelpers
+
+/// One slice of the keyspace: the keys whose hash falls in this shard, for every database, with the allocator that
+/// holds their entries. Commands lock a shard for the duration of their work on it; multi-shard commands lock the
+/// shards they touch in ascending index order, so they cannot deadlock.
+final class Shard: @unchecked Sendable {
+    let index: Int
+    let lock = NIOLock()
+    /// One table per database. `SWAPDB` swaps elements (under every shard's lock).
+    @exclusivity(unchecked) var tables: [KeyTable]
+    let slab = SlabAllocator()
+    let hasher: KeyHasher
+
+    // Statistics, updated under the lock and summed by INFO.
+    @exclusivity(unchecked) var keyspaceHits = 0
+    @exclusivity(unchecked) var keyspaceMisses = 0
+    @exclusivity(unchecked) var expiredKeys = 0
+    @exclusivity(unchecked) var expiredStalePercentage = 0.0
+
+    init(index: Int, databases: Int, hasher: KeyHasher) {
+        self.index = index
+        self.hasher = hasher
+        self.tables = (0..<databases).map { _ in KeyTable() }
+    }
+
+    @inline(__always)
+    func entry(_ table: KeyTable, _ slot: Int) -> Entry {
+        Entry(slab.pointer(table.ref(at: slot)))
+    }
+
+    /// The slot of a live (not expired) key, or -1. Deletes the key if it has expired (lazy expiry).
+    @inline(__always)
+    func find(_ db: Int, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64) -> Int {
+        let table = tables[db]
+        let slot = table.find(key, hash: hash, slab: slab)
+        if slot >= 0 {
+            let e = entry(table, slot)
+            if e.hasExpiry && e.expiry <= now {
+                remove(db, slot)
+                expiredKeys += 1
+                return -1
+            }
+        }
+        return slot
+    }
+
+    /// Removes the key in `slot` and frees its entry.
+    func remove(_ db: Int, _ slot: Int) {
+        let table = tables[db]
+        let ref = table.ref(at: slot)
+        if Entry(slab.pointer(ref)).hasExpiry { table.volatileCount -= 1 }
+        table.remove(at: slot, hasher: hasher, slab: slab)
+        slab.free(ref)
+    }
+
+    /// Writes an entry for `key` (replacing the one in `slot`, or inserting when `slot` is -1) and lets `fill`
+    /// write its value bytes. Returns the key's slot and entry.
+    @discardableResult @inline(__always)
+    func store(
+        _ db: Int,
+        key: UnsafeRawBufferPointer,
+        hash: UInt64,
+        slot: Int,
+        type: ValueType = .string,
+        valueLength: Int,
+        expiry: Int64?,
+        access: UInt32,
+        fill: (UnsafeMutableRawBufferPointer) -> Void
+    ) -> (slot: Int, entry: Entry) {
+        let table = tables[db]
+        let size = Entry.size(keyLength: key.count, valueLength: valueLength, hasExpiry: expiry != nil)
+        let newRef = slab.allocate(size)
+        let cell = slab.pointer(newRef)
+        let entry = Entry.initialize(
+            cell,
+            type: type,
+            key: key,
+            valueLength: valueLength,
+            expiry: expiry,
+            access: access
+        )
+        fill(entry.value)
+        if expiry != nil { table.volatileCount += 1 }
+        if slot >= 0 {
+            let oldRef = table.ref(at: slot)
+            if Entry(slab.pointer(oldRef)).hasExpiry { table.volatileCount -= 1 }
+            table.replace(at: slot, with: newRef)
+            slab.free(oldRef)
+            return (slot, entry)
+        }
+        let newSlot = table.insert(newRef, hash: hash, hasher: hasher, slab: slab)
+        return (newSlot, entry)
+    }
+
+    /// Sets or clears the expiry of the key in `slot`; moves the entry when its header size changes.
+    func setExpiry(_ db: Int, _ slot: Int, _ expiry: Int64?) {
+        let table = tables[db]
+        let old = entry(table, slot)
+        if let expiry, old.hasExpiry {
+            old.expiry = expiry
+            return
+        }
+        if expiry == nil && !old.hasExpiry { return }
+        let value = UnsafeRawBufferPointer(old.value)
+        let encodingFlags = old.encodingFlags
+        let moved = store(
+            db,
+            key: old.key,
+            hash: 0,
+            slot: slot,
+            type: old.type,
+            valueLength: value.count,
+            expiry: expiry,
+            access: old.access
+        ) { target in
+            if value.count > 0 { target.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        }
+        moved.entry.flags |= encodingFlags
+    }
+
+    /// Removes every key of `db`.
+    func flush(_ db: Int) {
+        let table = tables[db]
+        for slot in 0..<table.capacity where table.isLive(slot) {
+            slab.free(table.ref(at: slot))
+        }
+        table.removeAll()
+    }
+
+    /// Bytes this shard holds: slot arrays plus allocator pages.
+    var memoryBytes: Int {
+        tables.reduce(0) { $0 + $1.slotBytes } + slab.reservedBytes
+    }
+
+    /// Deletes expired keys met in the next `budget` slots of `db`'s table. Returns (slots examined, keys removed).
+    func sweepExpired(_ db: Int, budget: Int, now: Int64) -> (examined: Int, removed: Int) {
+        let table = tables[db]
+        guard table.volatileCount > 0 else { return (0, 0) }
+        var examined = 0
+        var removed = 0
+        var slot = table.sweepCursor & table.mask
+        while examined < budget && table.volatileCount > 0 {
+            if table.isLive(slot) {
+                let e = entry(table, slot)
+                if e.hasExpiry && e.expiry <= now {
+                    remove(db, slot)
+                    removed += 1
+                    expiredKeys += 1
+                    if table.count == 0 { break }
+                    // A removal can shrink the table; restart from the same position in the new layout.
+                    slot &= table.mask
+                    examined += 1
+                    continue
+                }
+            }
+            slot = (slot &+ 1) & table.mask
+            examined += 1
+        }
+        table.sweepCursor = slot
+        return (examined, removed)
+    }
+}

@@ -1,0 +1,147 @@
+import NIOConcurrencyHelpers
+public import NIOCore
+import NeptuneCache
+public import NeptuneRESP
+
+/// What the server knows about one connected client, readable from any thread (CLIENT LIST, CLIENT KILL, INFO).
+public final class ClientConnection: @unchecked Sendable {
+    public let id: Int
+    public let address: String
+    public let localAddress: String
+    public let createdAt: Int64
+    let channel: any Channel
+    private let lock = NIOLock()
+    // Guarded by `lock`.
+    private var _name: String?
+    private var _libraryName: String?
+    private var _libraryVersion: String?
+    private var _lastInteraction: Int64
+    private var _lastCommand = "NULL"
+    private var _db = 0
+    private var _protocolVersion: RESPVersion = .v2
+    private var _noEvict = false
+    private var _noTouch = false
+    private var _closeAfterReply = false
+    private var _queryBufferBytes = 0
+
+    init(id: Int, channel: any Channel, now: Int64) {
+        self.id = id
+        self.channel = channel
+        self.address = Self.format(channel.remoteAddress)
+        self.localAddress = Self.format(channel.localAddress)
+        self.createdAt = now
+        self._lastInteraction = now
+    }
+
+    static func format(_ address: SocketAddress?) -> String {
+        guard let address else { return "" }
+        switch address {
+        case .v4, .v6:
+            let ip = address.ipAddress ?? "?"
+            return "\(ip):\(address.port ?? 0)"
+        case .unixDomainSocket:
+            return address.pathname.map { "\($0):0" } ?? ""
+        }
+    }
+
+    public var name: String? {
+        get { lock.withLock { _name } }
+        set { lock.withLock { _name = newValue } }
+    }
+
+    public var libraryName: String? {
+        get { lock.withLock { _libraryName } }
+        set { lock.withLock { _libraryName = newValue } }
+    }
+
+    public var libraryVersion: String? {
+        get { lock.withLock { _libraryVersion } }
+        set { lock.withLock { _libraryVersion = newValue } }
+    }
+
+    public var closeAfterReply: Bool {
+        get { lock.withLock { _closeAfterReply } }
+        set { lock.withLock { _closeAfterReply = newValue } }
+    }
+
+    public var lastInteraction: Int64 { lock.withLock { _lastInteraction } }
+
+    /// Records a command about to run (for CLIENT LIST's `cmd`, `idle`, `db`, `resp`).
+    func recordCommand(_ name: String, now: Int64, context: CommandContext, queryBufferBytes: Int) {
+        lock.withLock {
+            _lastCommand = name
+            _lastInteraction = now
+            _db = context.db
+            _protocolVersion = context.protocolVersion
+            _noEvict = context.noEvict
+            _noTouch = context.noTouch
+            _queryBufferBytes = queryBufferBytes
+        }
+    }
+
+    func recordSession(_ context: CommandContext) {
+        lock.withLock {
+            _db = context.db
+            _protocolVersion = context.protocolVersion
+            _noEvict = context.noEvict
+            _noTouch = context.noTouch
+        }
+    }
+
+    /// Closes the connection (CLIENT KILL, idle timeout, shutdown).
+    public func close() {
+        channel.close(promise: nil)
+    }
+
+    /// One CLIENT LIST line (without the trailing newline), with Redis 7's field names.
+    public func infoLine(now: Int64) -> String {
+        lock.withLock {
+            var flags = ""
+            if _noEvict { flags += "e" }
+            if _noTouch { flags += "T" }
+            if flags.isEmpty { flags = "N" }
+            let age = max(0, (now - createdAt) / 1000)
+            let idle = max(0, (now - _lastInteraction) / 1000)
+            let nameField = _name ?? ""
+            return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameField) age=\(age) idle=\(idle) "
+                + "flags=\(flags) db=\(_db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(_queryBufferBytes) qbuf-free=0 "
+                + "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
+                + "cmd=\(_lastCommand) user=default redir=-1 resp=\(_protocolVersion.rawValue) "
+                + "lib-name=\(_libraryName ?? "") lib-ver=\(_libraryVersion ?? "")"
+        }
+    }
+}
+
+/// Every connected client, by id.
+public final class ClientRegistry: Sendable {
+    private let clients = NIOLockedValueBox<[Int: ClientConnection]>([:])
+    private let nextID = NIOLockedValueBox<Int>(1)
+
+    public init() {}
+
+    func makeID() -> Int {
+        nextID.withLockedValue { id in
+            defer { id += 1 }
+            return id
+        }
+    }
+
+    func add(_ client: ClientConnection) {
+        clients.withLockedValue { $0[client.id] = client }
+    }
+
+    func remove(_ client: ClientConnection) {
+        _ = clients.withLockedValue { $0.removeValue(forKey: client.id) }
+    }
+
+    public var count: Int { clients.withLockedValue { $0.count } }
+
+    /// All clients, ordered by id.
+    public var all: [ClientConnection] {
+        clients.withLockedValue { $0.values.sorted { $0.id < $1.id } }
+    }
+
+    public func client(id: Int) -> ClientConnection? {
+        clients.withLockedValue { $0[id] }
+    }
+}

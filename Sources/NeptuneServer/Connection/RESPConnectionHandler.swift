@@ -1,0 +1,147 @@
+import Logging
+import NIOCore
+import NeptuneCache
+import NeptuneRESP
+
+/// Serves one client connection: decodes RESP commands (pipelined, any number per read), runs each against the
+/// engine in order, accumulates the replies and writes them with one flush per read batch.
+///
+/// A protocol error gets Redis's `-ERR Protocol error: ...` reply and the connection is closed after it; other
+/// connections are not affected.
+final class RESPConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let state: ServerState
+    private let logger: Logger
+    private var decoder: RESPCommandDecoder
+    private var pending: ByteBuffer?
+    private var context: CommandContext
+    private var client: ClientConnection?
+    private var commandsInBatch = 0
+    private var closing = false
+    private let queryBufferLimit: Int
+
+    init(state: ServerState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+        let config = state.config
+        let requiresPassword = !(config.requirepass ?? "").isEmpty
+        self.decoder = RESPCommandDecoder(
+            limits: RESPDecoderLimits(maxBulkLength: config.protoMaxBulkLen),
+            isAuthenticated: !requiresPassword
+        )
+        self.queryBufferLimit = config.clientQueryBufferLimit
+        self.context = CommandContext(isAuthenticated: !requiresPassword, reply: ByteBuffer())
+    }
+
+    func channelActive(context channelContext: ChannelHandlerContext) {
+        let now = state.engine.clock.milliseconds()
+        let client = ClientConnection(id: state.clients.makeID(), channel: channelContext.channel, now: now)
+        self.client = client
+        context.clientID = client.id
+        context.host = client
+        context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+        state.statistics.connectionsReceived.add(1, ordering: .relaxed)
+        if state.clients.count >= state.config.maxclients {
+            state.statistics.rejectedConnections.add(1, ordering: .relaxed)
+            context.reply.writeRESPError("ERR max number of clients reached")
+            closeAfterFlush(channelContext)
+            return
+        }
+        state.clients.add(client)
+        channelContext.fireChannelActive()
+    }
+
+    func channelInactive(context channelContext: ChannelHandlerContext) {
+        if let client { state.clients.remove(client) }
+        channelContext.fireChannelInactive()
+    }
+
+    func channelRead(context channelContext: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var incoming = unwrapInboundIn(data)
+        state.statistics.inputBytes.add(incoming.readableBytes, ordering: .relaxed)
+        if pending == nil || pending!.readableBytes == 0 {
+            pending = incoming
+        } else {
+            pending!.writeBuffer(&incoming)
+        }
+        do {
+            while !closing, let command = try decoder.decode(buffer: &pending!) {
+                run(command.arguments, channelContext)
+            }
+        } catch let error as RESPProtocolError {
+            logger.debug("protocol error", metadata: ["client": "\(client?.address ?? "")", "error": "\(error)"])
+            context.reply.writeRESPError("ERR " + error.message)
+            closeAfterFlush(channelContext)
+            return
+        } catch {
+            context.reply.writeRESPError("ERR Protocol error: \(error)")
+            closeAfterFlush(channelContext)
+            return
+        }
+        if let buffered = pending?.readableBytes, buffered > queryBufferLimit {
+            logger.warning(
+                "closing client that reached max query buffer length",
+                metadata: ["client": "\(client?.address ?? "")", "bytes": "\(buffered)"]
+            )
+            pending = nil
+            closing = true
+            channelContext.close(promise: nil)
+            return
+        }
+        if let p = pending, p.readableBytes == 0 {
+            pending = nil
+        } else if pending != nil && pending!.readerIndex > 64 * 1024 {
+            pending!.discardReadBytes()
+        }
+    }
+
+    private func run(_ arguments: [ByteBuffer], _ channelContext: ChannelHandlerContext) {
+        commandsInBatch += 1
+        let wasAuthenticated = context.isAuthenticated
+        let name = state.engine.execute(arguments, context: &context) ?? "NULL"
+        client?.recordCommand(name, now: context.now, context: context, queryBufferBytes: pending?.readableBytes ?? 0)
+        if context.isAuthenticated != wasAuthenticated {
+            decoder.isAuthenticated = context.isAuthenticated
+        }
+        if let client, client.closeAfterReply {
+            closeAfterFlush(channelContext)
+        }
+    }
+
+    func channelReadComplete(context channelContext: ChannelHandlerContext) {
+        flushReplies(channelContext)
+        channelContext.fireChannelReadComplete()
+    }
+
+    private func flushReplies(_ channelContext: ChannelHandlerContext) {
+        if commandsInBatch > 0 {
+            state.statistics.commandsProcessed.add(commandsInBatch, ordering: .relaxed)
+            commandsInBatch = 0
+        }
+        guard context.reply.readableBytes > 0 else { return }
+        state.statistics.outputBytes.add(context.reply.readableBytes, ordering: .relaxed)
+        channelContext.writeAndFlush(wrapOutboundOut(context.reply), promise: nil)
+        context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+    }
+
+    private func closeAfterFlush(_ channelContext: ChannelHandlerContext) {
+        closing = true
+        pending = nil
+        let reply = context.reply
+        context.reply = channelContext.channel.allocator.buffer(capacity: 0)
+        channelContext.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in
+            channelContext.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context channelContext: ChannelHandlerContext, error: any Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        channelContext.close(promise: nil)
+    }
+}
+
+@available(*, unavailable)
+extension RESPConnectionHandler: Sendable {}

@@ -1,0 +1,147 @@
+public import Logging
+public import NIOCore
+import NIOPosix
+public import ServiceLifecycle
+import NeptuneCache
+import NeptuneRESP
+
+/// The TCP face of Neptune: binds the configured addresses, serves RESP connections on an event-loop group, and on
+/// graceful shutdown stops accepting, closes client connections and returns.
+public struct NeptuneServerService: Service {
+    public let state: ServerState
+    let group: any EventLoopGroup
+    let logger: Logger
+    private let ready: (@Sendable ([SocketAddress]) -> Void)?
+
+    /// - Parameters:
+    ///   - state: The engine, configuration and registries shared by connections.
+    ///   - group: The event loops that serve connections (one per core is the default in neptune-server).
+    ///   - logger: Where connection-level events are logged.
+    ///   - onReady: Called with the bound addresses once the server accepts connections.
+    public init(
+        state: ServerState,
+        group: any EventLoopGroup,
+        logger: Logger,
+        onReady: (@Sendable ([SocketAddress]) -> Void)? = nil
+    ) {
+        self.state = state
+        self.group = group
+        self.logger = logger
+        self.ready = onReady
+    }
+
+    /// The addresses from `bind` (redis.conf syntax: `*` any IPv4, `::*` any IPv6, a leading `-` makes one optional).
+    static func bindAddresses(_ binds: [String], port: Int) throws -> [(SocketAddress, optional: Bool)] {
+        var result: [(SocketAddress, optional: Bool)] = []
+        for var host in binds {
+            var optional = false
+            if host.hasPrefix("-") {
+                optional = true
+                host.removeFirst()
+            }
+            switch host {
+            case "*": host = "0.0.0.0"
+            case "::*": host = "::"
+            default: break
+            }
+            result.append((try SocketAddress(ipAddress: host, port: port), optional))
+        }
+        return result
+    }
+
+    public func run() async throws {
+        let state = self.state
+        let logger = self.logger
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: Int32(clamping: state.config.tcpBacklog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        RESPConnectionHandler(state: state, logger: logger)
+                    )
+                }
+            }
+        var channels: [any Channel] = []
+        let port = state.config.port
+        for (address, optional) in try Self.bindAddresses(state.config.bind, port: port) {
+            do {
+                channels.append(try await bootstrap.bind(to: address).get())
+            } catch where optional {
+                logger.warning("could not bind optional address", metadata: ["address": "\(address)"])
+            }
+        }
+        guard let first = channels.first else {
+            throw NeptuneServerError.noBindAddress
+        }
+        let bound = channels.compactMap(\.localAddress)
+        state.boundPort.store(first.localAddress?.port ?? port, ordering: .relaxed)
+        logger.notice("Ready to accept connections tcp", metadata: ["addresses": "\(bound)"])
+        ready?(bound)
+
+        try? await gracefulShutdown()
+
+        logger.info("shutting down: closing listeners and clients")
+        for channel in channels {
+            try? await channel.close()
+        }
+        for client in state.clients.all {
+            client.close()
+        }
+    }
+}
+
+/// Errors the server reports at start.
+public struct NeptuneServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public static let noBindAddress = NeptuneServerError(description: "no address could be bound")
+}
+
+/// Periodic work, as Redis's serverCron: the active expiry sweep (bounded CPU share) and idle-client timeouts.
+public struct ServerCronService: Service {
+    let state: ServerState
+    let logger: Logger
+
+    public init(state: ServerState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let clock = ContinuousClock()
+        var ticks = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let hz = max(1, min(500, state.config.hz))
+            let period = Duration.milliseconds(1000 / hz)
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+            } catch {
+                return
+            }
+            ticks += 1
+            // Active expiry: sweep in small steps while a good share of what we meet is expired, for at most a
+            // quarter of the tick (Redis's ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC).
+            let deadline = clock.now.advanced(by: period / 4)
+            while clock.now < deadline {
+                let (examined, removed) = state.engine.sweepExpired(budget: 32)
+                if examined == 0 || removed * 10 < examined { break }
+            }
+            if ticks % hz == 0 {
+                closeIdleClients()
+            }
+        }
+    }
+
+    private func closeIdleClients() {
+        let timeout = state.config.timeout
+        guard timeout > 0 else { return }
+        let now = state.engine.clock.milliseconds()
+        for client in state.clients.all where now - client.lastInteraction > Int64(timeout) * 1000 {
+            logger.debug("closing idle client", metadata: ["client": "\(client.address)"])
+            client.close()
+        }
+    }
+}
