@@ -60,7 +60,7 @@ public struct RESPDecoderLimits: Sendable, Hashable {
 /// ```swift
 /// let handler = ByteToMessageHandler(RESPCommandDecoder(limits: .init(), isAuthenticated: true))
 /// ```
-public struct RESPCommandDecoder: NIOSingleStepByteToMessageDecoder {
+public struct RESPCommandDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     public typealias InboundOut = RESPCommand
 
     /// The size limits in force; may be changed between requests (`CONFIG SET proto-max-bulk-len`).

@@ -6,12 +6,16 @@ public import NIOCore
 /// attributes (`|`) are read and dropped, and the value they annotate is returned. Aggregates nested more than
 /// ``maximumDepth`` levels deep throw.
 ///
+/// A reply that is still incomplete is parsed again from its start on the next call, which is cheap for the
+/// replies a client usually waits on (a large bulk string is checked in O(1)), but quadratic for a very long
+/// aggregate that arrives in many small reads.
+///
 /// ```swift
 /// var decoder = RESPValueDecoder()
 /// var buffer = ByteBuffer(string: "%1\r\n+key\r\n:1\r\n")
 /// let value = try decoder.decode(buffer: &buffer)  // .map([RESPValuePair(key: .simpleString("key"), ...)])
 /// ```
-public struct RESPValueDecoder: NIOSingleStepByteToMessageDecoder {
+public struct RESPValueDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     public typealias InboundOut = RESPValue
 
     /// The deepest nesting of aggregates accepted; a top-level array is at depth 1.

@@ -128,8 +128,10 @@ import Testing
     }
 
     @Test func inlineLineKeepsBinaryBytesAndDropsOnlyOneCarriageReturn() {
-        #expect(decode(Array("SET k ".utf8) + [0xFF, 0xFE] + [0x0A]).commands.first?.arguments.last
-            == ByteBuffer(bytes: [0xFF, 0xFE]))
+        #expect(
+            decode(Array("SET k ".utf8) + [0xFF, 0xFE] + [0x0A]).commands.first?.arguments.last
+                == ByteBuffer(bytes: [0xFF, 0xFE])
+        )
         #expect(decode("\"a\r\"\r\r\n").commands == [command("a\r", inline: true)])
     }
 
@@ -213,13 +215,17 @@ import Testing
     }
 
     @Test func unauthenticatedLimits() {
-        #expect(decode("*11\r\n", isAuthenticated: false).error?.message
-            == "Protocol error: unauthenticated multibulk length")
+        #expect(
+            decode("*11\r\n", isAuthenticated: false).error?.message
+                == "Protocol error: unauthenticated multibulk length"
+        )
         #expect(decode("*10\r\n", isAuthenticated: false).error == nil)
         #expect(decode("*11\r\n", isAuthenticated: true).error == nil)
         #expect(decode("*2147483648\r\n", isAuthenticated: false).error == .invalidMultibulkLength)
-        #expect(decode("*1\r\n$16385\r\n", isAuthenticated: false).error?.message
-            == "Protocol error: unauthenticated bulk length")
+        #expect(
+            decode("*1\r\n$16385\r\n", isAuthenticated: false).error?.message
+                == "Protocol error: unauthenticated bulk length"
+        )
         #expect(decode("*1\r\n$16384\r\n", isAuthenticated: false).error == nil)
         #expect(decode("*1\r\n$600000000\r\n", isAuthenticated: false).error == .invalidBulkLength)
         // Inline requests have no unauthenticated limit of their own.

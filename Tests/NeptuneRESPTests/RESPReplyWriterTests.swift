@@ -26,14 +26,20 @@ import Testing
     }
 
     @Test func protocolErrorsGetTheERRPrefixAndExactBytes() {
-        #expect(written { $0.writeRESPError(RESPProtocolError.invalidBulkLength) }
-            == "-ERR Protocol error: invalid bulk length\r\n")
+        #expect(
+            written { $0.writeRESPError(RESPProtocolError.invalidBulkLength) }
+                == "-ERR Protocol error: invalid bulk length\r\n"
+        )
         var buffer = ByteBuffer()
         buffer.writeRESPError(RESPProtocolError.expectedDollar(got: 0xFF))
-        #expect(Array(buffer.readableBytesView) == Array("-ERR Protocol error: expected '$', got '".utf8)
-            + [0xFF] + Array("'\r\n".utf8))
-        #expect(RESPProtocolError.expectedDollar(got: UInt8(ascii: "\r")).message
-            == "Protocol error: expected '$', got ' '")
+        #expect(
+            Array(buffer.readableBytesView) == Array("-ERR Protocol error: expected '$', got '".utf8)
+                + [0xFF] + Array("'\r\n".utf8)
+        )
+        #expect(
+            RESPProtocolError.expectedDollar(got: UInt8(ascii: "\r")).message
+                == "Protocol error: expected '$', got ' '"
+        )
     }
 
     @Test(arguments: [

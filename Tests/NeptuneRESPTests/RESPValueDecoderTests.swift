@@ -146,8 +146,10 @@ import Testing
         var valueDecoder = RESPValueDecoder()
         #expect(
             try valueDecoder.decode(buffer: &buffer)
-                == .array([.bulkString(Array("SET".utf8)), .bulkString(Array("key".utf8)),
-                    .bulkString(Array("välue".utf8))])
+                == .array([
+                    .bulkString(Array("SET".utf8)), .bulkString(Array("key".utf8)),
+                    .bulkString(Array("välue".utf8)),
+                ])
         )
     }
 
