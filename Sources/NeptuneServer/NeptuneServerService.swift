@@ -4,6 +4,7 @@ import NIOPosix
 public import ServiceLifecycle
 import NeptuneCache
 import NeptuneRESP
+import Synchronization
 
 /// The TCP face of Neptune: binds the configured addresses, serves RESP connections on an event-loop group, and on
 /// graceful shutdown stops accepting, closes client connections and returns.

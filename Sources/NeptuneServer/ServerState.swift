@@ -1,5 +1,5 @@
 public import NeptuneCache
-import Synchronization
+public import Synchronization
 
 /// Server-wide counters for INFO stats, updated once per read batch rather than per command.
 public final class ServerStatistics: Sendable {
@@ -13,9 +13,12 @@ public final class ServerStatistics: Sendable {
     public init() {}
 
     public func reset() {
-        for counter in [connectionsReceived, rejectedConnections, commandsProcessed, inputBytes, outputBytes, errorReplies] {
-            counter.store(0, ordering: .relaxed)
-        }
+        connectionsReceived.store(0, ordering: .relaxed)
+        rejectedConnections.store(0, ordering: .relaxed)
+        commandsProcessed.store(0, ordering: .relaxed)
+        inputBytes.store(0, ordering: .relaxed)
+        outputBytes.store(0, ordering: .relaxed)
+        errorReplies.store(0, ordering: .relaxed)
     }
 }
 

@@ -5,6 +5,7 @@ import NIOPosix
 import NeptuneCache
 import NeptuneServer
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NeptuneCache
 import NeptuneRESP
+import Synchronization
 
 /// Serves one client connection: decodes RESP commands (pipelined, any number per read), runs each against the
 /// engine in order, accumulates the replies and writes them with one flush per read batch.
@@ -28,7 +29,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         let config = state.config
         let requiresPassword = !(config.requirepass ?? "").isEmpty
         self.decoder = RESPCommandDecoder(
-            limits: RESPDecoderLimits(maxBulkLength: config.protoMaxBulkLen),
+            // Redis accepts multibulk counts up to INT_MAX (nothing is allocated from the count).
+            limits: RESPDecoderLimits(maxBulkLength: config.protoMaxBulkLen, maxMultibulkLength: Int(Int32.max)),
             isAuthenticated: !requiresPassword
         )
         self.queryBufferLimit = config.clientQueryBufferLimit
@@ -73,7 +75,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             }
         } catch let error as RESPProtocolError {
             logger.debug("protocol error", metadata: ["client": "\(client?.address ?? "")", "error": "\(error)"])
-            context.reply.writeRESPError("ERR " + error.message)
+            context.reply.writeRESPError(error)
             closeAfterFlush(channelContext)
             return
         } catch {
