@@ -25,6 +25,15 @@ public struct CommandError: Error, Equatable, Sendable, CustomStringConvertible 
     public static let stringTooLong = CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
     public static let noAuth = CommandError("NOAUTH Authentication required.")
 
+    /// An error whose text embeds client input, cleaned as Redis's addReplyErrorFormat does: CR and LF are trimmed
+    /// from both ends and replaced by spaces inside, so the reply stays one protocol line.
+    public static func formatted(_ message: String) -> CommandError {
+        var bytes = Array(message.utf8)[...]
+        while let last = bytes.last, last == 13 || last == 10 { bytes.removeLast() }
+        while let first = bytes.first, first == 13 || first == 10 { bytes.removeFirst() }
+        return CommandError(String(decoding: bytes.map { $0 == 13 || $0 == 10 ? 32 : $0 }, as: UTF8.self))
+    }
+
     static func invalidExpireTime(_ command: String) -> CommandError {
         CommandError("ERR invalid expire time in '\(command)' command")
     }

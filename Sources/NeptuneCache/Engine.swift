@@ -83,7 +83,7 @@ public final class Engine: Sendable {
                 spec.subcommands.first { CommandRegistry.equalsIgnoringCase(String($0.name.split(separator: "|").last!), name) }
             }
             guard let sub else {
-                let subName = String(decoding: arguments[1].readableBytesView.prefix(128), as: UTF8.self)
+                let subName = Self.cString(arguments[1], limit: 128)
                 context.reply.writeRESPError(
                     "ERR unknown subcommand '\(subName)'. Try \(spec.name.uppercased()) HELP."
                 )

@@ -34,15 +34,18 @@ extension Engine {
         return value
     }
 
-    /// Parses an argument that must fit a C `int` (SELECT, MOVE ...).
-    static func int32(_ argument: ByteBuffer, _ error: CommandError = .notInteger) throws -> Int {
-        let value = try integer(argument, error)
-        guard value >= Int64(Int32.min) && value <= Int64(Int32.max) else { throw error }
+    /// Parses an argument that must fit a C `int` (SELECT, MOVE ...), with Redis's getIntFromObjectOrReply errors:
+    /// `error` when given, otherwise the not-an-integer or out-of-range message.
+    static func int32(_ argument: ByteBuffer, _ error: CommandError? = nil) throws -> Int {
+        let value = try integer(argument, error ?? .notInteger)
+        guard value >= Int64(Int32.min) && value <= Int64(Int32.max) else {
+            throw error ?? CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
+        }
         return Int(value)
     }
 
     /// Validates a database index argument.
-    func database(_ argument: ByteBuffer, _ error: CommandError = .notInteger) throws -> Int {
+    func database(_ argument: ByteBuffer, _ error: CommandError? = nil) throws -> Int {
         let db = try Self.int32(argument, error)
         guard db >= 0 && db < databases else { throw CommandError.dbIndexOutOfRange }
         return db

@@ -184,7 +184,7 @@ extension Engine {
             // Re-find the source: removing the destination may have shrunk a shared table.
             let sourceSlot = s1.find(sourceDB, k1, h1, now: c.now)
             let source = s1.entry(s1.tables[sourceDB], sourceSlot)
-            engine.copyEntry(
+            let copied = engine.copyEntry(
                 source,
                 to: s2,
                 db: targetDB,
@@ -193,6 +193,7 @@ extension Engine {
                 slot: destination,
                 expiry: source.hasExpiry ? source.expiry : nil
             )
+            copied.flags |= Entry.unsharedFlag
             c.reply.writeRESPInteger(1)
         }
     }
@@ -267,7 +268,7 @@ extension Engine {
             } else if opt.isCaseInsensitive("lt") {
                 lt = true
             } else {
-                throw CommandError("ERR Unsupported option \(cString(opt, limit: Int.max))")
+                throw CommandError.formatted("ERR Unsupported option \(cString(opt, limit: Int.max))")
             }
         }
         if nx && (xx || gt || lt) {
@@ -597,7 +598,7 @@ extension Engine {
         let shared = engine.settings.sharedIntegers
         try objectLookup(engine, a, &c) { e, c in
             var refcount = 1
-            if shared && e.type == .string && Self.stringEncoding(e) == "int",
+            if shared && e.type == .string && e.flags & Entry.unsharedFlag == 0 && Self.stringEncoding(e) == "int",
                 let v = RedisNumber.parseInt64(UnsafeRawBufferPointer(e.value)), v >= 0 && v < 10000
             {
                 refcount = Int(Int32.max)

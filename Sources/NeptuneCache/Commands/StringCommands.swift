@@ -242,16 +242,17 @@ extension Engine {
     }
 
     static func getex(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
+        // Redis's order: options, then the key (missing → nil, wrong type → WRONGTYPE), then the expiry argument.
         let options = try StringOptions(a, from: 2, isSet: false)
-        var expiry: Int64?
-        if let kind = options.expiryKind, let argument = options.expiryArgument {
-            expiry = try absoluteExpiry(argument, kind, now: c.now, command: "getex")
-        }
         try engine.withKey(a[1]) { key, hash, shard in
             let slot = engine.lookupRead(shard, c.db, key, hash, c)
             guard slot >= 0 else { return c.reply.writeRESPNull(c.protocolVersion) }
             let e = shard.entry(shard.tables[c.db], slot)
             guard e.type == .string else { throw CommandError.wrongType }
+            var expiry: Int64?
+            if let kind = options.expiryKind, let argument = options.expiryArgument {
+                expiry = try absoluteExpiry(argument, kind, now: c.now, command: "getex")
+            }
             c.reply.writeRESPBulkString(UnsafeRawBufferPointer(e.value))
             if let expiry, let kind = options.expiryKind {
                 if !kind.isRelative && expiry <= c.now {

@@ -30,7 +30,8 @@ public enum ValueType: UInt8, Sendable {
 ///
 /// Layout (little-endian):
 /// ```
-/// 0       flags: bits 0-3 value type, bit 4 has-expiry, bit 5 raw string encoding, bit 6 not int-encodable
+/// 0       flags: bits 0-3 value type, bit 4 has-expiry, bit 5 raw string encoding, bit 6 not int-encodable,
+///         bit 7 unshared copy
 /// 1...3   access metadata: 24-bit LRU clock or LFU counter (eviction, OBJECT IDLETIME/FREQ)
 /// 4...11  absolute expiry in Unix milliseconds (present only when bit 4 is set)
 /// then    key length and value length as LEB128 varints, the key bytes, the value bytes
@@ -43,6 +44,8 @@ struct Entry {
     static let expiryFlag: UInt8 = 0x10
     static let rawFlag: UInt8 = 0x20
     static let notIntegerFlag: UInt8 = 0x40
+    /// The value is a private copy (COPY duplicates objects; Redis's copies of shared integers have refcount 1).
+    static let unsharedFlag: UInt8 = 0x80
 
     @inline(__always)
     init(_ base: UnsafeMutableRawPointer) {
@@ -79,7 +82,7 @@ struct Entry {
 
     /// String encoding flags (raw, not-integer) to carry over when an entry is copied or moved.
     var encodingFlags: UInt8 {
-        flags & (Self.rawFlag | Self.notIntegerFlag)
+        flags & (Self.rawFlag | Self.notIntegerFlag | Self.unsharedFlag)
     }
 
     /// The expiry time in Unix milliseconds; only meaningful when ``hasExpiry``.
