@@ -56,6 +56,92 @@ def test_random_commands_pipelined(server_pair: tuple[ServerProcess, ServerProce
     _run(server_pair, seed, PIPELINE_COUNT, pipeline=True)
 
 
+# -- fixed edge cases (a regression corpus: each once hit a bug or a subtle Redis rule) -----------------------------
+
+KIND_BY_NAME = {b"TTL": "ttl_s", b"PTTL": "ttl_ms", b"EXPIRETIME": "abs_s", b"PEXPIRETIME": "abs_ms",
+                b"KEYS": "keys", b"RANDOMKEY": "randomkey", b"DBSIZE": "dbsize"}
+
+EDGE_CASES: dict[str, list[list[bytes]]] = {
+    "expiry-at-int64-max": [
+        [b"SET", b"a", b"1"], [b"PEXPIREAT", b"a", b"9223372036854775807"], [b"EXPIRETIME", b"a"],
+        [b"PEXPIRETIME", b"a"], [b"TTL", b"a"], [b"PTTL", b"a"], [b"GET", b"a"],
+        [b"EXPIREAT", b"a", b"9223372036854775"], [b"EXPIREAT", b"a", b"9223372036854776"],
+        [b"EXPIRE", b"a", b"9223372036854775"], [b"PEXPIRE", b"a", b"9223372036854775807"],
+        [b"SET", b"a", b"1", b"EX", b"9223372036854775"], [b"SET", b"a", b"1", b"PXAT", b"9223372036854775807"],
+        [b"PEXPIRETIME", b"a"], [b"GETEX", b"a", b"EXAT", b"9223372036854775"], [b"EXPIRETIME", b"a"],
+        [b"SETEX", b"a", b"9223372036854775", b"v"], [b"PSETEX", b"a", b"9223372036854775807", b"v"],
+    ],
+    "expiry-flags": [
+        [b"SET", b"e", b"v"], [b"EXPIRE", b"e", b"1000", b"XX"], [b"EXPIRE", b"e", b"1000", b"GT"],
+        [b"EXPIRE", b"e", b"1000", b"LT"], [b"TTL", b"e"], [b"EXPIRE", b"e", b"500", b"NX"],
+        [b"EXPIRE", b"e", b"2000", b"GT"], [b"EXPIRE", b"e", b"100", b"GT"], [b"EXPIRE", b"e", b"100", b"LT"],
+        [b"TTL", b"e"], [b"EXPIRE", b"e", b"100", b"NX", b"XX"], [b"EXPIRE", b"e", b"100", b"GT", b"LT"],
+        [b"EXPIRE", b"e", b"100", b"NX", b"GT"], [b"EXPIRE", b"e", b"-1", b"GT"], [b"EXISTS", b"e"],
+        [b"EXPIRE", b"e", b"-1", b"LT"], [b"EXISTS", b"e"], [b"PERSIST", b"e"], [b"EXPIRE", b"missing", b"100"],
+    ],
+    "setrange-limits": [
+        [b"SETRANGE", b"r", b"536870912", b""], [b"EXISTS", b"r"], [b"SETRANGE", b"r", b"536870912", b"x"],
+        [b"SETRANGE", b"r", b"-1", b"x"], [b"SETRANGE", b"r", b"3", b"abc"], [b"GET", b"r"],
+        [b"SETRANGE", b"r", b"536870912", b""], [b"SETRANGE", b"r", b"536870911", b"xy"],
+        [b"APPEND", b"r", b""], [b"GETRANGE", b"r", b"-100", b"-1"], [b"GETRANGE", b"r", b"5", b"2"],
+        [b"GETRANGE", b"r", b"-9223372036854775808", b"9223372036854775807"], [b"SUBSTR", b"r", b"1", b"1"],
+    ],
+    "numbers": [
+        [b"SET", b"n", b"9223372036854775806"], [b"INCR", b"n"], [b"INCR", b"n"], [b"DECRBY", b"n",
+                                                                                   b"-9223372036854775808"],
+        [b"SET", b"n", b"-9223372036854775808"], [b"DECR", b"n"], [b"INCRBY", b"n", b"-1"],
+        [b"SET", b"f", b"10.50"], [b"INCRBYFLOAT", b"f", b"0.1"], [b"INCRBYFLOAT", b"f", b"1e200"],
+        [b"INCRBYFLOAT", b"f", b"-1e200"], [b"INCRBYFLOAT", b"f", b"3.0e3"], [b"INCRBYFLOAT", b"f", b"1e309"],
+        [b"INCRBYFLOAT", b"f", b"inf"], [b"INCRBYFLOAT", b"f", b"nan"], [b"INCRBYFLOAT", b"f", b"0x10"],
+        [b"SET", b"g", b"5.0e3"], [b"INCRBYFLOAT", b"g", b"0"], [b"SET", b"g", b" 1"], [b"INCR", b"g"],
+        [b"SET", b"g", b"+1"], [b"INCR", b"g"], [b"SET", b"g", b"-0"], [b"INCR", b"g"], [b"SET", b"g", b"007"],
+        [b"INCR", b"g"], [b"INCRBYFLOAT", b"g", b"1.5"], [b"INCRBYFLOAT", b"z", b"17179869184.000001"],
+        [b"INCRBYFLOAT", b"z", b"0.000000000000000001"], [b"INCRBYFLOAT", b"y", b"1e-320"],
+        [b"INCRBYFLOAT", b"y", b"3.3333333333333333333"],
+    ],
+    "object-encoding": [
+        [b"SET", b"o", b"12345"], [b"OBJECT", b"ENCODING", b"o"], [b"APPEND", b"o", b"6"],
+        [b"OBJECT", b"ENCODING", b"o"], [b"SET", b"o", b"x" * 44], [b"OBJECT", b"ENCODING", b"o"],
+        [b"SET", b"o", b"x" * 45], [b"OBJECT", b"ENCODING", b"o"], [b"SET", b"o", b"12345678901234567890"],
+        [b"OBJECT", b"ENCODING", b"o"], [b"SET", b"o", b"-9223372036854775808"], [b"OBJECT", b"ENCODING", b"o"],
+        [b"INCR", b"p"], [b"OBJECT", b"ENCODING", b"p"], [b"SETRANGE", b"q", b"0", b"1"],
+        [b"OBJECT", b"ENCODING", b"q"], [b"INCRBYFLOAT", b"q", b"1"], [b"OBJECT", b"ENCODING", b"q"],
+        [b"OBJECT", b"ENCODING", b"missing"], [b"OBJECT", b"REFCOUNT", b"p"], [b"OBJECT", b"FOO", b"p"],
+        [b"OBJECT", b"ENCODING"], [b"OBJECT", b"ENCODING", b"o", b"extra"],
+    ],
+    "databases": [
+        [b"SET", b"d", b"0"], [b"MOVE", b"d", b"0"], [b"MOVE", b"d", b"1"], [b"MOVE", b"d", b"1"],
+        [b"SELECT", b"1"], [b"GET", b"d"], [b"COPY", b"d", b"d"], [b"COPY", b"d", b"d", b"DB", b"0"],
+        [b"COPY", b"d", b"d", b"DB", b"16"], [b"COPY", b"d", b"d", b"DB", b"1"], [b"SWAPDB", b"0", b"1"],
+        [b"GET", b"d"], [b"SWAPDB", b"0", b"16"], [b"SWAPDB", b"x", b"1"], [b"SELECT", b"16"],
+        [b"SELECT", b"-1"], [b"SELECT", b"x"], [b"SELECT", b"0"], [b"GET", b"d"], [b"DBSIZE"],
+        [b"FLUSHDB", b"ASYNC"], [b"DBSIZE"], [b"FLUSHDB", b"x"], [b"FLUSHALL", b"SYNC"], [b"SELECT", b"1"],
+        [b"DBSIZE"], [b"SELECT", b"0"],
+    ],
+    "errors-and-echo": [
+        [b"FOO"], [b"foo", b"a" * 200, b"b"], [b"GET\x00X", b"\r\nx"], [b""], [b"GET"], [b"SET", b"k"],
+        [b"SET", b"k", b"v", b"EX"], [b"SET", b"k", b"v", b"EX", b"0"], [b"SET", b"k", b"v", b"NX", b"XX"],
+        [b"SET", b"k", b"v", b"KEEPTTL", b"EX", b"100"], [b"SET", b"k", b"v", b"GET", b"NX"], [b"MSET", b"k"],
+        [b"MGET"], [b"PING", b"a", b"b"], [b"PING", b""], [b"ECHO", b"\x00\r\n"], [b"KEYS", b"*"],
+        [b"RENAME", b"nope", b"k"], [b"RENAME", b"k", b"k"], [b"RENAMENX", b"k", b"k"], [b"TYPE", b"k"],
+        [b"GETEX", b"k", b"PERSIST", b"EX", b"100"], [b"GETEX", b"k", b"EX", b"0"], [b"GETDEL", b"k"],
+    ],
+}
+
+
+@pytest.mark.parametrize("commands", EDGE_CASES.values(), ids=EDGE_CASES.keys())
+def test_edge_cases_match_redis(server_pair: tuple[ServerProcess, ServerProcess],
+                                commands: list[list[bytes]]) -> None:
+    reference, subject = server_pair
+    ops = [Op(args, KIND_BY_NAME.get(args[0].upper(), "exact")) for args in commands]
+    with reference.client() as a, subject.client() as b:
+        runner = DifferentialRunner(a, b, seed=0, labels=(reference.name, subject.name))
+        try:
+            runner.run(ops, len(ops))
+        except Mismatch as e:
+            pytest.fail(str(e), pytrace=False)
+
+
 # -- the harness itself ---------------------------------------------------------------------------------------------
 
 
