@@ -22,6 +22,8 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
             case invalidValue
             case badConfigFile
             case cannotOpenFile
+            case noConfigFile
+            case rewriteFailed
         }
 
         private let base: Base
@@ -44,6 +46,10 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let badConfigFile = Code(.badConfigFile)
         /// A configuration file (or an included one) could not be opened.
         public static let cannotOpenFile = Code(.cannotOpenFile)
+        /// `CONFIG REWRITE` on a server started without a configuration file.
+        public static let noConfigFile = Code(.noConfigFile)
+        /// `CONFIG REWRITE` could not write the configuration file.
+        public static let rewriteFailed = Code(.rewriteFailed)
 
         public var description: String {
             "\(self.base)"
@@ -52,9 +58,9 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// What kind of failure this is.
     public let code: Code
-    /// The whole text. For `CONFIG SET` errors it is the error reply without its leading `-`, starting with `ERR`.
-    /// For loading errors it is the report `redis-server` prints on standard error, several lines without a trailing
-    /// newline.
+    /// The whole text. For `CONFIG SET` and `CONFIG REWRITE` errors it is the error reply without its leading `-`,
+    /// starting with `ERR`. For loading errors it is the report `redis-server` prints on standard error, several
+    /// lines without a trailing newline.
     public let message: String
     /// The reason alone, for example `argument couldn't be parsed into an integer`.
     public let reason: String
@@ -134,5 +140,15 @@ extension ConfigError {
             reason: reason,
             parameter: path
         )
+    }
+
+    static let noConfigFile = ConfigError(
+        code: .noConfigFile,
+        message: "ERR The server is running without a config file",
+        reason: "The server is running without a config file"
+    )
+
+    static func rewriteFailed(_ reason: String) -> ConfigError {
+        ConfigError(code: .rewriteFailed, message: "ERR Rewriting config file: \(reason)", reason: reason)
     }
 }

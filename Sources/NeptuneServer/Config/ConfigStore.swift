@@ -78,7 +78,8 @@ public final class ConfigStore: Sendable {
         return self.keys[key].parameterIndex
     }
 
-    private static let defaults: [ConfigValue] = {
+    /// The default values (with `dir` unresolved).
+    static let defaults: [ConfigValue] = {
         var context = ConfigParseContext(loading: false)
         return ConfigParameter.all.map { parameter in
             let initial: ConfigValue
@@ -122,6 +123,11 @@ public final class ConfigStore: Sendable {
 
     // MARK: Reading
 
+    /// Every value, read at once.
+    func snapshot() -> [ConfigValue] {
+        self.values.withLockedValue { $0 }
+    }
+
     /// The value of a parameter as `CONFIG GET` reports it.
     ///
     /// - Parameter name: A parameter name or alias, in any case.
@@ -163,7 +169,7 @@ public final class ConfigStore: Sendable {
                 }
             }
         }
-        let values = self.values.withLockedValue { $0 }
+        let values = self.snapshot()
         return found.map { ($0.name, ConfigParameter.all[$0.parameterIndex].format(values[$0.parameterIndex])) }
     }
 
