@@ -100,8 +100,26 @@ public struct CommandSpec: Sendable {
 
 /// The command table: specs by case-insensitive name, looked up without allocating.
 public final class CommandRegistry: @unchecked Sendable {
+    /// A registered command held by reference, so the hot path copies one pointer rather than a spec's fields.
+    final class Entry: Sendable {
+        let spec: CommandSpec
+        let name: [UInt8]
+        let subcommands: [Entry]
+
+        init(_ spec: CommandSpec) {
+            self.spec = spec
+            self.name = Array((spec.name.split(separator: "|").last.map(String.init) ?? spec.name).utf8)
+            self.subcommands = spec.subcommands.map(Entry.init)
+        }
+
+        @inline(__always)
+        func subcommand(_ name: UnsafeRawBufferPointer) -> Entry? {
+            subcommands.first { CommandRegistry.equalsIgnoringCase($0.name, name) }
+        }
+    }
+
     // Written only while the host registers commands before it serves; read-only afterwards.
-    private var buckets: [[CommandSpec]]
+    private var buckets: [[Entry]]
     private let mask: Int
     public private(set) var all: [CommandSpec] = []
 
@@ -112,13 +130,13 @@ public final class CommandRegistry: @unchecked Sendable {
 
     /// Adds or replaces a command. Call before serving.
     public func register(_ spec: CommandSpec) {
-        let lower = Array(spec.name.utf8)
-        let b = lower.withUnsafeBytes { Self.hash($0) } & mask
-        if let i = buckets[b].firstIndex(where: { $0.name == spec.name }) {
-            buckets[b][i] = spec
+        let entry = Entry(spec)
+        let b = entry.name.withUnsafeBytes { Self.hash($0) } & mask
+        if let i = buckets[b].firstIndex(where: { $0.spec.name == spec.name }) {
+            buckets[b][i] = entry
             all.removeAll { $0.name == spec.name }
         } else {
-            buckets[b].append(spec)
+            buckets[b].append(entry)
         }
         all.append(spec)
     }
@@ -127,19 +145,21 @@ public final class CommandRegistry: @unchecked Sendable {
         for spec in specs { register(spec) }
     }
 
-    /// The command named `name` (any case), or nil.
     @inline(__always)
-    public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
-        let bucket = buckets[Self.hash(name) & mask]
-        for spec in bucket where Self.equalsIgnoringCase(spec.name, name) {
-            return spec
+    func entry(_ name: UnsafeRawBufferPointer) -> Entry? {
+        for entry in buckets[Self.hash(name) & mask] where Self.equalsIgnoringCase(entry.name, name) {
+            return entry
         }
         return nil
     }
 
+    /// The command named `name` (any case), or nil.
+    public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
+        entry(name)?.spec
+    }
+
     public func lookup(_ name: String) -> CommandSpec? {
-        var bytes = Array(name.utf8)
-        return bytes.withUnsafeMutableBytes { lookup(UnsafeRawBufferPointer($0)) }
+        Array(name.utf8).withUnsafeBytes { lookup($0) }
     }
 
     @inline(__always)
@@ -151,16 +171,21 @@ public final class CommandRegistry: @unchecked Sendable {
         return Int(h)
     }
 
+    /// Whether `bytes` equals the lower-case name `lower`, ignoring ASCII case.
     @inline(__always)
-    static func equalsIgnoringCase(_ lower: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var lower = lower
-        return lower.withUTF8 { l in
-            guard l.count == bytes.count else { return false }
+    static func equalsIgnoringCase(_ lower: [UInt8], _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard lower.count == bytes.count else { return false }
+        return lower.withUnsafeBufferPointer { l in
             for i in 0..<l.count {
                 let b = bytes[i]
                 if l[i] != (b &- 65 < 26 ? b | 0x20 : b) { return false }
             }
             return true
         }
+    }
+
+    /// Whether `bytes` equals the lower-case `lower`, ignoring ASCII case.
+    public static func equalsIgnoringCase(_ lower: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        equalsIgnoringCase(Array(lower.utf8), bytes)
     }
 }

@@ -68,46 +68,43 @@ public final class Engine: Sendable {
     @discardableResult
     public func execute(_ arguments: [ByteBuffer], context: inout CommandContext) -> String? {
         guard let first = arguments.first else { return nil }
-        let found = first.withUnsafeReadableBytes { commands.lookup($0) }
-        guard var spec = found else {
+        guard var entry = first.withUnsafeReadableBytes({ commands.entry($0) }) else {
             context.reply.writeRESPError(Self.unknownCommandMessage(arguments))
             return nil
         }
-        if spec.body == nil {
+        if entry.spec.body == nil {
             // A container command: the subcommand decides.
             guard arguments.count >= 2 else {
-                context.reply.writeRESPError(CommandError.wrongArity(spec.name).message)
-                return spec.name
+                context.reply.writeRESPError(CommandError.wrongArity(entry.spec.name).message)
+                return entry.spec.name
             }
-            let sub = arguments[1].withUnsafeReadableBytes { name in
-                spec.subcommands.first { CommandRegistry.equalsIgnoringCase(String($0.name.split(separator: "|").last!), name) }
-            }
-            guard let sub else {
+            guard let sub = arguments[1].withUnsafeReadableBytes({ entry.subcommand($0) }) else {
                 let subName = Self.cString(arguments[1], limit: 128)
                 context.reply.writeRESPError(
-                    "ERR unknown subcommand '\(subName)'. Try \(spec.name.uppercased()) HELP."
+                    "ERR unknown subcommand '\(subName)'. Try \(entry.spec.name.uppercased()) HELP."
                 )
-                return spec.name
+                return entry.spec.name
             }
-            spec = sub
+            entry = sub
         }
-        if (spec.arity > 0 && spec.arity != arguments.count) || arguments.count < -spec.arity {
-            context.reply.writeRESPError(CommandError.wrongArity(spec.name).message)
-            return spec.name
+        let arity = entry.spec.arity
+        if (arity > 0 && arity != arguments.count) || arguments.count < -arity {
+            context.reply.writeRESPError(CommandError.wrongArity(entry.spec.name).message)
+            return entry.spec.name
         }
-        if !context.isAuthenticated && !spec.allowsUnauthenticated {
+        if !context.isAuthenticated && !entry.spec.allowsUnauthenticated {
             context.reply.writeRESPError(CommandError.noAuth.message)
-            return spec.name
+            return entry.spec.name
         }
         context.now = clock.milliseconds()
         do {
-            try spec.body!(self, arguments, &context)
+            try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
         } catch let error as CommandError {
             context.reply.writeRESPError(error.message)
         } catch {
             context.reply.writeRESPError("ERR \(error)")
         }
-        return spec.name
+        return entry.spec.name
     }
 
     /// Redis's reply to an unknown command name.

@@ -33,7 +33,7 @@ import Testing
         let engine = Engine(clock: ManualClock())
         let store = NeptuneStore(engine: engine)
         let before = engine.statistics().memoryBytes
-        for i in 0..<50_000 { try? store.set("key:\(i)", "value-\(i)") }
+        for i in 0..<50_000 { _ = try? store.set("key:\(i)", "value-\(i)") }
         let loaded = engine.statistics().memoryBytes
         #expect(loaded > before + 50_000 * 24)
         for i in 0..<50_000 { store.delete("key:\(i)") }
@@ -46,7 +46,7 @@ import Testing
         let store = NeptuneStore(engine: engine)
         let keys = 100_000
         for i in 0..<keys {
-            try? store.set(Array("key:\(String(repeating: "0", count: 8 - String(i).count))\(i)".utf8),
+            _ = try? store.set(Array("key:\(String(repeating: "0", count: 8 - String(i).count))\(i)".utf8),
                            Array("0123456789".utf8))
         }
         let perKey = Double(engine.statistics().memoryBytes) / Double(keys)

@@ -323,7 +323,8 @@ extension Engine {
             guard let expiry = Self.expiry(shard, c.db, slot) else { return c.reply.writeRESPInteger(-1) }
             var ttl = absolute ? expiry : expiry - c.now
             if ttl < 0 { ttl = 0 }
-            c.reply.writeRESPInteger(Int(milliseconds ? ttl : (ttl + 500) / 1000))
+            // Rounded to seconds as Redis does; unsigned so an expiry at Int64.max cannot overflow.
+            c.reply.writeRESPInteger(Int(milliseconds ? ttl : Int64((UInt64(ttl) &+ 500) / 1000)))
         }
     }
 
