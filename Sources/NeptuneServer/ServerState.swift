@@ -9,8 +9,36 @@ public final class ServerStatistics: Sendable {
     public let inputBytes = Atomic<Int>(0)
     public let outputBytes = Atomic<Int>(0)
     public let errorReplies = Atomic<Int>(0)
+    /// The largest `used_memory` INFO has reported.
+    public let peakMemory = Atomic<Int>(0)
+    /// `instantaneous_ops_per_sec`, `instantaneous_input_kbps` and `instantaneous_output_kbps`.
+    public let commandRate = InstantaneousMetric()
+    public let inputRate = InstantaneousMetric()
+    public let outputRate = InstantaneousMetric()
+    /// Error replies by their first word (`ERR`, `WRONGTYPE` ...), for INFO errorstats.
+    private let errorsByPrefix = Mutex<[String: Int]>([:])
+    /// Redis stops tracking new error prefixes past this many (a client could otherwise make up endless ones).
+    static let maximumErrorPrefixes = 128
 
     public init() {}
+
+    /// Counts one error reply whose text (after `-`) starts with `prefix`.
+    public func recordErrorReply(prefix: String) {
+        errorReplies.add(1, ordering: .relaxed)
+        errorsByPrefix.withLock { counts in
+            if let count = counts[prefix] {
+                counts[prefix] = count + 1
+            } else if counts.count < Self.maximumErrorPrefixes {
+                counts[prefix] = 1
+            }
+        }
+    }
+
+    /// Error reply counts by prefix, sorted by prefix.
+    public var errorCounts: [(prefix: String, count: Int)] {
+        errorsByPrefix.withLock { $0 }.sorted { Array($0.key.utf8).lexicographicallyPrecedes($1.key.utf8) }
+            .map { ($0.key, $0.value) }
+    }
 
     public func reset() {
         connectionsReceived.store(0, ordering: .relaxed)
@@ -19,6 +47,11 @@ public final class ServerStatistics: Sendable {
         inputBytes.store(0, ordering: .relaxed)
         outputBytes.store(0, ordering: .relaxed)
         errorReplies.store(0, ordering: .relaxed)
+        peakMemory.store(0, ordering: .relaxed)
+        commandRate.reset()
+        inputRate.reset()
+        outputRate.reset()
+        errorsByPrefix.withLock { $0.removeAll() }
     }
 }
 
@@ -32,6 +65,8 @@ public final class ServerState: Sendable {
     public let startTime: Int64
     /// A random 40-hex-digit id for this run (INFO's run_id).
     public let runID: String
+    /// A random 40-hex-digit replication id for this run (INFO's master_replid).
+    public let replicationID: String
     /// The TCP port actually bound (differs from the configured one when that is 0).
     public let boundPort = Atomic<Int>(0)
     private let shutdownHandler = Mutex<(@Sendable (ShutdownRequest) -> Void)?>(nil)
@@ -48,6 +83,9 @@ public final class ServerState: Sendable {
         var id = ""
         for _ in 0..<40 { id.append(String(Int.random(in: 0..<16), radix: 16)) }
         self.runID = id
+        var replicationID = ""
+        for _ in 0..<40 { replicationID.append(String(Int.random(in: 0..<16), radix: 16)) }
+        self.replicationID = replicationID
     }
 
     /// Installs what SHUTDOWN does (the service stops the process's service group).
@@ -55,8 +93,11 @@ public final class ServerState: Sendable {
         shutdownHandler.withLock { $0 = handler }
     }
 
-    func requestShutdown(_ request: ShutdownRequest) {
-        let handler = shutdownHandler.withLock { $0 }
-        handler?(request)
+    /// Runs the installed SHUTDOWN handler; false if there is none.
+    @discardableResult
+    func requestShutdown(_ request: ShutdownRequest) -> Bool {
+        guard let handler = shutdownHandler.withLock({ $0 }) else { return false }
+        handler(request)
+        return true
     }
 }

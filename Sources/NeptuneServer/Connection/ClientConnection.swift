@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 public import NIOCore
 import NeptuneCache
 public import NeptuneRESP
+import Synchronization
 
 /// What the server knows about one connected client, readable from any thread (CLIENT LIST, CLIENT KILL, INFO).
 public final class ClientConnection: @unchecked Sendable {
@@ -23,6 +24,20 @@ public final class ClientConnection: @unchecked Sendable {
     private var _noTouch = false
     private var _closeAfterReply = false
     private var _queryBufferBytes = 0
+    // The connection's own event loop is the only writer (CLIENT REPLY runs there).
+    private let _replyMode = Atomic<UInt8>(ReplyMode.on.rawValue)
+
+    /// CLIENT REPLY: whether this connection's replies are sent.
+    public enum ReplyMode: UInt8, Sendable {
+        /// Replies are sent.
+        case on = 0
+        /// CLIENT REPLY OFF: no reply is sent until CLIENT REPLY ON.
+        case off = 1
+        /// CLIENT REPLY SKIP ran: the next command's reply is dropped.
+        case skipNext = 2
+        /// The running command's reply is dropped (the one after CLIENT REPLY SKIP).
+        case skipCurrent = 3
+    }
 
     init(id: Int, channel: any Channel, now: Int64) {
         self.id = id
@@ -66,6 +81,34 @@ public final class ClientConnection: @unchecked Sendable {
 
     public var lastInteraction: Int64 { lock.withLock { _lastInteraction } }
 
+    /// CLIENT REPLY's state.
+    public var replyMode: ReplyMode {
+        get { ReplyMode(rawValue: _replyMode.load(ordering: .relaxed)) ?? .on }
+        set { _replyMode.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    /// Called before each command: a pending CLIENT REPLY SKIP applies to this command.
+    @inline(__always)
+    func beginCommandReply() {
+        if _replyMode.load(ordering: .relaxed) == ReplyMode.skipNext.rawValue {
+            _replyMode.store(ReplyMode.skipCurrent.rawValue, ordering: .relaxed)
+        }
+    }
+
+    /// Called after each command: whether its reply must be dropped (CLIENT REPLY OFF or SKIP).
+    @inline(__always)
+    func endCommandReply() -> Bool {
+        switch _replyMode.load(ordering: .relaxed) {
+        case ReplyMode.on.rawValue, ReplyMode.skipNext.rawValue:
+            return false
+        case ReplyMode.skipCurrent.rawValue:
+            _replyMode.store(ReplyMode.on.rawValue, ordering: .relaxed)
+            return true
+        default:
+            return true
+        }
+    }
+
     /// Records a command about to run (for CLIENT LIST's `cmd`, `idle`, `db`, `resp`).
     func recordCommand(_ name: String, now: Int64, context: CommandContext, queryBufferBytes: Int) {
         lock.withLock {
@@ -76,6 +119,19 @@ public final class ClientConnection: @unchecked Sendable {
             _noEvict = context.noEvict
             _noTouch = context.noTouch
             _queryBufferBytes = queryBufferBytes
+        }
+    }
+
+    /// Records the command now running, so that CLIENT INFO and CLIENT LIST show it as Redis does (`cmd=client|info`,
+    /// `idle=0`, the session's current database and protocol).
+    func recordCurrentCommand(_ name: String, now: Int64, context: CommandContext) {
+        lock.withLock {
+            _lastCommand = name
+            _lastInteraction = now
+            _db = context.db
+            _protocolVersion = context.protocolVersion
+            _noEvict = context.noEvict
+            _noTouch = context.noTouch
         }
     }
 

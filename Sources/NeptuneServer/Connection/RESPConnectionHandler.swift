@@ -103,7 +103,16 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private func run(_ arguments: [ByteBuffer], _ channelContext: ChannelHandlerContext) {
         commandsInBatch += 1
         let wasAuthenticated = context.isAuthenticated
+        let mark = context.reply.writerIndex
+        client?.beginCommandReply()
         let name = state.engine.execute(arguments, context: &context) ?? "NULL"
+        if context.reply.writerIndex > mark, context.reply.getInteger(at: mark, as: UInt8.self) == UInt8(ascii: "-") {
+            recordErrorReply(at: mark)
+        }
+        if let client, client.endCommandReply() {
+            // CLIENT REPLY OFF or SKIP: the command ran, its reply is dropped.
+            context.reply.moveWriterIndex(to: mark)
+        }
         client?.recordCommand(name, now: context.now, context: context, queryBufferBytes: pending?.readableBytes ?? 0)
         if context.isAuthenticated != wasAuthenticated {
             decoder.isAuthenticated = context.isAuthenticated
@@ -111,6 +120,19 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         if let client, client.closeAfterReply {
             closeAfterFlush(channelContext)
         }
+    }
+
+    /// Counts the error reply written at `offset` under its first word, for INFO errorstats.
+    private func recordErrorReply(at offset: Int) {
+        let end = context.reply.writerIndex
+        var index = offset + 1
+        while index < end, let byte = context.reply.getInteger(at: index, as: UInt8.self),
+            byte != UInt8(ascii: " "), byte != UInt8(ascii: "\r")
+        {
+            index += 1
+        }
+        let prefix = context.reply.getString(at: offset + 1, length: index - offset - 1) ?? "ERR"
+        state.statistics.recordErrorReply(prefix: prefix)
     }
 
     func channelReadComplete(context channelContext: ChannelHandlerContext) {
@@ -134,7 +156,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         pending = nil
         let reply = context.reply
         context.reply = channelContext.channel.allocator.buffer(capacity: 0)
-        channelContext.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in
+        channelContext.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
             channelContext.close(promise: nil)
         }
     }
