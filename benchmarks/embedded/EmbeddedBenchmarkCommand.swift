@@ -1,0 +1,108 @@
+import Foundation
+import Synchronization
+
+/// `neptune-embedded-benchmark`: Neptune's embedded API (`NeptuneStore`) against a `Dictionary` behind a `Mutex`,
+/// in the same process and run, reporting median nanoseconds per operation and their ratio.
+///
+/// Each workload runs on 1 and 2 threads; with several threads, ns/op is the wall time over all threads' operations
+/// (perfect scaling halves it). Ratios are neptune / dictionary: below 1 means Neptune is faster.
+@main
+struct EmbeddedBenchmarkCommand {
+    static let usage = """
+        usage: neptune-embedded-benchmark [--keys N] [--operations N] [--repetitions N] [--threads 1,2] [--quick]
+                                          [--json]
+
+          --keys N          keys loaded into each store before measuring (default 1000000)
+          --operations N    operations per thread per repetition (default 1000000)
+          --repetitions N   measured repetitions; medians are reported (default 5)
+          --threads LIST    thread counts, comma-separated (default 1,2)
+          --seed N          seed of the key order (default 1)
+          --quick           a smoke run: 100000 keys, 200000 operations, 3 repetitions (other options
+                            given override these)
+          --json            print one JSON object instead of the table
+        """
+
+    static func main() {
+        var options: BenchmarkOptions
+        do {
+            options = try BenchmarkOptions.parse(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            if error.message.isEmpty {
+                print(Self.usage)
+                exit(0)
+            }
+            FileHandle.standardError.write(Data("neptune-embedded-benchmark: \(error.message)\n\(Self.usage)\n".utf8))
+            exit(2)
+        }
+        let progress: (String) -> Void = { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        let report = EmbeddedBenchmark(options: options).run(progress: options.json ? { _ in } : progress)
+        print(options.json ? report.json() : report.table())
+        if !report.failures.isEmpty {
+            FileHandle.standardError.write(Data(report.failures.joined(separator: "\n").utf8 + Data("\n".utf8)))
+            exit(1)
+        }
+    }
+}
+
+/// A command-line mistake; an empty message asks for the usage text.
+struct UsageError: Error {
+    var message: String
+}
+
+/// The run's settings.
+struct BenchmarkOptions {
+    var keys = 1_000_000
+    var operations = 1_000_000
+    var repetitions = 5
+    var threads = [1, 2]
+    var seed: UInt64 = 1
+    var json = false
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> BenchmarkOptions {
+        var options = BenchmarkOptions()
+        if arguments.contains("--quick") {
+            options.keys = 100_000
+            options.operations = 200_000
+            options.repetitions = 3
+        }
+        var index = 0
+        func value(_ name: String) throws(UsageError) -> String {
+            index += 1
+            guard index < arguments.count else {
+                throw UsageError(message: "\(name) needs a value")
+            }
+            return arguments[index]
+        }
+        func positive(_ name: String) throws(UsageError) -> Int {
+            let text = try value(name)
+            guard let number = Int(text.replacingOccurrences(of: "_", with: "")), number > 0 else {
+                throw UsageError(message: "\(name) must be a positive integer, not '\(text)'")
+            }
+            return number
+        }
+        while index < arguments.count {
+            let argument = arguments[index]
+            switch argument {
+            case "--keys": options.keys = try positive(argument)
+            case "--operations": options.operations = try positive(argument)
+            case "--repetitions": options.repetitions = try positive(argument)
+            case "--seed": options.seed = UInt64(try positive(argument))
+            case "--threads":
+                let text = try value(argument)
+                let counts = text.split(separator: ",").compactMap { Int($0) }
+                guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 && $0 <= 64 }) else {
+                    throw UsageError(message: "--threads takes thread counts such as 1,2, not '\(text)'")
+                }
+                options.threads = counts
+            case "--quick": break
+            case "--json": options.json = true
+            case "--help", "-h": throw UsageError(message: "")
+            default: throw UsageError(message: "unknown option '\(argument)'")
+            }
+            index += 1
+        }
+        return options
+    }
+}

@@ -1,0 +1,1089 @@
+#!/usr/bin/env python3
+"""Neptune vs Redis, side by side, with one command.
+
+    python3 benchmarks/run.py            # full run: 3 rounds, 1,000,000 keys
+    python3 benchmarks/run.py --quick    # 1-2 minute smoke run
+
+Builds release binaries, starts neptune-server and redis-server with the same settings on free loopback ports, loads
+the same keys into both, runs the same workloads against both with neptune-benchmark and redis-benchmark (the order
+of the two servers flips every round), measures throughput, latency, server CPU time per request, load time and
+memory, runs the in-process benchmark of the embedded API, then prints a table of medians and ratios and writes
+results.json and results.svg. Standard library only. See benchmarks/README.md for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import io
+import json
+import math
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ROOT / "benchmarks"
+README = BENCHMARKS / "README.md"
+README_BEGIN = "<!-- results:begin (written by benchmarks/run.py; edits inside are overwritten) -->"
+README_END = "<!-- results:end -->"
+
+SERVERS = ("neptune", "redis")
+CLIENTS = ("neptune-benchmark", "redis-benchmark")
+COMMANDS = ("SET", "GET")
+VALUE_BYTES = 10
+REDIS_BENCHMARK_RANDOM_KEYS = 100_000
+EMBEDDED_PRODUCT = "neptune-embedded-benchmark"
+
+
+class BenchError(Exception):
+    """A failure the user should read: printed without a traceback."""
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Small pure helpers (unit-tested in test_run.py)
+
+
+def parse_proc_stat(text: str) -> tuple[int, int]:
+    """utime and stime, in clock ticks, from the text of /proc/<pid>/stat.
+
+    The command name (field 2) is in parentheses and may itself contain spaces or ')', so fields are counted from the
+    last ')'.
+    """
+    rest = text[text.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return int(rest[11]), int(rest[12])
+
+
+def parse_vm_rss(text: str) -> int:
+    """VmRSS in bytes from the text of /proc/<pid>/status."""
+    match = re.search(r"^VmRSS:\s+(\d+)\s+kB", text, re.MULTILINE)
+    if not match:
+        raise BenchError("VmRSS is missing from /proc/<pid>/status")
+    return int(match.group(1)) * 1024
+
+
+def parse_info(text: str) -> dict[str, str]:
+    """The fields of an INFO reply."""
+    fields = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and ":" in line:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return fields
+
+
+def parse_redis_benchmark_csv(text: str) -> dict[str, dict[str, float]]:
+    """Rows of `redis-benchmark --csv` keyed by test name: rps and latencies in ms."""
+    rows = {}
+    for row in csv.DictReader(io.StringIO(text.strip())):
+        if not row.get("test"):
+            continue
+        rows[row["test"]] = {key: float(value) for key, value in row.items() if key != "test"}
+    return rows
+
+
+def median(values: list[float]) -> Optional[float]:
+    clean = [value for value in values if value is not None]
+    return statistics.median(clean) if clean else None
+
+
+def ratio(numerator: Optional[float], denominator: Optional[float]) -> Optional[float]:
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def replace_marked_section(text: str, body: str) -> str:
+    """Replaces what lies between the README markers (adding the markers at the end if absent)."""
+    block = f"{README_BEGIN}\n{body.rstrip()}\n{README_END}"
+    start = text.find(README_BEGIN)
+    end = text.find(README_END)
+    if start == -1 or end == -1 or end < start:
+        return text.rstrip() + "\n\n" + block + "\n"
+    return text[:start] + block + text[end + len(README_END):]
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least value."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if step * power >= value * 0.999999:
+            return step * power
+    return 10 * power
+
+
+def nice_axis(maximum: float, target_ticks: int = 5) -> tuple[float, float]:
+    """An axis top and tick step covering maximum: the step is 1, 2, 2.5 or 5 times a power of ten."""
+    step = nice_ceiling(maximum / target_ticks) if maximum > 0 else 1.0
+    return step * max(1, math.ceil(maximum / step - 1e-9)), step
+
+
+def format_si(value: float) -> str:
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e3:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:.0f}"
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, at or above 20000."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port >= 20000:
+            return port
+    raise BenchError("no free loopback port at or above 20000")
+
+
+def parse_cpu_list(text: Optional[str]) -> Optional[set[int]]:
+    """`0`, `0,1` or `0-1` -> a CPU set; None for no pinning."""
+    if not text:
+        return None
+    cpus: set[int] = set()
+    for part in text.split(","):
+        if "-" in part:
+            low, high = part.split("-", 1)
+            cpus.update(range(int(low), int(high) + 1))
+        else:
+            cpus.add(int(part))
+    return cpus
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# A minimal RESP client, enough for PING, INFO, DBSIZE and EXISTS
+
+
+class RespClient:
+    def __init__(self, port: int, timeout: float = 10.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.reader = self.sock.makefile("rb")
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+    def __enter__(self) -> "RespClient":
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
+    def call(self, *arguments: str) -> Any:
+        parts = [f"*{len(arguments)}\r\n".encode()]
+        for argument in arguments:
+            data = argument.encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        self.sock.sendall(b"".join(parts))
+        return self._read()
+
+    def _read(self) -> Any:
+        line = self.reader.readline()
+        if not line.endswith(b"\r\n"):
+            raise BenchError("the server closed the connection")
+        kind, payload = line[:1], line[1:-2]
+        if kind == b"+":
+            return payload.decode()
+        if kind == b"-":
+            raise BenchError(f"server error reply: {payload.decode()}")
+        if kind == b":":
+            return int(payload)
+        if kind == b"$":
+            length = int(payload)
+            if length < 0:
+                return None
+            data = self.reader.read(length + 2)
+            return data[:-2].decode(errors="replace")
+        if kind == b"*":
+            count = int(payload)
+            return None if count < 0 else [self._read() for _ in range(count)]
+        raise BenchError(f"unexpected reply line {line!r}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Servers
+
+
+class Server:
+    """One server process, started with argv on a loopback port and stopped by PID."""
+
+    def __init__(self, name: str, argv: list[str], port: int, log_path: Path, cpus: Optional[set[int]]) -> None:
+        self.name = name
+        self.argv = argv
+        self.port = port
+        self.log_path = log_path
+        self.cpus = cpus
+        self.process: Optional[subprocess.Popen[bytes]] = None
+        self.ticks_per_second = os.sysconf("SC_CLK_TCK")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 20.0) -> None:
+        cpus = self.cpus
+        log_file = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+            )
+        except OSError as error:
+            raise BenchError(f"{self.name}: cannot run {self.argv[0]}: {error}") from error
+        finally:
+            log_file.close()
+        deadline = time.monotonic() + timeout
+        last_error: Optional[BaseException] = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BenchError(
+                    f"{self.name} exited with status {self.process.returncode} before accepting connections "
+                    f"on port {self.port}.\n--- last lines of {self.log_path.name} ---\n{self.log_tail()}"
+                )
+            try:
+                with RespClient(self.port, timeout=2) as client:
+                    if client.call("PING") == "PONG":
+                        return
+            except (OSError, BenchError) as error:
+                last_error = error
+            time.sleep(0.1)
+        self.stop()
+        raise BenchError(
+            f"{self.name} did not answer PING on port {self.port} within {timeout:.0f} s ({last_error}).\n"
+            f"--- last lines of {self.log_path.name} ---\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def ensure_running(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            code = None if self.process is None else self.process.returncode
+            raise BenchError(f"{self.name} is no longer running (status {code}).\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s; only this server's own PID."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log(f"{self.name} (pid {self.process.pid}) ignored SIGTERM for 10 s; sending SIGKILL")
+            self.process.kill()
+            self.process.wait()
+
+    def cpu_seconds(self) -> float:
+        utime, stime = parse_proc_stat(Path(f"/proc/{self.pid}/stat").read_text())
+        return (utime + stime) / self.ticks_per_second
+
+    def rss_bytes(self) -> int:
+        return parse_vm_rss(Path(f"/proc/{self.pid}/status").read_text())
+
+    def info(self, section: str) -> dict[str, str]:
+        with RespClient(self.port) as client:
+            return parse_info(client.call("INFO", section) or "")
+
+    def call(self, *arguments: str) -> Any:
+        with RespClient(self.port) as client:
+            return client.call(*arguments)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The run
+
+
+class Runner:
+    def __init__(self, options: argparse.Namespace) -> None:
+        self.options = options
+        self.out = Path(options.out).resolve()
+        self.binaries: dict[str, Path] = {}
+        self.servers: dict[str, Server] = {}
+        self.workdirs: list[Path] = []
+        self.rounds: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.failed = False  # wrong replies somewhere: the numbers are written, and the exit status is 1
+
+    # --- building
+
+    def swift(self, *arguments: str) -> str:
+        command = ["swift", *arguments]
+        log("$ " + " ".join(command))
+        result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if result.returncode != 0:
+            raise BenchError(f"`{' '.join(command)}` failed:\n" + "\n".join(result.stdout.splitlines()[-40:]))
+        return result.stdout
+
+    def build(self) -> None:
+        options = self.options
+        manifest = (ROOT / "Package.swift").read_text()
+        products = ["neptune-server", "neptune-benchmark"]
+        want_embedded = not options.no_embedded and not options.embedded_benchmark
+        if want_embedded and f'"{EMBEDDED_PRODUCT}"' in manifest:
+            products.append(EMBEDDED_PRODUCT)
+        elif want_embedded:
+            self.warnings.append(
+                f"Package.swift declares no {EMBEDDED_PRODUCT} target: the embedded benchmark is skipped "
+                "(pass --embedded-benchmark PATH to use a binary built elsewhere)"
+            )
+        if not options.skip_build:
+            for product in products:
+                self.swift("build", "-c", "release", "--product", product)
+        bin_path = Path(self.swift("build", "-c", "release", "--show-bin-path").strip().splitlines()[-1])
+        for product in products:
+            self.binaries[product] = bin_path / product
+        overrides = {
+            "neptune-server": options.neptune_server,
+            "neptune-benchmark": options.neptune_benchmark,
+            EMBEDDED_PRODUCT: options.embedded_benchmark,
+        }
+        for product, override in overrides.items():
+            if override:
+                self.binaries[product] = Path(override).resolve()
+        for tool in ("redis-server", "redis-benchmark"):
+            found = shutil.which(tool)
+            if not found:
+                raise BenchError(f"{tool} is not on PATH (scripts/setup installs it)")
+            self.binaries[tool] = Path(found)
+        for product, path in self.binaries.items():
+            if not path.exists():
+                raise BenchError(f"{product} was not found at {path}")
+
+    # --- servers
+
+    def start_servers(self, round_index: int) -> None:
+        options = self.options
+        cpus = parse_cpu_list(options.pin_server)
+        common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "0"]
+        for name in SERVERS:
+            port = free_port()
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+            self.workdirs.append(workdir)
+            if name == "neptune":
+                argv = [str(self.binaries["neptune-server"]), "--port", str(port), "--dir", str(workdir), *common]
+                if options.neptune_threads:
+                    argv += ["--threads", str(options.neptune_threads)]
+            else:
+                argv = [str(self.binaries["redis-server"]), "--port", str(port), "--dir", str(workdir), *common,
+                        "--daemonize", "no"]
+            log_path = self.out / f"{name}-server.log"
+            with open(log_path, "ab") as header:
+                header.write(f"=== round {round_index + 1}: {' '.join(argv[1:])}\n".encode())
+            server = Server(name, argv, port, log_path, cpus)
+            self.servers[name] = server
+            server.start()
+            log(f"  {name}-server pid {server.pid} on 127.0.0.1:{port}")
+
+    def stop_servers(self) -> None:
+        for server in self.servers.values():
+            try:
+                server.stop()
+            except Exception as error:  # keep stopping the others
+                log(f"stopping {server.name}: {error}")
+        self.servers = {}
+        for workdir in self.workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
+        self.workdirs = []
+
+    # --- clients
+
+    def run_client(self, argv: list[str], timeout: float) -> tuple[str, float, float]:
+        """Runs a client to completion; returns its stdout, wall seconds and CPU seconds (user + system)."""
+        cpus = parse_cpu_list(self.options.pin_client)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.monotonic()
+        try:
+            result = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=timeout,
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise BenchError(f"`{' '.join(argv)}` did not finish within {timeout:.0f} s") from error
+        wall = time.monotonic() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        if result.returncode != 0:
+            raise BenchError(f"`{' '.join(argv)}` failed with status {result.returncode}:\n{result.stderr[-2000:]}")
+        return result.stdout, wall, cpu
+
+    def neptune_benchmark(self, port: int, extra: list[str]) -> list[str]:
+        return [
+            str(self.binaries["neptune-benchmark"]), "--host", "127.0.0.1", "--port", str(port),
+            "--keyspace", str(self.options.keys), "--key-prefix", "key:", "--data-size", str(VALUE_BYTES),
+            "--json", *extra,
+        ]
+
+    def load(self, server: Server) -> dict[str, Any]:
+        """Writes every key once and measures the time it took and the memory it costs."""
+        keys = self.options.keys
+        rss_before = server.rss_bytes()
+        used_before = int(server.info("memory").get("used_memory", "0") or 0)
+        argv = self.neptune_benchmark(
+            server.port, ["--load", "--command", "SET __key__ __data__", "--connections", "50", "--pipeline", "16"]
+        )
+        stdout, wall, _ = self.run_client(argv, timeout=1800)
+        report = json.loads(stdout)
+        if report.get("errors"):
+            raise BenchError(f"loading {server.name} got {report['errors']} errors: {report.get('errorSamples')}")
+        count = server.call("DBSIZE")
+        first, last = "key:%08d" % 0, "key:%08d" % (keys - 1)
+        if count != keys or server.call("EXISTS", first, last) != 2:
+            raise BenchError(f"after loading {keys} keys {server.name} holds {count} (or lacks {first}/{last})")
+        time.sleep(0.5)  # let RSS settle (allocator background work)
+        memory = server.info("memory")
+        rss_after = server.rss_bytes()
+        used_after = int(memory.get("used_memory", "0") or 0)
+        result = {
+            "keys": keys,
+            "seconds": report.get("durationSeconds") or wall,
+            "wallSeconds": round(wall, 4),
+            "keysPerSecond": keys / (report.get("durationSeconds") or wall),
+            "rssBeforeBytes": rss_before,
+            "rssAfterBytes": rss_after,
+            "rssBytesPerKey": (rss_after - rss_before) / keys,
+            "usedMemoryBeforeBytes": used_before,
+            "usedMemoryAfterBytes": used_after,
+            "usedMemoryBytesPerKey": (used_after - used_before) / keys if used_after else None,
+        }
+        log(
+            f"  load {server.name}: {keys} keys in {result['seconds']:.2f} s, RSS {rss_after / 2**20:.1f} MiB "
+            f"({result['rssBytesPerKey']:.0f} B/key), used_memory {used_after / 2**20:.1f} MiB"
+        )
+        return result
+
+    def workload(self, server: Server, client: str, command: str, pipeline: int) -> dict[str, Any]:
+        options = self.options
+        requests = options.requests * (options.pipeline_factor if pipeline > 1 else 1)
+        if client == "neptune-benchmark":
+            template = "SET __key__ __data__" if command == "SET" else "GET __key__"
+            argv = self.neptune_benchmark(server.port, [
+                "--command", template, "--connections", str(options.clients), "--pipeline", str(pipeline),
+                "--requests", str(requests), "--seed", str(options.seed),
+            ])
+        else:
+            argv = [
+                str(self.binaries["redis-benchmark"]), "-h", "127.0.0.1", "-p", str(server.port),
+                "-t", command.lower(), "-c", str(options.clients), "-P", str(pipeline), "-n", str(requests),
+                "-r", str(REDIS_BENCHMARK_RANDOM_KEYS), "-d", str(VALUE_BYTES), "--csv",
+            ]
+        server.ensure_running()
+        cpu_before = server.cpu_seconds()
+        stdout, wall, client_cpu = self.run_client(argv, timeout=1800)
+        cpu_after = server.cpu_seconds()
+        server.ensure_running()
+        if client == "neptune-benchmark":
+            report = json.loads(stdout)
+            served = int(report["requests"])
+            result = {
+                "opsPerSecond": report["opsPerSecond"],
+                "p50Ms": report["latencyMs"]["p50"],
+                "p99Ms": report["latencyMs"]["p99"],
+                "requests": served,
+                "errors": report.get("errors", 0),
+                "errorSamples": report.get("errorSamples", []),
+                "percentiles": [[point["percentile"], point["latencyMs"]] for point in report.get("percentiles", [])],
+            }
+        else:
+            rows = parse_redis_benchmark_csv(stdout)
+            if command not in rows:
+                raise BenchError(f"redis-benchmark printed no {command} row:\n{stdout}")
+            row = rows[command]
+            served = requests
+            result = {
+                "opsPerSecond": row["rps"],
+                "p50Ms": row["p50_latency_ms"],
+                "p99Ms": row["p99_latency_ms"],
+                "requests": served,
+                "errors": 0,
+            }
+        result["serverCpuSeconds"] = round(cpu_after - cpu_before, 4)
+        result["serverCpuMicrosecondsPerRequest"] = (cpu_after - cpu_before) / served * 1e6 if served else None
+        result["clientCpuMicrosecondsPerRequest"] = client_cpu / served * 1e6 if served else None
+        result["clientWallSeconds"] = round(wall, 4)
+        if result["errors"]:
+            self.failed = True
+            self.warnings.append(
+                f"{server.name} {client} {command} P{pipeline}: {result['errors']} error replies, "
+                f"for example {result.get('errorSamples')}"
+            )
+        return result
+
+    def run_round(self, round_index: int) -> dict[str, Any]:
+        order = list(SERVERS) if round_index % 2 == 0 else list(reversed(SERVERS))
+        log(f"round {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        record: dict[str, Any] = {"round": round_index + 1, "order": order, "load": {}, "workloads": {}}
+        try:
+            self.start_servers(round_index)
+            for name in order:
+                record["load"][name] = self.load(self.servers[name])
+            for pipeline in (1, 16):
+                for client in CLIENTS:
+                    for command in COMMANDS:
+                        key = workload_key(client, command, pipeline)
+                        record["workloads"][key] = {}
+                        for name in order:
+                            result = self.workload(self.servers[name], client, command, pipeline)
+                            record["workloads"][key][name] = result
+                            log(
+                                f"  {key:<32} {name:<8} {result['opsPerSecond']:>12,.0f} ops/s  "
+                                f"p50 {result['p50Ms']:.3f} ms  p99 {result['p99Ms']:.3f} ms  "
+                                f"server CPU {result['serverCpuMicrosecondsPerRequest']:.2f} us/req"
+                            )
+        finally:
+            self.stop_servers()
+        return record
+
+    def run_embedded(self) -> Optional[dict[str, Any]]:
+        binary = self.binaries.get(EMBEDDED_PRODUCT)
+        if binary is None or self.options.no_embedded:
+            return None
+        argv = [str(binary), "--json"]
+        if self.options.quick:
+            argv.append("--quick")
+        else:
+            argv += ["--keys", str(min(self.options.keys, 1_000_000))]
+        log("embedded API: " + " ".join([EMBEDDED_PRODUCT, *argv[1:]]))
+        stdout, _, _ = self.run_client(argv, timeout=3600)
+        report = json.loads(stdout)
+        if report.get("failures"):
+            self.failed = True
+            self.warnings.append("embedded benchmark failures: " + "; ".join(report["failures"]))
+        return report
+
+    def run(self) -> int:
+        self.out.mkdir(parents=True, exist_ok=True)
+        for name in SERVERS:
+            (self.out / f"{name}-server.log").write_text("")
+        load_before = os.getloadavg()
+        started = datetime.datetime.now(datetime.timezone.utc)
+        self.build()
+        machine = machine_info(self.binaries)
+        machine["loadAverageAtStart"] = [round(value, 2) for value in load_before]
+        if load_before[0] > (os.cpu_count() or 1):
+            self.warnings.append(
+                f"the 1-minute load average was {load_before[0]:.1f} on {os.cpu_count()} CPUs at the start: "
+                "other work shares the machine, so absolute numbers are low and noisy (ratios suffer less)"
+            )
+        for round_index in range(self.options.rounds):
+            self.rounds.append(self.run_round(round_index))
+        embedded = self.run_embedded()
+        machine["loadAverageAtEnd"] = [round(value, 2) for value in os.getloadavg()]
+        summary = summarize(self.rounds)
+        results = {
+            "tool": "benchmarks/run.py",
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine,
+            "settings": settings_of(self.options),
+            "rounds": self.rounds,
+            "medians": summary["medians"],
+            "ratios": summary["ratios"],
+            "embedded": embedded,
+            "warnings": self.warnings,
+        }
+        (self.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        (self.out / "results.svg").write_text(render_svg(results))
+        markdown = render_markdown(results)
+        (self.out / "results.md").write_text(markdown)
+        print(markdown)
+        if self.options.update_readme or (not self.options.quick and not self.options.no_readme):
+            README.write_text(replace_marked_section(README.read_text(), markdown))
+            log(f"updated the results section of {README.relative_to(ROOT)}")
+        log(f"wrote {self.out / 'results.json'}, results.svg and results.md")
+        for warning in self.warnings:
+            log("warning: " + warning)
+        return 1 if self.failed else 0
+
+
+def workload_key(client: str, command: str, pipeline: int) -> str:
+    return f"{client} {command} P{pipeline}"
+
+
+def settings_of(options: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "quick": options.quick,
+        "rounds": options.rounds,
+        "keys": options.keys,
+        "valueBytes": VALUE_BYTES,
+        "clients": options.clients,
+        "requestsPipeline1": options.requests,
+        "requestsPipeline16": options.requests * options.pipeline_factor,
+        "redisBenchmarkRandomKeys": REDIS_BENCHMARK_RANDOM_KEYS,
+        "neptuneThreads": options.neptune_threads or "default (one event loop per core)",
+        "pinServer": options.pin_server or "none",
+        "pinClient": options.pin_client or "none",
+        "serverFlags": "--bind 127.0.0.1 --save '' --appendonly no --maxmemory 0",
+        "seed": options.seed,
+    }
+
+
+def machine_info(binaries: dict[str, Path]) -> dict[str, Any]:
+    def first_line(argv: list[str]) -> Optional[str]:
+        try:
+            output = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=30,
+                                    cwd=ROOT).stdout
+            return output.strip().splitlines()[0] if output.strip() else None
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        match = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.MULTILINE)
+        memory = int(match.group(1)) * 1024 if match else None
+    except OSError:
+        pass
+    distribution = None
+    try:
+        match = re.search(r'^PRETTY_NAME="?([^"\n]*)', Path("/etc/os-release").read_text(), re.MULTILINE)
+        distribution = match.group(1) if match else None
+    except OSError:
+        pass
+    commit = first_line(["git", "rev-parse", "--short=12", "HEAD"])
+    dirty = bool(first_line(["git", "status", "--porcelain", "--untracked-files=no"]))
+    return {
+        "nproc": os.cpu_count(),
+        "cpusAvailable": len(os.sched_getaffinity(0)),
+        "modelName": model,
+        "kernel": platform.release(),
+        "distribution": distribution,
+        "memoryBytes": memory,
+        "swift": first_line(["swift", "--version"]),
+        "redisServer": first_line([str(binaries["redis-server"]), "--version"]),
+        "neptuneServer": first_line([str(binaries["neptune-server"]), "--version"]),
+        "python": platform.python_version(),
+        "commit": (commit or "unknown") + ("-dirty" if dirty else ""),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Summaries
+
+
+WORKLOAD_METRICS = (
+    # key, label, unit, better
+    ("opsPerSecond", "throughput", "ops/s", "higher"),
+    ("p50Ms", "p50 latency", "ms", "lower"),
+    ("p99Ms", "p99 latency", "ms", "lower"),
+    ("serverCpuMicrosecondsPerRequest", "server CPU per request", "us", "lower"),
+    ("clientCpuMicrosecondsPerRequest", "client CPU per request", "us", "lower"),
+)
+LOAD_METRICS = (
+    ("seconds", "load time", "s", "lower"),
+    ("rssAfterBytes", "RSS after load", "bytes", "lower"),
+    ("rssBytesPerKey", "RSS growth per key", "bytes", "lower"),
+    ("usedMemoryAfterBytes", "INFO used_memory after load", "bytes", "lower"),
+)
+
+
+def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    medians: dict[str, Any] = {"workloads": {}, "load": {}}
+    ratios: dict[str, Any] = {"workloads": {}, "load": {}}
+    workload_keys = list(rounds[0]["workloads"]) if rounds else []
+    for key in workload_keys:
+        medians["workloads"][key] = {}
+        for name in SERVERS:
+            samples = [r["workloads"][key][name] for r in rounds if name in r["workloads"].get(key, {})]
+            medians["workloads"][key][name] = {
+                metric: median([sample.get(metric) for sample in samples]) for metric, *_ in WORKLOAD_METRICS
+            }
+        ratios["workloads"][key] = {
+            metric: ratio(medians["workloads"][key]["neptune"][metric], medians["workloads"][key]["redis"][metric])
+            for metric, *_ in WORKLOAD_METRICS
+        }
+    for name in SERVERS:
+        samples = [r["load"][name] for r in rounds if name in r["load"]]
+        medians["load"][name] = {metric: median([s.get(metric) for s in samples]) for metric, *_ in LOAD_METRICS}
+    ratios["load"] = {
+        metric: ratio(medians["load"]["neptune"][metric], medians["load"]["redis"][metric])
+        for metric, *_ in LOAD_METRICS
+    } if rounds else {}
+    ratios["better"] = {metric: better for metric, _, _, better in WORKLOAD_METRICS + LOAD_METRICS}
+    ratios["definition"] = "neptune median / redis median"
+    return {"medians": medians, "ratios": ratios}
+
+
+def fmt(value: Optional[float], kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "ops/s":
+        return f"{value:,.0f}"
+    if kind == "ms":
+        return f"{value:.3f}"
+    if kind == "us":
+        return f"{value:.2f}"
+    if kind == "bytes":
+        return f"{value / 2**20:,.1f} MiB" if value >= 2**20 else f"{value:,.0f} B"
+    if kind == "s":
+        return f"{value:.2f}"
+    if kind == "ratio":
+        return f"{value:.2f}"
+    return f"{value}"
+
+
+def short_version(line: Optional[str]) -> str:
+    """`Redis server v=7.0.15 sha=... malloc=jemalloc-5.3.0 ...` -> `Redis 7.0.15 (jemalloc-5.3.0)`."""
+    if not line:
+        return "unknown version"
+    match = re.search(r"v=(\S+).*malloc=(\S+)", line)
+    if line.startswith("Redis server") and match:
+        return f"Redis {match.group(1)} ({match.group(2)})"
+    return line
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    machine, settings = results["machine"], results["settings"]
+    medians, ratios = results["medians"], results["ratios"]
+    lines = [
+        f"Run of {results['started']} (commit {machine['commit']}): {machine['modelName']}, "
+        f"{machine['nproc']} CPUs, Linux {machine['kernel']}; {short_version(machine['redisServer'])}; "
+        f"{short_version(machine['neptuneServer'])}.",
+        f"{settings['rounds']} rounds{' (--quick)' if settings['quick'] else ''}, {settings['keys']:,} keys of "
+        f"{settings['valueBytes']}-byte values, {settings['clients']} clients, "
+        f"{settings['requestsPipeline1']:,} requests at pipeline 1 and {settings['requestsPipeline16']:,} at "
+        f"pipeline 16; Neptune threads: {settings['neptuneThreads']}; pinning: server {settings['pinServer']}, "
+        f"client {settings['pinClient']}. Load average at start {machine.get('loadAverageAtStart')}, "
+        f"at end {machine.get('loadAverageAtEnd')}.",
+        "",
+        "Medians over the rounds. Ratio = Neptune / Redis: for throughput higher is better (above 1: Neptune is "
+        "faster); for latency, CPU per request, load time and memory lower is better (below 1: Neptune is better).",
+        "",
+        "| workload | Neptune ops/s | Redis ops/s | ratio (higher is better) | Neptune p50 / p99 ms | "
+        "Redis p50 / p99 ms | p99 ratio (lower is better) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, per_server in medians["workloads"].items():
+        n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
+        lines.append(
+            f"| {key} | {fmt(n['opsPerSecond'], 'ops/s')} | {fmt(r['opsPerSecond'], 'ops/s')} | "
+            f"**{fmt(q['opsPerSecond'], 'ratio')}** | {fmt(n['p50Ms'], 'ms')} / {fmt(n['p99Ms'], 'ms')} | "
+            f"{fmt(r['p50Ms'], 'ms')} / {fmt(r['p99Ms'], 'ms')} | **{fmt(q['p99Ms'], 'ratio')}** |"
+        )
+    lines += [
+        "",
+        "Server CPU time per request (from /proc/<pid>/stat utime + stime; lower is better) and the client's:",
+        "",
+        "| workload | Neptune server us/req | Redis server us/req | ratio (lower is better) | "
+        "client us/req with Neptune / Redis |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, per_server in medians["workloads"].items():
+        n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
+        metric = "serverCpuMicrosecondsPerRequest"
+        lines.append(
+            f"| {key} | {fmt(n[metric], 'us')} | {fmt(r[metric], 'us')} | **{fmt(q[metric], 'ratio')}** | "
+            f"{fmt(n['clientCpuMicrosecondsPerRequest'], 'us')} / {fmt(r['clientCpuMicrosecondsPerRequest'], 'us')} |"
+        )
+    load_n, load_r, load_q = medians["load"]["neptune"], medians["load"]["redis"], ratios["load"]
+    lines += [
+        "",
+        f"Loading {settings['keys']:,} keys (`key:%08d`, {settings['valueBytes']}-byte values; neptune-benchmark "
+        "--load, 50 connections, pipeline 16), then memory (lower is better):",
+        "",
+        "| measure | Neptune | Redis | ratio (lower is better) |",
+        "|---|---:|---:|---:|",
+    ]
+    for metric, label, unit, _ in LOAD_METRICS:
+        lines.append(
+            f"| {label} | {fmt(load_n[metric], unit)} | {fmt(load_r[metric], unit)} | "
+            f"**{fmt(load_q.get(metric), 'ratio')}** |"
+        )
+    embedded = results.get("embedded")
+    if embedded:
+        config = embedded["configuration"]
+        lines += [
+            "",
+            f"Embedded API (`NeptuneStore`) against `Dictionary<[UInt8], [UInt8]>` in a `Mutex`, in one process: "
+            f"{config['keys']:,} keys, {config['operations']:,} operations per thread, median of "
+            f"{config['repetitions']} repetitions; ns/op is wall time over all threads' operations (lower is "
+            "better):",
+            "",
+            "| workload | threads | Neptune ns/op | Dictionary ns/op | ratio (lower is better) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in embedded["results"]:
+            lines.append(
+                f"| {row['workload']} | {row['threads']} | {row['neptune']['median']:.1f} | "
+                f"{row['dictionary']['median']:.1f} | **{row['ratio']:.2f}** |"
+            )
+    if results.get("warnings"):
+        lines += ["", "Warnings:", ""] + [f"- {warning}" for warning in results["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# SVG
+
+
+COLORS = {"neptune": "#1f6fb4", "redis": "#d1495b"}
+LABELS = {"neptune": "Neptune", "redis": "Redis 7"}
+
+
+def median_round_sample(rounds: list[dict[str, Any]], key: str, name: str) -> Optional[dict[str, Any]]:
+    """The sample whose throughput is the median one (the lower middle for an even count)."""
+    samples = [r["workloads"][key][name] for r in rounds if name in r["workloads"].get(key, {})]
+    if not samples:
+        return None
+    samples.sort(key=lambda sample: sample["opsPerSecond"])
+    return samples[(len(samples) - 1) // 2]
+
+
+def render_svg(results: dict[str, Any]) -> str:
+    width = 1100
+    parts: list[str] = []
+
+    def text(x: float, y: float, content: str, size: int = 12, anchor: str = "middle", weight: str = "normal",
+             color: str = "#222", rotate: Optional[float] = None) -> None:
+        transform = f' transform="rotate({rotate} {x:.1f} {y:.1f})"' if rotate is not None else ""
+        parts.append(
+            f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}" '
+            f'fill="{color}"{transform}>{escape(content)}</text>'
+        )
+
+    def line(x1: float, y1: float, x2: float, y2: float, color: str = "#222", width_: float = 1,
+             dash: Optional[str] = None) -> None:
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        parts.append(
+            f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{color}" '
+            f'stroke-width="{width_}"{dashes}/>'
+        )
+
+    machine, settings = results["machine"], results["settings"]
+    text(width / 2, 28, "Neptune vs Redis: same workloads, same machine", size=20, weight="bold")
+    text(
+        width / 2, 50,
+        f"{machine['modelName']}, {machine['nproc']} CPUs, Linux {machine['kernel']}; {settings['rounds']} rounds, "
+        f"{settings['keys']:,} keys, {settings['clients']} clients, Neptune threads "
+        f"{settings['neptuneThreads'] if isinstance(settings['neptuneThreads'], int) else 'default'}; "
+        f"commit {machine['commit']}",
+        size=12, color="#555",
+    )
+
+    # Panel 1: throughput bars with min-max whiskers over the rounds.
+    medians = results["medians"]["workloads"]
+    keys = list(medians)
+    left, top, plot_w, plot_h = 90, 110, width - 130, 300
+    text(left + plot_w / 2, top - 22, "Throughput, median of the rounds (higher is better; whiskers: min-max)",
+         size=15, weight="bold")
+    maximum = 0.0
+    for key in keys:
+        for name in SERVERS:
+            for r in results["rounds"]:
+                sample = r["workloads"].get(key, {}).get(name)
+                if sample:
+                    maximum = max(maximum, sample["opsPerSecond"])
+    ceiling, step = nice_axis(maximum * 1.08)
+    ticks = round(ceiling / step)
+    for i in range(ticks + 1):
+        value = step * i
+        y = top + plot_h - plot_h * i / ticks
+        line(left, y, left + plot_w, y, color="#e3e3e3")
+        text(left - 8, y + 4, format_si(value), anchor="end", size=11)
+    line(left, top, left, top + plot_h)
+    line(left, top + plot_h, left + plot_w, top + plot_h)
+    text(left - 62, top + plot_h / 2, "requests per second", size=12, rotate=-90)
+    group_w = plot_w / max(1, len(keys))
+    bar_w = min(38.0, group_w * 0.32)
+    for index, key in enumerate(keys):
+        center = left + group_w * (index + 0.5)
+        for offset, name in ((-1, "neptune"), (1, "redis")):
+            value = medians[key][name]["opsPerSecond"] or 0
+            x = center + (offset - 1) * bar_w / 2 + (2 if offset > 0 else -2)
+            height = plot_h * value / ceiling
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - height:.1f}" width="{bar_w:.1f}" height="{height:.1f}" '
+                f'fill="{COLORS[name]}"><title>{escape(LABELS[name])} {escape(key)}: {value:,.0f} ops/s</title>'
+                "</rect>"
+            )
+            samples = [r["workloads"][key][name]["opsPerSecond"] for r in results["rounds"]
+                       if name in r["workloads"].get(key, {})]
+            label_y = top + plot_h - height - 6
+            if len(samples) > 1:
+                low, high = min(samples), max(samples)
+                mid = x + bar_w / 2
+                y_low, y_high = top + plot_h - plot_h * low / ceiling, top + plot_h - plot_h * high / ceiling
+                line(mid, y_low, mid, y_high, color="#111", width_=1.2)
+                line(mid - 4, y_low, mid + 4, y_low, color="#111", width_=1.2)
+                line(mid - 4, y_high, mid + 4, y_high, color="#111", width_=1.2)
+                label_y = min(label_y, y_high - 6)
+            text(x + bar_w / 2, label_y, format_si(value), size=10, color="#333")
+        ratio_value = results["ratios"]["workloads"][key]["opsPerSecond"]
+        client, command, pipeline = key.split(" ")
+        text(center, top + plot_h + 18, f"{command} {pipeline}", size=12, weight="bold")
+        text(center, top + plot_h + 33, client, size=11, color="#555")
+        if ratio_value is not None:
+            text(center, top + plot_h + 49, f"N/R {ratio_value:.2f}x", size=11, color="#333")
+    legend_x, legend_y = left + 12, top + 8
+    for index, name in enumerate(SERVERS):
+        y = legend_y + index * 20
+        parts.append(f'<rect x="{legend_x}" y="{y}" width="14" height="14" fill="{COLORS[name]}"/>')
+        text(legend_x + 20, y + 12, LABELS[name], anchor="start", size=12)
+
+    # Panel 2: latency percentile curves, one small chart per neptune-benchmark workload.
+    curve_keys = [key for key in keys if key.startswith("neptune-benchmark")]
+    top2 = top + plot_h + 110
+    text(width / 2, top2 - 30, "Latency by percentile, neptune-benchmark, median-throughput round (lower is better)",
+         size=15, weight="bold")
+    columns = 2
+    cell_w, cell_h = (width - 60) / columns, 250
+    ticks_x = [(0.0, "0%"), (90.0, "90%"), (99.0, "99%"), (99.9, "99.9%"), (99.99, "99.99%")]
+
+    def x_of(percentile: float) -> float:
+        return math.log10(1 / (1 - min(percentile, 99.99) / 100)) / 4
+
+    for index, key in enumerate(curve_keys):
+        column, row = index % columns, index // columns
+        cx, cy = 30 + column * cell_w + 60, top2 + row * (cell_h + 70)
+        w, h = cell_w - 90, cell_h - 40
+        curves = {}
+        for name in SERVERS:
+            sample = median_round_sample(results["rounds"], key, name)
+            points = [(p, ms) for p, ms in (sample or {}).get("percentiles", []) if p <= 99.99]
+            if points:
+                curves[name] = points
+        client, command, pipeline = key.split(" ")
+        text(cx + w / 2, cy - 8, f"{command}, pipeline {pipeline[1:]}", size=13, weight="bold")
+        top_ms, step = nice_axis(max([ms for points in curves.values() for _, ms in points] or [1.0]) * 1.05)
+        ticks = round(top_ms / step)
+        for i in range(ticks + 1):
+            value = step * i
+            y = cy + h - h * i / ticks
+            line(cx, y, cx + w, y, color="#e3e3e3")
+            text(cx - 6, y + 4, f"{value:.4g}", anchor="end", size=10)
+        for percentile, label in ticks_x:
+            x = cx + w * x_of(percentile)
+            line(x, cy, x, cy + h, color="#eeeeee")
+            text(x, cy + h + 15, label, size=10)
+        line(cx, cy, cx, cy + h)
+        line(cx, cy + h, cx + w, cy + h)
+        text(cx - 42, cy + h / 2, "latency (ms)", size=11, rotate=-90)
+        text(cx + w / 2, cy + h + 31, "percentile", size=11, color="#555")
+        for name, points in curves.items():
+            path = " ".join(
+                f"{'M' if i == 0 else 'L'}{cx + w * x_of(p):.1f},{cy + h - h * min(ms, top_ms) / top_ms:.1f}"
+                for i, (p, ms) in enumerate(points)
+            )
+            parts.append(f'<path d="{path}" fill="none" stroke="{COLORS[name]}" stroke-width="2"/>')
+        for i, name in enumerate(SERVERS):
+            y = cy + 10 + i * 16
+            line(cx + 10, y, cx + 30, y, color=COLORS[name], width_=2)
+            text(cx + 35, y + 4, LABELS[name], anchor="start", size=11)
+
+    rows = (len(curve_keys) + columns - 1) // columns
+    height = top2 + rows * (cell_h + 70) - 20
+    header = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height:.0f}" '
+        f'viewBox="0 0 {width} {height:.0f}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">'
+        f'<rect width="100%" height="100%" fill="white"/>'
+    )
+    return header + "\n" + "\n".join(parts) + "\n</svg>\n"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark neptune-server against redis-server (and the embedded API against a Dictionary).",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run of 1-2 minutes: 2 rounds, 100,000 keys, few requests, embedded --quick")
+    parser.add_argument("--rounds", type=int, help="rounds; each runs every workload on both servers (default 3)")
+    parser.add_argument("--keys", type=int, help="keys loaded into each server (default 1,000,000)")
+    parser.add_argument("--out", default=str(BENCHMARKS / "results"), help="output folder (default benchmarks/results)")
+    parser.add_argument("--requests", type=int,
+                        help="requests per run at pipeline 1 (default 200,000); pipeline 16 runs send 5 times more")
+    parser.add_argument("--clients", type=int, default=50, help="client connections (default 50)")
+    parser.add_argument("--pin-server", metavar="CPUS", help="CPU list for both servers, such as 1 or 0-1")
+    parser.add_argument("--pin-client", metavar="CPUS", help="CPU list for the benchmark clients, such as 0")
+    parser.add_argument("--neptune-threads", type=int, help="neptune-server --threads (default: one per core)")
+    parser.add_argument("--seed", type=int, default=1, help="neptune-benchmark --seed (default 1)")
+    parser.add_argument("--skip-build", action="store_true", help="use the release binaries already built")
+    parser.add_argument("--neptune-server", metavar="PATH", help="use this neptune-server binary")
+    parser.add_argument("--neptune-benchmark", metavar="PATH", help="use this neptune-benchmark binary")
+    parser.add_argument("--embedded-benchmark", metavar="PATH", help=f"use this {EMBEDDED_PRODUCT} binary")
+    parser.add_argument("--no-embedded", action="store_true", help="skip the embedded API benchmark")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite the results section of the README")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="rewrite the README's results section even after --quick")
+    options = parser.parse_args(argv)
+    if options.rounds is None:
+        options.rounds = 2 if options.quick else 3
+    if options.keys is None:
+        options.keys = 100_000 if options.quick else 1_000_000
+    if options.requests is None:
+        options.requests = 30_000 if options.quick else 200_000
+    options.pipeline_factor = 5
+    for name in ("rounds", "keys", "requests", "clients"):
+        if getattr(options, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    for name in ("pin_server", "pin_client"):
+        try:
+            parse_cpu_list(getattr(options, name))
+        except ValueError:
+            parser.error(f"--{name.replace('_', '-')} takes a CPU list such as 0, 0,1 or 0-1")
+    return options
+
+
+def main(argv: list[str]) -> int:
+    options = parse_arguments(argv)
+
+    def on_signal(number: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {number}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    runner = Runner(options)
+    try:
+        return runner.run()
+    except BenchError as error:
+        log(f"run.py: error: {error}")
+        return 1
+    except KeyboardInterrupt:
+        log("run.py: interrupted")
+        return 130
+    finally:
+        runner.stop_servers()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

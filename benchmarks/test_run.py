@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Unit tests of run.py's parsing, summaries and rendering (no servers needed):
+
+    python3 -m unittest discover -s benchmarks -p 'test_*.py'
+"""
+
+import contextlib
+import io
+import os
+import socket
+import subprocess
+import sys
+import unittest
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run  # noqa: E402
+
+
+def sample(ops: float, p50: float, p99: float, cpu: float) -> dict:
+    return {
+        "opsPerSecond": ops, "p50Ms": p50, "p99Ms": p99, "requests": 1000, "errors": 0,
+        "serverCpuMicrosecondsPerRequest": cpu, "clientCpuMicrosecondsPerRequest": cpu * 2,
+        "percentiles": [[0, p50 / 2], [50, p50], [90, p50 * 1.5], [99, p99], [99.9, p99 * 2], [100, p99 * 5]],
+    }
+
+
+def load(seconds: float, rss: int) -> dict:
+    return {
+        "seconds": seconds, "rssAfterBytes": rss, "rssBytesPerKey": rss / 1000, "usedMemoryAfterBytes": rss // 2,
+    }
+
+
+def fake_results() -> dict:
+    rounds = []
+    for index, (neptune_ops, redis_ops) in enumerate([(300.0, 100.0), (100.0, 100.0), (200.0, 400.0)]):
+        workloads = {}
+        for client in run.CLIENTS:
+            for pipeline in (1, 16):
+                for command in run.COMMANDS:
+                    workloads[run.workload_key(client, command, pipeline)] = {
+                        "neptune": sample(neptune_ops, 0.2, 1.0, 4.0),
+                        "redis": sample(redis_ops, 0.4, 2.0, 8.0),
+                    }
+        rounds.append({
+            "round": index + 1,
+            "order": ["neptune", "redis"],
+            "load": {"neptune": load(2.0, 100 * 2**20), "redis": load(4.0, 200 * 2**20)},
+            "workloads": workloads,
+        })
+    summary = run.summarize(rounds)
+    return {
+        "started": "2025-01-01T00:00:00+00:00",
+        "machine": {
+            "modelName": "Test CPU", "nproc": 2, "kernel": "6.0", "commit": "abc", "redisServer": "Redis v=7.0.15",
+            "neptuneServer": "neptune 0.1.0", "loadAverageAtStart": [0, 0, 0], "loadAverageAtEnd": [0, 0, 0],
+        },
+        "settings": run.settings_of(run.parse_arguments(["--quick"])),
+        "rounds": rounds,
+        "medians": summary["medians"],
+        "ratios": summary["ratios"],
+        "embedded": {
+            "configuration": {"keys": 10, "operations": 10, "repetitions": 1},
+            "results": [{"workload": "get-hit", "threads": 1, "neptune": {"median": 50.0},
+                         "dictionary": {"median": 40.0}, "ratio": 1.25}],
+        },
+        "warnings": [],
+    }
+
+
+class ParsingTests(unittest.TestCase):
+    def test_proc_stat_counts_fields_after_the_last_parenthesis(self):
+        # A command name with spaces and a ')' must not shift the fields.
+        fields = ["S"] + [str(n) for n in range(4, 14)] + ["1234", "56"] + ["0"] * 30
+        text = "4242 (odd ) name) " + " ".join(fields)
+        self.assertEqual(run.parse_proc_stat(text), (1234, 56))
+
+    def test_proc_stat_of_this_process_is_readable(self):
+        utime, stime = run.parse_proc_stat(Path(f"/proc/{os.getpid()}/stat").read_text())
+        self.assertGreaterEqual(utime + stime, 0)
+
+    def test_vm_rss_in_bytes(self):
+        self.assertEqual(run.parse_vm_rss("Name:\tx\nVmRSS:\t   2048 kB\nVmData:\t1 kB\n"), 2048 * 1024)
+        with self.assertRaises(run.BenchError):
+            run.parse_vm_rss("Name:\tx\n")
+
+    def test_info_fields(self):
+        fields = run.parse_info("# Memory\r\nused_memory:1024\r\nused_memory_human:1.00K\r\n\r\n# CPU\r\n")
+        self.assertEqual(fields["used_memory"], "1024")
+        self.assertEqual(fields["used_memory_human"], "1.00K")
+        self.assertNotIn("# CPU", fields)
+
+    def test_redis_benchmark_csv(self):
+        text = (
+            '"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms",'
+            '"max_latency_ms"\n"GET","444444.44","1.416","0.424","1.399","2.255","2.407","2.471"\n'
+        )
+        rows = run.parse_redis_benchmark_csv(text)
+        self.assertEqual(rows["GET"]["rps"], 444444.44)
+        self.assertEqual(rows["GET"]["p99_latency_ms"], 2.407)
+
+    def test_cpu_lists(self):
+        self.assertIsNone(run.parse_cpu_list(None))
+        self.assertEqual(run.parse_cpu_list("0-2,5"), {0, 1, 2, 5})
+        with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+            run.parse_arguments(["--pin-client", "x"])
+
+    def test_quick_defaults_and_explicit_options(self):
+        options = run.parse_arguments(["--quick", "--rounds", "4"])
+        self.assertEqual((options.rounds, options.keys), (4, 100_000))
+        options = run.parse_arguments([])
+        self.assertEqual((options.rounds, options.keys, options.requests), (3, 1_000_000, 200_000))
+
+
+class RespClientTests(unittest.TestCase):
+    def test_reads_every_reply_kind(self):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        replies = [b"+PONG\r\n", b":42\r\n", b"$5\r\nhello\r\n", b"$-1\r\n", b"*2\r\n:1\r\n$1\r\nx\r\n", b"-ERR no\r\n"]
+        client = run.RespClient(port)
+        connection, _ = listener.accept()
+        try:
+            results = []
+            for reply in replies[:-1]:
+                connection.sendall(reply)
+                results.append(client.call("X"))
+            self.assertEqual(results, ["PONG", 42, "hello", None, [1, "x"]])
+            connection.sendall(replies[-1])
+            with self.assertRaises(run.BenchError):
+                client.call("X")
+            self.assertIn(b"*1\r\n$1\r\nX\r\n", connection.recv(4096))
+        finally:
+            client.close()
+            connection.close()
+            listener.close()
+
+
+class ServerTests(unittest.TestCase):
+    def test_a_server_that_exits_at_once_is_reported_with_its_log(self):
+        log_path = Path(run.tempfile.mkdtemp()) / "log"
+        script = "import sys; print('bad flag --frobnicate'); sys.exit(3)"
+        server = run.Server("fake", [sys.executable, "-c", script], run.free_port(), log_path, None)
+        with self.assertRaises(run.BenchError) as caught:
+            server.start(timeout=10)
+        self.assertIn("exited with status 3", str(caught.exception))
+        self.assertIn("bad flag --frobnicate", str(caught.exception))
+
+    def test_stop_ends_the_process_by_pid(self):
+        log_path = Path(run.tempfile.mkdtemp()) / "log"
+        server = run.Server("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], 0, log_path, None)
+        server.process = subprocess.Popen(server.argv)
+        server.stop()
+        self.assertEqual(server.process.poll(), -15)  # ended by SIGTERM
+
+
+class SummaryTests(unittest.TestCase):
+    def test_medians_and_ratios(self):
+        results = fake_results()
+        key = run.workload_key("redis-benchmark", "GET", 16)
+        medians = results["medians"]["workloads"][key]
+        self.assertEqual(medians["neptune"]["opsPerSecond"], 200.0)
+        self.assertEqual(medians["redis"]["opsPerSecond"], 100.0)
+        self.assertEqual(results["ratios"]["workloads"][key]["opsPerSecond"], 2.0)
+        self.assertEqual(results["ratios"]["workloads"][key]["serverCpuMicrosecondsPerRequest"], 0.5)
+        self.assertEqual(results["ratios"]["load"]["seconds"], 0.5)
+        self.assertEqual(results["ratios"]["better"]["opsPerSecond"], "higher")
+        self.assertEqual(results["ratios"]["better"]["p99Ms"], "lower")
+
+    def test_ratio_of_missing_values(self):
+        self.assertIsNone(run.ratio(None, 2.0))
+        self.assertIsNone(run.ratio(1.0, 0))
+        self.assertIsNone(run.median([None, None]))
+
+    def test_median_round_sample_is_the_median_throughput(self):
+        results = fake_results()
+        chosen = run.median_round_sample(results["rounds"], run.workload_key("neptune-benchmark", "GET", 1), "neptune")
+        self.assertEqual(chosen["opsPerSecond"], 200.0)
+
+    def test_markdown_names_the_better_direction(self):
+        markdown = run.render_markdown(fake_results())
+        self.assertIn("ratio (higher is better)", markdown)
+        self.assertIn("ratio (lower is better)", markdown)
+        self.assertIn("| neptune-benchmark GET P1 | 200 | 100 | **2.00** |", markdown)
+        self.assertIn("| get-hit | 1 | 50.0 | 40.0 | **1.25** |", markdown)
+
+    def test_svg_is_well_formed_and_labelled(self):
+        svg = run.render_svg(fake_results())
+        root = ElementTree.fromstring(svg)
+        texts = [element.text for element in root.iter("{http://www.w3.org/2000/svg}text")]
+        self.assertIn("Neptune", texts)
+        self.assertIn("Redis 7", texts)
+        self.assertIn("99.9%", texts)
+        self.assertEqual(len(list(root.iter("{http://www.w3.org/2000/svg}path"))), 8)
+
+    def test_readme_section_is_replaced_between_markers_only(self):
+        text = f"intro\n{run.README_BEGIN}\nold table\n{run.README_END}\noutro\n"
+        updated = run.replace_marked_section(text, "new table\n")
+        self.assertEqual(updated, f"intro\n{run.README_BEGIN}\nnew table\n{run.README_END}\noutro\n")
+        appended = run.replace_marked_section("intro\n", "table")
+        self.assertTrue(appended.endswith(f"{run.README_BEGIN}\ntable\n{run.README_END}\n"))
+
+    def test_nice_axis_covers_the_maximum_with_round_steps(self):
+        self.assertEqual(run.nice_axis(530_000), (600_000, 200_000))
+        self.assertEqual(run.nice_axis(16.6), (20, 5))
+        self.assertEqual(run.nice_axis(8.9), (10, 2))
+
+    def test_short_versions(self):
+        line = "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=ae4d7c971a948f0"
+        self.assertEqual(run.short_version(line), "Redis 7.0.15 (jemalloc-5.3.0)")
+        self.assertEqual(run.short_version("neptune 0.1.0"), "neptune 0.1.0")
+
+    def test_nice_ceiling(self):
+        self.assertEqual(run.nice_ceiling(73), 100)
+        self.assertEqual(run.nice_ceiling(180_000), 200_000)
+        self.assertEqual(run.nice_ceiling(0.3), 0.5)
+
+
+if __name__ == "__main__":
+    unittest.main()
