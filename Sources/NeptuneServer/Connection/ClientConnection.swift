@@ -1,7 +1,7 @@
 import NIOConcurrencyHelpers
-public import NIOCore
+import NIOCore
 import NeptuneCache
-public import NeptuneRESP
+import NeptuneRESP
 import Synchronization
 
 /// What the server knows about one connected client, readable from any thread (CLIENT LIST, CLIENT KILL, INFO).
