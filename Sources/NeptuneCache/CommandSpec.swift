@@ -21,6 +21,12 @@ public struct CommandContext: Sendable {
     public var now: Int64 = 0
     /// The host's per-connection object (the server's connection), for host commands such as CLIENT.
     public var host: (any Sendable & AnyObject)?
+    /// What the running write command wants journaled (reset by the dispatcher before each command).
+    public var journal: JournalDirective = .asReceived
+    /// The sequence number of the last journal record this context's commands produced (0 if none yet).
+    public var journalSequence: UInt64 = 0
+    /// Set while recovery replays the journal: expiry is suspended and `now` reads as the distant past.
+    public var replaying = false
 
     public init(
         db: Int = 0,
@@ -105,11 +111,20 @@ public final class CommandRegistry: @unchecked Sendable {
         let spec: CommandSpec
         let name: [UInt8]
         let subcommands: [Entry]
+        /// Whether the command changes the keyspace (journaled, refused when the journal is unhealthy).
+        let isWrite: Bool
+        let firstKey: Int
+        let lastKey: Int
+        let keyStep: Int
 
         init(_ spec: CommandSpec) {
             self.spec = spec
             self.name = Array((spec.name.split(separator: "|").last.map(String.init) ?? spec.name).utf8)
             self.subcommands = spec.subcommands.map(Entry.init)
+            self.isWrite = spec.flags.contains("write")
+            self.firstKey = spec.firstKey
+            self.lastKey = spec.lastKey
+            self.keyStep = spec.step
         }
 
         @inline(__always)

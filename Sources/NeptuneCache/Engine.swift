@@ -31,6 +31,9 @@ public final class Engine: Sendable {
     public let commands: CommandRegistry
     private let _settings: Mutex<EngineSettings>
     let startTime: Int64
+    /// The durability journal, if any; attached before serving and never changed while commands run.
+    nonisolated(unsafe) private(set) var journal: (any MutationJournal)?
+    private let _loading = Atomic<Bool>(false)
 
     /// Creates an engine.
     /// - Parameters:
@@ -57,6 +60,33 @@ public final class Engine: Sendable {
 
     public func updateSettings(_ body: (inout EngineSettings) -> Void) {
         _settings.withLock { body(&$0) }
+    }
+
+    /// Attaches the journal that records every change. Call before commands run (after recovery).
+    public func attachJournal(_ journal: (any MutationJournal)?) {
+        withAllShards {
+            self.journal = journal
+            for shard in shards { shard.journal = journal }
+        }
+    }
+
+    /// True while a journal or snapshot is being loaded: expiry is suspended so replay is deterministic, and the
+    /// server answers other clients with `-LOADING`.
+    public var isLoading: Bool {
+        get { _loading.load(ordering: .acquiring) }
+        set { _loading.store(newValue, ordering: .releasing) }
+    }
+
+    /// Replays one journaled command during recovery (expiry suspended, reply discarded).
+    /// - Throws: ``CommandError`` if the command fails, which means the journal does not match this engine.
+    public func replay(db: Int, arguments: [ByteBuffer]) throws {
+        var context = CommandContext(db: db, reply: ByteBuffer())
+        context.replaying = true
+        execute(arguments, context: &context)
+        if context.reply.readableBytes > 0, context.reply.getInteger(at: context.reply.readerIndex, as: UInt8.self) == 45 {
+            let text = String(decoding: context.reply.readableBytesView.dropFirst().dropLast(2), as: UTF8.self)
+            if !text.hasPrefix("WRONGTYPE") { throw CommandError(text) }
+        }
     }
 
     // MARK: Dispatch
@@ -96,15 +126,88 @@ public final class Engine: Sendable {
             context.reply.writeRESPError(CommandError.noAuth.message)
             return entry.spec.name
         }
-        context.now = clock.milliseconds()
+        context.now = context.replaying ? Int64.min : clock.milliseconds()
+        guard entry.isWrite else {
+            do {
+                try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
+            } catch {
+                Self.writeError(error, &context)
+            }
+            return entry.spec.name
+        }
+        if let journal, !journal.acceptsWrites {
+            context.reply.writeRESPError(journal.refusalMessage)
+            return entry.spec.name
+        }
+        // Lock every shard the command touches, run it and journal it before unlocking: for each key the journal
+        // order is the apply order. The body's own locking of the same shards is reentrant.
+        let mask = shardMask(entry, arguments)
+        lockShards(mask)
+        defer { unlockShards(mask) }
+        context.journal = .asReceived
         do {
             try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
-        } catch let error as CommandError {
-            context.reply.writeRESPError(error.message)
         } catch {
-            context.reply.writeRESPError("ERR \(error)")
+            Self.writeError(error, &context)
+            return entry.spec.name
+        }
+        if let journal {
+            switch context.journal {
+            case .asReceived:
+                context.journalSequence = journal.append(db: context.db, arguments: arguments)
+            case .nothing:
+                break
+            case .commands(let commands):
+                for command in commands {
+                    context.journalSequence = journal.append(db: context.db, arguments: command)
+                }
+            }
         }
         return entry.spec.name
+    }
+
+    static func writeError(_ error: any Error, _ context: inout CommandContext) {
+        if let error = error as? CommandError {
+            context.reply.writeRESPError(error.message)
+        } else {
+            context.reply.writeRESPError("ERR \(error)")
+        }
+    }
+
+    /// The shards a write command touches, as a bit mask (every shard for keyless writes such as FLUSHALL).
+    @inline(__always)
+    func shardMask(_ entry: CommandRegistry.Entry, _ arguments: [ByteBuffer]) -> UInt64 {
+        guard entry.firstKey > 0 && entry.firstKey < arguments.count else {
+            return entry.firstKey > 0 ? 0 : (1 << UInt64(Self.shardCount)) - 1
+        }
+        let last = entry.lastKey < 0 ? arguments.count + entry.lastKey : min(entry.lastKey, arguments.count - 1)
+        var mask: UInt64 = 0
+        var i = entry.firstKey
+        while i <= last {
+            let hash = arguments[i].withUnsafeReadableBytes { hasher.hash($0) }
+            mask |= 1 << (hash >> Self.shardShift)
+            i += max(1, entry.keyStep)
+        }
+        return mask
+    }
+
+    @inline(__always)
+    func lockShards(_ mask: UInt64) {
+        var m = mask
+        while m != 0 {
+            shards[m.trailingZeroBitCount].lock.lock()
+            m &= m - 1
+        }
+    }
+
+    @inline(__always)
+    func unlockShards(_ mask: UInt64) {
+        var m = mask
+        while m != 0 {
+            let i = 63 - m.leadingZeroBitCount
+            shards[i].lock.unlock()
+            m &= ~(1 << UInt64(i))
+        }
     }
 
     /// Redis's reply to an unknown command name.
@@ -239,6 +342,7 @@ public final class Engine: Sendable {
     /// service) repeats while the removed fraction is high, bounded by its CPU budget.
     @discardableResult
     public func sweepExpired(budget: Int = 64) -> (examined: Int, removed: Int) {
+        if isLoading { return (0, 0) }
         let now = clock.milliseconds()
         var examined = 0
         var removed = 0

@@ -283,6 +283,7 @@ extension Engine {
         let base: Int64 = absolute ? 0 : c.now
         if when > Int64.max - base { throw CommandError.invalidExpireTime(command) }
         when += base
+        c.journal = .nothing
         engine.withKey(a[1]) { key, hash, shard in
             let slot = shard.find(c.db, key, hash, now: c.now)
             guard slot >= 0 else { return c.reply.writeRESPInteger(0) }
@@ -293,8 +294,10 @@ extension Engine {
             if lt, let current, when >= current { return c.reply.writeRESPInteger(0) }
             if when <= c.now {
                 shard.remove(c.db, slot)
+                c.journal = .commands([[JournalWords.del, a[1]]])
             } else {
                 shard.setExpiry(c.db, slot, when)
+                c.journal = .commands([[JournalWords.pexpireat, a[1], JournalWords.number(when)]])
             }
             c.reply.writeRESPInteger(1)
         }
@@ -513,6 +516,7 @@ extension Engine {
                         guard table.isLive(slot) else { continue }
                         let e = shard.entry(table, slot)
                         if e.hasExpiry && e.expiry <= c.now {
+                            shard.journalExpiry(c.db, e.key)
                             shard.remove(c.db, slot)
                             shard.expiredKeys += 1
                             return true

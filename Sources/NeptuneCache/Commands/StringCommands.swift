@@ -16,6 +16,27 @@ enum ExpiryKind {
     var isRelative: Bool { self == .seconds || self == .milliseconds }
 }
 
+/// Command names and tokens used when journaling a command's effect.
+enum JournalWords {
+    static let set = ByteBuffer(string: "SET")
+    static let del = ByteBuffer(string: "DEL")
+    static let pxat = ByteBuffer(string: "PXAT")
+    static let keepTTL = ByteBuffer(string: "KEEPTTL")
+    static let pexpireat = ByteBuffer(string: "PEXPIREAT")
+    static let persist = ByteBuffer(string: "PERSIST")
+
+    static func number(_ value: Int64) -> ByteBuffer {
+        ByteBuffer(string: String(value))
+    }
+
+    /// `SET key value [PXAT ms]`: a string write with its expiry in absolute form.
+    static func setCommand(_ key: ByteBuffer, _ value: ByteBuffer, expiry: Int64?) -> [ByteBuffer] {
+        var command = [set, key, value]
+        if let expiry { command += [pxat, number(expiry)] }
+        return command
+    }
+}
+
 extension Engine {
     // MARK: Helpers shared by string commands
 
@@ -182,11 +203,13 @@ extension Engine {
             let found = slot >= 0
             if (options.nx && found) || (options.xx && !found) {
                 if !options.get { c.reply.writeRESPNull(c.protocolVersion) }
+                c.journal = .nothing
                 return
             }
             if options.keepTTL && found && expiry == nil {
                 expiry = Self.expiry(shard, c.db, slot)
             }
+            c.journal = .commands([JournalWords.setCommand(key, value, expiry: expiry)])
             value.withUnsafeReadableBytes { v in
                 _ = engine.putString(shard, c.db, k, hash, slot: slot, value: v, expiry: expiry, now: c.now)
             }
@@ -202,7 +225,10 @@ extension Engine {
     static func setnx(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         engine.withKey(a[1]) { k, hash, shard in
             let slot = shard.find(c.db, k, hash, now: c.now)
-            if slot >= 0 { return c.reply.writeRESPInteger(0) }
+            if slot >= 0 {
+                c.journal = .nothing
+                return c.reply.writeRESPInteger(0)
+            }
             a[2].withUnsafeReadableBytes { v in
                 _ = engine.putString(shard, c.db, k, hash, slot: -1, value: v, expiry: nil, now: c.now)
             }
@@ -245,6 +271,7 @@ extension Engine {
         // Redis's order: options, then the key (missing → nil, wrong type → WRONGTYPE), then the expiry argument.
         let options = try StringOptions(a, from: 2, isSet: false)
         try engine.withKey(a[1]) { key, hash, shard in
+            c.journal = .nothing
             let slot = engine.lookupRead(shard, c.db, key, hash, c)
             guard slot >= 0 else { return c.reply.writeRESPNull(c.protocolVersion) }
             let e = shard.entry(shard.tables[c.db], slot)
@@ -257,11 +284,14 @@ extension Engine {
             if let expiry, let kind = options.expiryKind {
                 if !kind.isRelative && expiry <= c.now {
                     shard.remove(c.db, slot)
+                    c.journal = .commands([[JournalWords.del, a[1]]])
                 } else {
                     shard.setExpiry(c.db, slot, expiry)
+                    c.journal = .commands([[JournalWords.pexpireat, a[1], JournalWords.number(expiry)]])
                 }
             } else if options.persist {
                 shard.setExpiry(c.db, slot, nil)
+                c.journal = .commands([[JournalWords.persist, a[1]]])
             }
         }
     }
@@ -442,6 +472,7 @@ extension Engine {
                 throw CommandError("ERR increment would produce NaN or Infinity")
             }
             let text = RedisNumber.formatLongDouble(result, humanFriendly: true)
+            c.journal = .commands([[JournalWords.set, a[1], ByteBuffer(bytes: text), JournalWords.keepTTL]])
             text.withUnsafeBytes { value in
                 let e = engine.putString(shard, c.db, k, hash, slot: slot, value: value, expiry: expiry, now: c.now)
                 e.isNotIntegerEncoded = true

@@ -1,11 +1,11 @@
-import NIOConcurrencyHelpers
+import NIOCore
 
 /// One slice of the keyspace: the keys whose hash falls in this shard, for every database, with the allocator that
 /// holds their entries. Commands lock a shard for the duration of their work on it; multi-shard commands lock the
 /// shards they touch in ascending index order, so they cannot deadlock.
 final class Shard: @unchecked Sendable {
     let index: Int
-    let lock = NIOLock()
+    let lock = ShardLock()
     /// One table per database. `SWAPDB` swaps elements (under every shard's lock).
     @exclusivity(unchecked) var tables: [KeyTable]
     let slab = SlabAllocator()
@@ -16,6 +16,8 @@ final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var keyspaceMisses = 0
     @exclusivity(unchecked) var expiredKeys = 0
     @exclusivity(unchecked) var expiredStalePercentage = 0.0
+    /// Receives a DEL for every key this shard expires (set by the engine under every shard's lock).
+    @exclusivity(unchecked) var journal: (any MutationJournal)?
 
     init(index: Int, databases: Int, hasher: KeyHasher) {
         self.index = index
@@ -36,6 +38,7 @@ final class Shard: @unchecked Sendable {
         if slot >= 0 {
             let e = entry(table, slot)
             if e.hasExpiry && e.expiry <= now {
+                journalExpiry(db, e.key)
                 remove(db, slot)
                 expiredKeys += 1
                 return -1
@@ -43,6 +46,15 @@ final class Shard: @unchecked Sendable {
         }
         return slot
     }
+
+    /// Journals the deletion of an expired key, so replay never depends on the clock.
+    @inline(__always)
+    func journalExpiry(_ db: Int, _ key: UnsafeRawBufferPointer) {
+        guard let journal else { return }
+        _ = journal.append(db: db, arguments: [Self.delName, ByteBuffer(bytes: key)])
+    }
+
+    static let delName = ByteBuffer(string: "DEL")
 
     /// Removes the key in `slot` and frees its entry.
     func remove(_ db: Int, _ slot: Int) {
@@ -143,6 +155,7 @@ final class Shard: @unchecked Sendable {
             if table.isLive(slot) {
                 let e = entry(table, slot)
                 if e.hasExpiry && e.expiry <= now {
+                    journalExpiry(db, e.key)
                     remove(db, slot)
                     removed += 1
                     expiredKeys += 1

@@ -1,0 +1,30 @@
+public import NIOCore
+
+/// Where the engine reports every change to the keyspace, in the order it applied them: the durability journal.
+///
+/// The engine calls ``append(db:arguments:)`` while it still holds the locks of every shard the change touched,
+/// so for any key the journal order is the order in which the changes were applied, and replaying the journal
+/// rebuilds the same keyspace. Commands whose effect depends on the clock or on chance are reported as their
+/// effect (absolute expiry times), and keys that expire are reported as deletions, so replay is deterministic.
+public protocol MutationJournal: AnyObject, Sendable {
+    /// Records one change as a command to replay (name first). Must be quick: it runs under shard locks.
+    /// - Returns: The record's sequence number (increasing).
+    func append(db: Int, arguments: [ByteBuffer]) -> UInt64
+
+    /// Whether writes are currently accepted. When false the engine refuses write commands with
+    /// ``refusalMessage`` (Redis's MISCONF-style error), while reads keep working.
+    var acceptsWrites: Bool { get }
+
+    /// The error text for refused writes, e.g. `MISCONF Errors writing to the journal: No space left on device`.
+    var refusalMessage: String { get }
+}
+
+/// What a write command asks the dispatcher to journal for it.
+public enum JournalDirective: Sendable {
+    /// Journal the command as it was received.
+    case asReceived
+    /// The command changed nothing: journal nothing.
+    case nothing
+    /// Journal these commands instead (their effect in deterministic form, e.g. SET ... PXAT for SET ... EX).
+    case commands([[ByteBuffer]])
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// A shard's mutex, reentrant for the thread that holds it.
+///
+/// The dispatcher locks every shard a write command touches before running it (so the command and its journal
+/// record happen atomically, in the same order for every key), and the command's body locks the same shards again
+/// through the ordinary key helpers; reentrancy makes that second acquisition a counter increment.
+final class ShardLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let owner = Atomic<UInt>(0)
+    // Only touched by the owning thread.
+    private var depth = 0
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inline(__always)
+    func lock() {
+        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        if owner.load(ordering: .relaxed) == me {
+            depth += 1
+            return
+        }
+        pthread_mutex_lock(mutex)
+        owner.store(me, ordering: .relaxed)
+        depth = 1
+    }
+
+    @inline(__always)
+    func unlock() {
+        depth -= 1
+        if depth == 0 {
+            owner.store(0, ordering: .relaxed)
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    @inline(__always)
+    func withLock<R>(_ body: () throws -> R) rethrows -> R {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
