@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NeptuneCache
@@ -554,6 +555,21 @@ struct ServerSession {
         let help = try #require(session.run("CONFIG", "HELP").arrayValue)
         #expect(help.count == 11)
         #expect(help[1] == .simpleString("GET <pattern>"))
+    }
+
+    @Test func configRewriteWritesTheFile() throws {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("neptune-rewrite-\(UUID().uuidString).conf").path
+        try "# kept\nmaxmemory 0\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let state = ServerState(engine: Engine(), config: try ConfigStore.load(arguments: [path]))
+        state.registerServerCommands()
+        var session = ServerSession(state)
+        #expect(session.raw("CONFIG", "SET", "maxmemory", "2mb") == "+OK\r\n")
+        #expect(session.raw("CONFIG", "REWRITE") == "+OK\r\n")
+        let reloaded = try ConfigStore.load(arguments: [path])
+        #expect(reloaded.maxmemory == 2 * 1024 * 1024)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasPrefix("# kept\n"))
     }
 
     // MARK: COMMAND

@@ -50,14 +50,14 @@ extension ServerState {
         c.reply.writeRESPSimpleString("OK")
     }
 
-    /// `CONFIG REWRITE`.
-    ///
-    /// Neptune cannot rewrite its configuration file yet; it says so rather than pretending.
+    /// `CONFIG REWRITE`: writes the running configuration into the configuration file.
     func configRewrite(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
-        guard config.configFile != nil else {
-            throw CommandError("ERR The server is running without a config file")
+        do {
+            try config.rewrite()
+        } catch {
+            throw CommandError(error.message)
         }
-        throw CommandError("ERR Rewriting config file: Operation not supported")
+        c.reply.writeRESPSimpleString("OK")
     }
 
     /// `CONFIG HELP`.
