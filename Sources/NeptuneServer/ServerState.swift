@@ -11,9 +11,11 @@ public final class ServerStatistics: Sendable {
     public let errorReplies = Atomic<Int>(0)
     /// The largest `used_memory` INFO has reported.
     public let peakMemory = Atomic<Int>(0)
-    /// `instantaneous_ops_per_sec`, `instantaneous_input_kbps` and `instantaneous_output_kbps`.
+    /// `instantaneous_ops_per_sec`: samples of ``commandsProcessed``.
     public let commandRate = InstantaneousMetric()
+    /// `instantaneous_input_kbps`: samples of ``inputBytes``.
     public let inputRate = InstantaneousMetric()
+    /// `instantaneous_output_kbps`: samples of ``outputBytes``.
     public let outputRate = InstantaneousMetric()
     /// Error replies by their first word (`ERR`, `WRONGTYPE` ...), for INFO errorstats.
     private let errorsByPrefix = Mutex<[String: Int]>([:])

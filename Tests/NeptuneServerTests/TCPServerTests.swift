@@ -3,9 +3,8 @@ import NIOCore
 import NIOPosix
 import NeptuneCache
 import NeptuneRESP
+import NeptuneServer
 import Testing
-
-@testable import NeptuneServer
 
 /// Passes what a test connection receives to an `AsyncStream`, which ends when the server closes the connection.
 private final class ReceivedBytes: ChannelInboundHandler, Sendable {
