@@ -138,6 +138,26 @@ def nice_axis(maximum: float, target_ticks: int = 5) -> tuple[float, float]:
     return step * max(1, math.ceil(maximum / step - 1e-9)), step
 
 
+def log_axis(minimum: float, maximum: float) -> tuple[float, float]:
+    """Whole decades around [minimum, maximum] (both > 0), at least one decade wide."""
+    low = 10 ** math.floor(math.log10(minimum))
+    high = 10 ** math.ceil(math.log10(maximum))
+    return low, high if high > low else low * 10
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """1, 2 and 5 times each power of ten from low to high."""
+    ticks = []
+    decade = low
+    while decade <= high * 1.000001:
+        for step in (1, 2, 5):
+            value = decade * step
+            if value <= high * 1.000001:
+                ticks.append(float(f"{value:.12g}"))
+        decade *= 10
+    return ticks
+
+
 def format_si(value: float) -> str:
     if value >= 1e6:
         return f"{value / 1e6:.2f}M"
@@ -983,25 +1003,29 @@ def render_svg(results: dict[str, Any]) -> str:
                 curves[name] = points
         client, command, pipeline = key.split(" ")
         text(cx + w / 2, cy - 8, f"{command}, pipeline {pipeline[1:]}", size=13, weight="bold")
-        top_ms, step = nice_axis(max([ms for points in curves.values() for _, ms in points] or [1.0]) * 1.05)
-        ticks = round(top_ms / step)
-        for i in range(ticks + 1):
-            value = step * i
-            y = cy + h - h * i / ticks
-            line(cx, y, cx + w, y, color="#e3e3e3")
-            text(cx - 6, y + 4, f"{value:.4g}", anchor="end", size=10)
+        values = [ms for points in curves.values() for _, ms in points if ms > 0] or [1.0]
+        low, high = log_axis(min(values), max(values))
+
+        def y_of(ms: float) -> float:
+            clamped = min(max(ms, low), high)
+            return cy + h - h * (math.log10(clamped) - math.log10(low)) / (math.log10(high) - math.log10(low))
+
+        for value in log_ticks(low, high):
+            y = y_of(value)
+            major = abs(math.log10(value) - round(math.log10(value))) < 1e-9
+            line(cx, y, cx + w, y, color="#d6d6d6" if major else "#eeeeee")
+            text(cx - 6, y + 4, f"{value:g}", anchor="end", size=10)
         for percentile, label in ticks_x:
             x = cx + w * x_of(percentile)
             line(x, cy, x, cy + h, color="#eeeeee")
             text(x, cy + h + 15, label, size=10)
         line(cx, cy, cx, cy + h)
         line(cx, cy + h, cx + w, cy + h)
-        text(cx - 42, cy + h / 2, "latency (ms)", size=11, rotate=-90)
+        text(cx - 42, cy + h / 2, "latency (ms, log scale)", size=11, rotate=-90)
         text(cx + w / 2, cy + h + 31, "percentile", size=11, color="#555")
         for name, points in curves.items():
             path = " ".join(
-                f"{'M' if i == 0 else 'L'}{cx + w * x_of(p):.1f},{cy + h - h * min(ms, top_ms) / top_ms:.1f}"
-                for i, (p, ms) in enumerate(points)
+                f"{'M' if i == 0 else 'L'}{cx + w * x_of(p):.1f},{y_of(ms):.1f}" for i, (p, ms) in enumerate(points)
             )
             parts.append(f'<path d="{path}" fill="none" stroke="{COLORS[name]}" stroke-width="2"/>')
         for i, name in enumerate(SERVERS):

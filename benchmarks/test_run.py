@@ -208,6 +208,11 @@ class SummaryTests(unittest.TestCase):
         self.assertEqual(run.nice_axis(16.6), (20, 5))
         self.assertEqual(run.nice_axis(8.9), (10, 2))
 
+    def test_log_axis_spans_whole_decades(self):
+        self.assertEqual(run.log_axis(0.05, 42.0), (0.01, 100))
+        self.assertEqual(run.log_axis(1.0, 1.0), (1, 10))
+        self.assertEqual(run.log_ticks(0.1, 10), [0.1, 0.2, 0.5, 1, 2, 5, 10])
+
     def test_short_versions(self):
         line = "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=ae4d7c971a948f0"
         self.assertEqual(run.short_version(line), "Redis 7.0.15 (jemalloc-5.3.0)")
