@@ -97,6 +97,7 @@ public struct BenchmarkConfiguration: Sendable, Hashable {
         try check(self.rate.map { $0 > 0 && $0.isFinite } ?? true, "--rate must be a positive number")
         if self.load {
             try check(self.rate == nil, "--load cannot be combined with --rate")
+            try check(self.warmup == 0, "--load cannot be combined with --warmup")
             try check(
                 self.requests == nil && self.duration == nil,
                 "--load writes each key once: it cannot be combined with --requests or --duration"

@@ -19,7 +19,7 @@ public struct BenchmarkProgress: Sendable {
     public var requests: UInt64
     /// Measured error replies so far.
     public var errors: UInt64
-    /// Completed requests per second over the last interval.
+    /// Replies per second over the last interval, warm-up included.
     public var currentOpsPerSecond: Double
 
     /// One line of text, without a line break, such as `[   3s] 584321 requests  194533 ops/s  0 errors`.
@@ -98,7 +98,15 @@ public struct BenchmarkRunner: Sendable {
                 worker: .makeBoxSendingValue(BenchmarkWorker(plan: plan, events: continuation), eventLoop: eventLoop)
             )
         }
-        let channels = try await Self.connect(plan: plan, loops: loops)
+        let channels: [any Channel]
+        do {
+            channels = try await Self.connect(plan: plan, loops: loops)
+        } catch {
+            for loop in loops {
+                loop.execute { $0.releaseHandlers() }
+            }
+            throw error
+        }
 
         let startTime = monotonicNanoseconds()
         let measuringFromStart = configuration.warmup == 0
@@ -137,7 +145,7 @@ public struct BenchmarkRunner: Sendable {
 
         var failure: BenchmarkError?
         var finishedConnections = 0
-        var lastTick = (time: startTime, requests: UInt64(0))
+        var lastTick = (time: startTime, replies: UInt64(0))
         eventLoop: for await event in events {
             switch event {
             case .warmupEnded:
@@ -163,16 +171,18 @@ public struct BenchmarkRunner: Sendable {
                 }
                 var requests: UInt64 = 0
                 var errors: UInt64 = 0
+                var replies: UInt64 = 0
                 var measuring = false
                 for loop in loops {
                     let counts = try await loop.submit { $0.progress() }
                     requests += counts.requests
                     errors += counts.errors
+                    replies += counts.replies
                     measuring = measuring || counts.measuring
                 }
                 let now = monotonicNanoseconds()
                 let elapsed = Double(now - lastTick.time) / 1e9
-                let completed = requests >= lastTick.requests ? requests - lastTick.requests : requests
+                let completed = replies - lastTick.replies
                 progress(
                     BenchmarkProgress(
                         elapsedSeconds: Double(now - startTime) / 1e9,
@@ -182,7 +192,7 @@ public struct BenchmarkRunner: Sendable {
                         currentOpsPerSecond: elapsed > 0 ? Double(completed) / elapsed : 0
                     )
                 )
-                lastTick = (now, requests)
+                lastTick = (now, replies)
             }
         }
 

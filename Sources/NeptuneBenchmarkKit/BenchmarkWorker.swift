@@ -31,6 +31,8 @@ final class BenchmarkWorker {
     @exclusivity(unchecked) private(set) var stopped = false
     private var stoppedAt: UInt64?
     @exclusivity(unchecked) private var lastCompletion: UInt64 = 0
+    /// Every reply, warm-up included, for the progress line's rate.
+    @exclusivity(unchecked) private var replies: UInt64 = 0
 
     init(plan: BenchmarkPlan, events: AsyncStream<RunEvent>.Continuation) {
         self.plan = plan
@@ -74,6 +76,7 @@ final class BenchmarkWorker {
 
     @inline(__always)
     func record(command: Int, start: UInt64, now: UInt64, isError: Bool) {
+        self.replies &+= 1
         guard start >= self.measureStart, !self.stopped else {
             return
         }
@@ -89,15 +92,15 @@ final class BenchmarkWorker {
         self.events.yield(.connectionFailed(error))
     }
 
-    /// Completed requests and errors so far, for the progress line.
-    func progress() -> (requests: UInt64, errors: UInt64, measuring: Bool) {
+    /// Measured requests and errors so far, and all replies (warm-up included), for the progress line.
+    func progress() -> (requests: UInt64, errors: UInt64, replies: UInt64, measuring: Bool) {
         var requests: UInt64 = 0
         var errors: UInt64 = 0
         for statistics in self.statistics {
             requests += statistics.requests
             errors += statistics.errors
         }
-        return (requests, errors, self.measureStart != .max)
+        return (requests, errors, self.replies, self.measureStart != .max)
     }
 
     func snapshot() -> WorkerSnapshot {

@@ -36,7 +36,8 @@ public struct KeyFormat: Sendable, Hashable {
 /// request is a few `memcpy`s plus the key's digits.
 public struct RequestEncoder: Sendable {
     private enum Operation: Sendable {
-        case literal([UInt8])
+        /// A range of ``literals``; ranges instead of arrays keep the hot loop free of reference counting.
+        case literal(start: Int, count: Int)
         case keyDigits
         /// `$<length>\r\n` for an argument containing `__data__`: its static bytes plus `count` values.
         case dataArgumentHeader(staticLength: Int, dataCount: Int)
@@ -44,6 +45,7 @@ public struct RequestEncoder: Sendable {
     }
 
     private let operations: [Operation]
+    private let literals: [UInt8]
     private let keyWidth: Int
 
     /// Compiles a template.
@@ -54,10 +56,12 @@ public struct RequestEncoder: Sendable {
     ///     lengths are written per request.
     public init(template: CommandTemplate, keyFormat: KeyFormat, fixedDataSize: Int?) {
         var operations: [Operation] = []
+        var literals: [UInt8] = []
         var pending: [UInt8] = []
         func flushLiteral() {
             if !pending.isEmpty {
-                operations.append(.literal(pending))
+                operations.append(.literal(start: literals.count, count: pending.count))
+                literals += pending
                 pending = []
             }
         }
@@ -96,6 +100,7 @@ public struct RequestEncoder: Sendable {
         }
         flushLiteral()
         self.operations = operations
+        self.literals = literals
         self.keyWidth = keyFormat.width
     }
 
@@ -107,10 +112,23 @@ public struct RequestEncoder: Sendable {
     ///   - buffer: The buffer to append to.
     @inline(__always)
     public func write(keyIndex: Int, dataSize: Int, data: [UInt8], into buffer: inout ByteBuffer) {
+        self.literals.withUnsafeBytes { literals in
+            self.write(keyIndex: keyIndex, dataSize: dataSize, data: data, literals: literals, into: &buffer)
+        }
+    }
+
+    @inline(__always)
+    private func write(
+        keyIndex: Int,
+        dataSize: Int,
+        data: [UInt8],
+        literals: UnsafeRawBufferPointer,
+        into buffer: inout ByteBuffer
+    ) {
         for operation in self.operations {
             switch operation {
-            case .literal(let bytes):
-                buffer.writeBytes(bytes)
+            case .literal(let start, let count):
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: literals[start..<(start + count)]))
             case .keyDigits:
                 let width = self.keyWidth
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: width) { pointer in

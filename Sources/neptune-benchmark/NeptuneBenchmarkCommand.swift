@@ -35,7 +35,7 @@ struct NeptuneBenchmarkCommand: AsyncParsableCommand {
     @Option(help: "Number of event-loop threads.")
     var threads = 1
 
-    @Option(name: [.customShort("P"), .long], help: "Requests in flight per connection.")
+    @Option(name: [.customShort("P"), .long], help: "Requests in flight per connection (closed loop and --load).")
     var pipeline = 1
 
     @Option(name: [.customShort("n"), .long], help: "Total measured requests (default 100000).")

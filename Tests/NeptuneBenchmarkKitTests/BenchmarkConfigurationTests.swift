@@ -63,6 +63,7 @@ import Testing
         { (c: inout BenchmarkConfiguration) in c.warmup = -1 },
         { (c: inout BenchmarkConfiguration) in c.load = true; c.rate = 100 },
         { (c: inout BenchmarkConfiguration) in c.load = true; c.requests = 100 },
+        { (c: inout BenchmarkConfiguration) in c.load = true; c.warmup = 1 },
         { (c: inout BenchmarkConfiguration) in c.commands = ["SET 'x"] },
     ] as [@Sendable (inout BenchmarkConfiguration) -> Void])
     func rejectsContradictoryOptions(change: @Sendable (inout BenchmarkConfiguration) -> Void) {
