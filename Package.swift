@@ -93,10 +93,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "neptune-embedded-benchmark",
+            dependencies: ["NeptuneCache"],
+            path: "benchmarks/embedded"
+        ),
         .target(
             name: "NeptuneTestSupport",
             dependencies: [
                 "NeptuneCache",
+                "NeptuneSnapshot",
                 "NeptuneRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -120,17 +126,27 @@ let package = Package(
         ),
         .testTarget(
             name: "NeptuneSnapshotTests",
-            dependencies: ["NeptuneSnapshot", "NeptuneTestSupport"]
+            dependencies: [
+                "NeptuneSnapshot",
+                "NeptuneCache",
+                "NeptuneRESP",
+                "NeptuneTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "NeptuneServerTests",
             dependencies: [
                 "NeptuneServer",
+                "NeptuneCache",
                 "NeptuneTestSupport",
                 "NeptuneRESP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

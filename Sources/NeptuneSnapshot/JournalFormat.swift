@@ -1,0 +1,167 @@
+/// The journal's on-disk format.
+///
+/// A segment file starts with the 8-byte magic `NEPJRNL1`, then holds records back to back:
+/// ```
+/// u32 payload length | u32 CRC-32C of (sequence ‖ payload) | u64 sequence | payload
+/// payload = u32 database | the command as a RESP multibulk (*N $len arg ...)
+/// ```
+/// All integers are little-endian. Sequence numbers increase by one from record to record.
+public enum JournalFormat {
+    public static let magic: [UInt8] = Array("NEPJRNL1".utf8)
+    public static let recordHeaderSize = 16
+
+    /// A decoded record.
+    public struct Record: Equatable, Sendable {
+        public var sequence: UInt64
+        public var db: Int
+        public var arguments: [[UInt8]]
+
+        public init(sequence: UInt64, db: Int, arguments: [[UInt8]]) {
+            self.sequence = sequence
+            self.db = db
+            self.arguments = arguments
+        }
+    }
+
+    /// Appends one framed record to `out`.
+    public static func encode(sequence: UInt64, db: Int, arguments: [[UInt8]], into out: inout [UInt8]) {
+        var payload: [UInt8] = []
+        appendInteger(UInt32(truncatingIfNeeded: db), to: &payload)
+        payload.append(UInt8(ascii: "*"))
+        payload += Array(String(arguments.count).utf8)
+        payload += [13, 10]
+        for argument in arguments {
+            payload.append(UInt8(ascii: "$"))
+            payload += Array(String(argument.count).utf8)
+            payload += [13, 10]
+            payload += argument
+            payload += [13, 10]
+        }
+        var sequenceBytes: [UInt8] = []
+        appendInteger(sequence, to: &sequenceBytes)
+        var crc = sequenceBytes.withUnsafeBytes { CRC32C.update(0, $0) }
+        crc = payload.withUnsafeBytes { CRC32C.update(crc, $0) }
+        appendInteger(UInt32(payload.count), to: &out)
+        appendInteger(crc, to: &out)
+        out += sequenceBytes
+        out += payload
+    }
+
+    static func appendInteger<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+    }
+
+    static func readInteger<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, _ offset: Int, as: T.Type) -> T {
+        T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    /// Why a journal cannot be loaded: the file, the byte offset and what is wrong there.
+    public struct Corruption: Error, Equatable, Sendable, CustomStringConvertible {
+        public let path: String
+        public let offset: Int
+        public let reason: String
+
+        public init(path: String, offset: Int, reason: String) {
+            self.path = path
+            self.offset = offset
+            self.reason = reason
+        }
+
+        public var description: String {
+            "journal file \(path) is corrupt at offset \(offset): \(reason)"
+        }
+    }
+
+    /// The result of scanning one segment.
+    public struct Scan: Sendable {
+        public var records: [Record]
+        /// Bytes up to the end of the last valid record.
+        public var validLength: Int
+        /// Bytes after it that form an incomplete final record (a torn write), or 0.
+        public var tornBytes: Int
+    }
+
+    /// Scans a segment's bytes. A damaged final record (cut short, or failing its checksum while being the last
+    /// thing in the file) is a torn tail and is reported in ``Scan/tornBytes``; damage anywhere else throws.
+    /// - Parameter expectedSequence: The sequence number the first record must carry, if known.
+    public static func scan(_ bytes: [UInt8], path: String, expectedSequence: UInt64? = nil) throws(Corruption) -> Scan {
+        var records: [Record] = []
+        var expected = expectedSequence
+        let result: Result<Scan, Corruption> = bytes.withUnsafeBytes { buffer in
+            if buffer.count < magic.count {
+                // A header cut short is a torn creation of the file.
+                return .success(Scan(records: [], validLength: 0, tornBytes: buffer.count))
+            }
+            if !buffer.prefix(magic.count).elementsEqual(magic) {
+                return .failure(Corruption(path: path, offset: 0, reason: "not a Neptune journal (bad magic)"))
+            }
+            var offset = magic.count
+            while offset < buffer.count {
+                let remaining = buffer.count - offset
+                if remaining < recordHeaderSize {
+                    return .success(Scan(records: records, validLength: offset, tornBytes: remaining))
+                }
+                let length = Int(readInteger(buffer, offset, as: UInt32.self))
+                let crc = readInteger(buffer, offset + 4, as: UInt32.self)
+                let sequence = readInteger(buffer, offset + 8, as: UInt64.self)
+                let end = offset + recordHeaderSize + length
+                if end > buffer.count {
+                    return .success(Scan(records: records, validLength: offset, tornBytes: remaining))
+                }
+                let covered = UnsafeRawBufferPointer(rebasing: buffer[(offset + 8)..<end])
+                if CRC32C.update(0, covered) != crc {
+                    if end == buffer.count {
+                        return .success(Scan(records: records, validLength: offset, tornBytes: remaining))
+                    }
+                    return .failure(Corruption(path: path, offset: offset, reason: "record checksum mismatch"))
+                }
+                if let e = expected, sequence != e {
+                    return .failure(
+                        Corruption(path: path, offset: offset, reason: "sequence \(sequence) where \(e) was expected")
+                    )
+                }
+                guard let (db, arguments) = parsePayload(UnsafeRawBufferPointer(rebasing: buffer[(offset + 16)..<end]))
+                else {
+                    return .failure(Corruption(path: path, offset: offset, reason: "malformed record payload"))
+                }
+                records.append(Record(sequence: sequence, db: db, arguments: arguments))
+                expected = sequence &+ 1
+                offset = end
+            }
+            return .success(Scan(records: records, validLength: offset, tornBytes: 0))
+        }
+        return try result.get()
+    }
+
+    static func parsePayload(_ payload: UnsafeRawBufferPointer) -> (Int, [[UInt8]])? {
+        guard payload.count >= 4 else { return nil }
+        let db = Int(readInteger(payload, 0, as: UInt32.self))
+        var i = 4
+        func readNumber(after marker: UInt8) -> Int? {
+            guard i < payload.count, payload[i] == marker else { return nil }
+            i += 1
+            var value = 0
+            var digits = 0
+            while i < payload.count, payload[i] >= 48, payload[i] <= 57 {
+                value = value * 10 + Int(payload[i] - 48)
+                i += 1
+                digits += 1
+                if digits > 18 { return nil }
+            }
+            guard digits > 0, i + 1 < payload.count, payload[i] == 13, payload[i + 1] == 10 else { return nil }
+            i += 2
+            return value
+        }
+        guard let count = readNumber(after: UInt8(ascii: "*")), count >= 1 else { return nil }
+        var arguments: [[UInt8]] = []
+        arguments.reserveCapacity(count)
+        for _ in 0..<count {
+            guard let length = readNumber(after: UInt8(ascii: "$")), i + length + 2 <= payload.count else { return nil }
+            arguments.append(Array(payload[i..<(i + length)]))
+            i += length
+            guard payload[i] == 13, payload[i + 1] == 10 else { return nil }
+            i += 2
+        }
+        return i == payload.count ? (db, arguments) : nil
+    }
+}
