@@ -1,4 +1,5 @@
 public import NeptuneCache
+public import NeptuneSnapshot
 public import Synchronization
 
 /// Server-wide counters for INFO stats, updated once per read batch rather than per command.
@@ -61,6 +62,8 @@ public final class ServerStatistics: Sendable {
 public final class ServerState: Sendable {
     public let engine: Engine
     public let config: ConfigStore
+    /// The durability journal when `appendonly yes`; set once at start, before serving.
+    nonisolated(unsafe) public var journal: Journal?
     public let clients = ClientRegistry()
     public let statistics = ServerStatistics()
     /// Unix milliseconds at start.

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NeptuneCache
 import NeptuneServer
+import NeptuneSnapshot
 import ServiceLifecycle
 import UnixSignals
 
@@ -76,6 +77,38 @@ struct NeptuneServerCommand: AsyncParsableCommand {
         let engine = Engine(databases: config.databases)
         let state = ServerState(engine: engine, config: config)
         state.registerServerCommands()
+        if config.appendonly {
+            // Recover before accepting clients; a damaged journal stops the start (never an empty start).
+            let directory = "\(config.dir)/\(config.appenddirname)"
+            let fileSystem = PosixFileSystem()
+            do {
+                let report = try JournalRecovery.recover(
+                    directory: directory,
+                    fileSystem: fileSystem,
+                    engine: engine,
+                    logger: logger
+                )
+                let policy = Journal.FsyncPolicy(rawValue: config.appendfsync.rawValue) ?? .everysec
+                let journal = try Journal(
+                    path: report.activeSegment,
+                    fileSystem: fileSystem,
+                    policy: policy,
+                    nextSequence: report.nextSequence,
+                    logger: logger
+                )
+                engine.attachJournal(journal)
+                state.journal = journal
+                logger.notice(
+                    "journal ready",
+                    metadata: ["file": "\(report.activeSegment)", "appendfsync": "\(policy.rawValue)",
+                               "keys": "\(engine.keyCount(db: 0))"]
+                )
+            } catch {
+                FileHandleOutput.standardError("Fatal error loading the journal: \(error)\n")
+                try? await group.shutdownGracefully()
+                throw ExitCode(1)
+            }
+        }
         logger.notice(
             "Neptune starting",
             metadata: ["pid": "\(getpid())", "event-loops": "\(loopCount)", "port": "\(config.port)"]
@@ -97,9 +130,11 @@ struct NeptuneServerCommand: AsyncParsableCommand {
             try await serviceGroup.run()
         } catch {
             logger.error("server stopped with an error", metadata: ["error": "\(error)"])
+            state.journal?.close()
             try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
+        state.journal?.close()
         try? await group.shutdownGracefully()
         logger.notice("Neptune is now ready to exit, bye bye...")
     }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NeptuneCache
 import NeptuneRESP
+import NeptuneSnapshot
 import Synchronization
 
 /// Serves one client connection: decodes RESP commands (pipelined, any number per read), runs each against the
@@ -22,6 +23,10 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var commandsInBatch = 0
     private var closing = false
     private let queryBufferLimit: Int
+    /// Under `appendfsync always`: reply batches waiting for the fsync that covers their last journal record,
+    /// in order (a batch without writes waits behind earlier ones so replies never overtake each other).
+    private var held: [(sequence: UInt64, reply: ByteBuffer)] = []
+    private var requestedSequence: UInt64 = 0
 
     init(state: ServerState, logger: Logger) {
         self.state = state
@@ -147,8 +152,49 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         guard context.reply.readableBytes > 0 else { return }
         state.statistics.outputBytes.add(context.reply.readableBytes, ordering: .relaxed)
+        if let journal = state.journal, journal.policy == .always {
+            let sequence = context.journalSequence
+            if !held.isEmpty || sequence > journal.durableSequence {
+                held.append((sequence, context.reply))
+                context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+                if sequence > requestedSequence {
+                    requestedSequence = sequence
+                    let loop = channelContext.eventLoop
+                    let handler = NIOLoopBound(self, eventLoop: loop)
+                    let boundContext = NIOLoopBound(channelContext, eventLoop: loop)
+                    journal.whenDurable(sequence) { durable in
+                        loop.execute { handler.value.releaseHeld(durable: durable, boundContext.value) }
+                    }
+                }
+                return
+            }
+        }
         channelContext.writeAndFlush(wrapOutboundOut(context.reply), promise: nil)
         context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+    }
+
+    /// Sends the held replies whose records are now durable. If the journal failed, the writes they acknowledge
+    /// are not durable: the replies are dropped and the connection closed, so nothing unsafe is acknowledged.
+    private func releaseHeld(durable: Bool, _ channelContext: ChannelHandlerContext) {
+        guard durable, let journal = state.journal else {
+            if !held.isEmpty {
+                logger.error("closing a client whose writes could not be made durable")
+                held.removeAll()
+                closing = true
+                channelContext.close(promise: nil)
+            }
+            return
+        }
+        let covered = journal.durableSequence
+        var released = 0
+        while released < held.count && held[released].sequence <= covered {
+            channelContext.write(wrapOutboundOut(held[released].reply), promise: nil)
+            released += 1
+        }
+        if released > 0 {
+            held.removeFirst(released)
+            channelContext.flush()
+        }
     }
 
     private func closeAfterFlush(_ channelContext: ChannelHandlerContext) {
