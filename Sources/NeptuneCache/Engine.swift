@@ -337,6 +337,32 @@ public final class Engine: Sendable {
 
     // MARK: Active expiry
 
+    /// Removes every expired key now (after loading). Returns how many were removed.
+    @discardableResult
+    public func purgeExpired() -> Int {
+        let now = clock.milliseconds()
+        var removed = 0
+        for shard in shards {
+            shard.lock.withLock {
+                for db in 0..<databases {
+                    let table = shard.tables[db]
+                    guard table.volatileCount > 0 else { continue }
+                    var expiredKeys: [[UInt8]] = []
+                    for slot in 0..<table.capacity where table.isLive(slot) {
+                        let e = shard.entry(table, slot)
+                        if e.hasExpiry && e.expiry <= now { expiredKeys.append(Array(e.key)) }
+                    }
+                    for key in expiredKeys {
+                        key.withUnsafeBytes { k in
+                            if shard.find(db, k, hasher.hash(k), now: now) < 0 { removed += 1 }
+                        }
+                    }
+                }
+            }
+        }
+        return removed
+    }
+
     /// One step of the active expiry sweep: examines at most `budget` slots per shard and database holding keys
     /// with a TTL and deletes the expired ones. Returns (slots examined, keys removed). The caller (a periodic
     /// service) repeats while the removed fraction is high, bounded by its CPU budget.
