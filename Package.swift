@@ -118,7 +118,6 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "NeptuneIndexTests", dependencies: ["NeptuneIndex"]),
         .testTarget(name: "NeptuneBenchmarkKitTests", dependencies: ["NeptuneBenchmarkKit"]),
         .testTarget(
             name: "NeptuneCacheTests",
