@@ -32,7 +32,7 @@ public final class Engine: Sendable {
     private let _settings: Mutex<EngineSettings>
     let startTime: Int64
     /// The durability journal, if any; attached before serving and never changed while commands run.
-    nonisolated(unsafe) private(set) var journal: (any MutationJournal)?
+    nonisolated(unsafe) public private(set) var journal: (any MutationJournal)?
     private let _loading = Atomic<Bool>(false)
 
     /// Creates an engine.

@@ -29,7 +29,8 @@ public final class NeptuneStore: Sendable {
         self.engine = Engine(databases: databases, clock: clock)
     }
 
-    /// Wraps an existing engine (for instance the one a server is serving).
+    /// Wraps an existing engine (for instance the one a server is serving). When the engine has a journal
+    /// attached, typed writes go through the command dispatcher so that they are journaled like any command.
     public init(engine: Engine) {
         self.engine = engine
     }
@@ -95,7 +96,18 @@ public final class NeptuneStore: Sendable {
         keepTTL: Bool = false,
         db: Int = 0
     ) throws -> Bool {
-        try engine.setString(key, value, ttl: ttl, condition: condition, keepTTL: keepTTL, db: db)
+        guard engine.journal == nil else {
+            var arguments = [Array("SET".utf8), key, value]
+            if let ttl { arguments += [Array("PX".utf8), Array(String(Self.milliseconds(ttl)).utf8)] }
+            switch condition {
+            case .always: break
+            case .ifAbsent: arguments.append(Array("NX".utf8))
+            case .ifPresent: arguments.append(Array("XX".utf8))
+            }
+            if keepTTL { arguments.append(Array("KEEPTTL".utf8)) }
+            return try Self.unwrap(execute(arguments, db: db)) { reply in reply.isNull ? false : true }
+        }
+        return try engine.setString(key, value, ttl: ttl, condition: condition, keepTTL: keepTTL, db: db)
     }
 
     @discardableResult
@@ -114,7 +126,11 @@ public final class NeptuneStore: Sendable {
     /// - Throws: ``CommandError`` for a non-integer value, overflow, or a wrong type.
     @discardableResult
     public func increment(_ key: [UInt8], by increment: Int64 = 1, db: Int = 0) throws -> Int64 {
-        try engine.incrementInteger(key, by: increment, db: db)
+        guard engine.journal == nil else {
+            let reply = execute([Array("INCRBY".utf8), key, Array(String(increment).utf8)], db: db)
+            return try Self.unwrap(reply) { $0.intValue.map { Int64($0) } }
+        }
+        return try engine.incrementInteger(key, by: increment, db: db)
     }
 
     @discardableResult
@@ -147,12 +163,15 @@ public final class NeptuneStore: Sendable {
     /// Deletes keys; returns how many existed.
     @discardableResult
     public func delete(_ keys: [UInt8]..., db: Int = 0) -> Int {
-        keys.reduce(0) { $0 + (engine.deleteKey($1, db: db) ? 1 : 0) }
+        guard engine.journal == nil else {
+            return execute([Array("DEL".utf8)] + keys, db: db).intValue ?? 0
+        }
+        return keys.reduce(0) { $0 + (engine.deleteKey($1, db: db) ? 1 : 0) }
     }
 
     @discardableResult
     public func delete(_ key: String, db: Int = 0) -> Int {
-        engine.deleteKey(Array(key.utf8), db: db) ? 1 : 0
+        delete(Array(key.utf8), db: db)
     }
 
     /// Whether `key` exists.
@@ -331,14 +350,21 @@ extension Engine {
         return value
     }
 
-    func deleteKey(_ key: [UInt8], db: Int) -> Bool {
-        guard db >= 0 && db < databases else { return false }
+    /// Locks the shard of `key` and runs `body` with the key's bytes, hash and shard, and the current time.
+    private func withStoredKey<R>(_ key: [UInt8], _ body: (Shard, UnsafeRawBufferPointer, UInt64, Int64) -> R) -> R {
         let now = clock.milliseconds()
         return key.withUnsafeBytes { k in
             let hash = hasher.hash(k)
             let shard = shard(for: hash)
             shard.lock.lock()
             defer { shard.lock.unlock() }
+            return body(shard, k, hash, now)
+        }
+    }
+
+    func deleteKey(_ key: [UInt8], db: Int) -> Bool {
+        guard db >= 0 && db < databases else { return false }
+        return withStoredKey(key) { shard, k, hash, now in
             let slot = shard.find(db, k, hash, now: now)
             guard slot >= 0 else { return false }
             shard.remove(db, slot)
@@ -348,14 +374,7 @@ extension Engine {
 
     func keyExists(_ key: [UInt8], db: Int) -> Bool {
         guard db >= 0 && db < databases else { return false }
-        let now = clock.milliseconds()
-        return key.withUnsafeBytes { k in
-            let hash = hasher.hash(k)
-            let shard = shard(for: hash)
-            shard.lock.lock()
-            defer { shard.lock.unlock() }
-            return shard.find(db, k, hash, now: now) >= 0
-        }
+        return withStoredKey(key) { shard, k, hash, now in shard.find(db, k, hash, now: now) >= 0 }
     }
 
     func validate(_ db: Int) throws {

@@ -103,6 +103,22 @@ final class RecordingJournal: MutationJournal {
         #expect(journal.records.withLock { $0.count } == 1)
     }
 
+    @Test func embeddedWritesAreJournaledWhenAJournalIsAttached() throws {
+        let clock = ManualClock()
+        let journal = RecordingJournal()
+        let engine = Engine(clock: clock)
+        engine.attachJournal(journal)
+        let store = NeptuneStore(engine: engine)
+        try store.set("a", "1", ttl: .seconds(5))
+        #expect(try store.set("a", "2", condition: .ifAbsent) == false)
+        #expect(try store.increment("n", by: 3) == 3)
+        #expect(store.delete("a") == 1)
+        let records = journal.records.withLock { $0 }.map { $0.arguments.map { String(decoding: $0, as: UTF8.self) } }
+        #expect(records == [
+            ["SET", "a", "1", "PXAT", String(clock.milliseconds() + 5000)], ["INCRBY", "n", "3"], ["DEL", "a"],
+        ])
+    }
+
     @Test func relativeExpiryIsJournaledAsAbsolute() {
         let clock = ManualClock()
         let journal = RecordingJournal()
