@@ -37,6 +37,8 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
         server = ServerProcess("neptune", workdir, ["--appendonly", "yes", "--appendfsync", "always"]).start()
         try:
             with server.client() as c:
+                info = c.call("INFO", "persistence").decode()
+                assert "aof_enabled:1\r\n" in info and "aof_last_write_status:ok\r\n" in info, info
                 for key, value in acknowledged.items():
                     got = c.call("GET", key)
                     assert got == value, f"round {round_number}: acknowledged {key} = {value!r} came back as {got!r}"

@@ -1,6 +1,7 @@
 import NIOCore
 import NeptuneCache
 import NeptuneRESP
+import NeptuneSnapshot
 import Synchronization
 
 extension ServerState {
@@ -188,8 +189,8 @@ extension ServerState {
     }
 
     private func persistenceFields() -> [(String, String)] {
-        [
-            ("loading", "0"),
+        var fields: [(String, String)] = [
+            ("loading", engine.isLoading ? "1" : "0"),
             ("async_loading", "0"),
             ("current_cow_peak", "0"),
             ("current_cow_size", "0"),
@@ -203,15 +204,26 @@ extension ServerState {
             ("rdb_last_bgsave_time_sec", "-1"),
             ("rdb_current_bgsave_time_sec", "-1"),
             ("rdb_saves", "0"),
-            ("aof_enabled", config.appendonly ? "1" : "0"),
+            ("aof_enabled", journal != nil ? "1" : "0"),
             ("aof_rewrite_in_progress", "0"),
             ("aof_rewrite_scheduled", "0"),
             ("aof_last_rewrite_time_sec", "-1"),
             ("aof_current_rewrite_time_sec", "-1"),
             ("aof_last_bgrewrite_status", "ok"),
             ("aof_rewrites", "0"),
-            ("aof_last_write_status", "ok"),
+            ("aof_last_write_status", journal.map { $0.acceptsWrites ? "ok" : "err" } ?? "ok"),
         ]
+        if let journal {
+            fields += [
+                ("aof_current_size", "\(journal.bytesWritten)"),
+                ("aof_base_size", "0"),
+                ("aof_pending_rewrite", "0"),
+                ("aof_buffer_length", "0"),
+                ("aof_pending_bio_fsync", "0"),
+                ("aof_delayed_fsync", "0"),
+            ]
+        }
+        return fields
     }
 
     private func statsFields(now: Int64) -> [(String, String)] {
