@@ -404,21 +404,27 @@ extension Engine {
 
     // MARK: Counters
 
+    /// The string in `slot` (if any) parsed by `parse`, and its expiry; WRONGTYPE or `invalid` when it doesn't parse.
+    static func existingNumber<T>(
+        _ shard: Shard,
+        _ db: Int,
+        _ slot: Int,
+        invalid: CommandError,
+        _ parse: (UnsafeRawBufferPointer) -> T?
+    ) throws -> (value: T, expiry: Int64?)? {
+        guard slot >= 0 else { return nil }
+        let e = shard.entry(shard.tables[db], slot)
+        guard e.type == .string else { throw CommandError.wrongType }
+        guard let value = parse(UnsafeRawBufferPointer(e.value)) else { throw invalid }
+        return (value, e.hasExpiry ? e.expiry : nil)
+    }
+
     static func incrementBy(_ engine: Engine, key: ByteBuffer, by increment: Int64, _ c: inout CommandContext) throws {
         try engine.withKey(key) { k, hash, shard in
             let slot = shard.find(c.db, k, hash, now: c.now)
-            var current: Int64 = 0
-            var expiry: Int64?
-            if slot >= 0 {
-                let e = shard.entry(shard.tables[c.db], slot)
-                guard e.type == .string else { throw CommandError.wrongType }
-                guard let value = RedisNumber.parseInt64(UnsafeRawBufferPointer(e.value)) else {
-                    throw CommandError.notInteger
-                }
-                current = value
-                expiry = e.hasExpiry ? e.expiry : nil
-            }
-            let (result, overflow) = current.addingReportingOverflow(increment)
+            let existing = try existingNumber(shard, c.db, slot, invalid: .notInteger) { RedisNumber.parseInt64($0) }
+            let expiry = existing?.expiry
+            let (result, overflow) = (existing?.value ?? 0).addingReportingOverflow(increment)
             if overflow { throw CommandError.overflow }
             var digits = (0 as UInt64, 0 as UInt64, 0 as UInt64)  // 24 bytes: room for any Int64
             let length = withUnsafeMutableBytes(of: &digits) { buffer in
@@ -453,17 +459,9 @@ extension Engine {
     static func incrbyfloat(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         try engine.withKey(a[1]) { k, hash, shard in
             let slot = shard.find(c.db, k, hash, now: c.now)
-            var current: Float80 = 0
-            var expiry: Int64?
-            if slot >= 0 {
-                let e = shard.entry(shard.tables[c.db], slot)
-                guard e.type == .string else { throw CommandError.wrongType }
-                guard let value = RedisNumber.parseLongDouble(UnsafeRawBufferPointer(e.value)) else {
-                    throw CommandError.notFloat
-                }
-                current = value
-                expiry = e.hasExpiry ? e.expiry : nil
-            }
+            let existing = try existingNumber(shard, c.db, slot, invalid: .notFloat) { RedisNumber.parseLongDouble($0) }
+            let current = existing?.value ?? 0
+            let expiry = existing?.expiry
             guard let increment = a[2].withUnsafeReadableBytes({ RedisNumber.parseLongDouble($0) }) else {
                 throw CommandError.notFloat
             }
