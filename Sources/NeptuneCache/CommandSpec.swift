@@ -122,7 +122,9 @@ public final class CommandRegistry: @unchecked Sendable {
             self.name = Array((spec.name.split(separator: "|").last.map(String.init) ?? spec.name).utf8)
             self.subcommands = spec.subcommands.map(Entry.init)
             self.isWrite = spec.flags.contains("write")
-            self.firstKey = spec.firstKey
+            // Commands whose keys move (ZUNIONSTORE numkeys ..., LMPOP ...) are locked like keyless writes: every
+            // shard, so the body may touch any key and the journal still records the apply order.
+            self.firstKey = spec.flags.contains("movablekeys") ? 0 : spec.firstKey
             self.lastKey = spec.lastKey
             self.keyStep = spec.step
         }

@@ -11,6 +11,8 @@ public struct EngineSettings: Sendable {
     public var lfuPolicy: Bool = false
     /// Whether the eviction policy forbids shared integers (reported by OBJECT REFCOUNT).
     public var sharedIntegers: Bool = true
+    /// When small collections leave their compact encodings (`hash-max-listpack-entries` ...).
+    public var collectionLimits = CollectionLimits()
 
     public init() {}
 }
@@ -51,6 +53,7 @@ public final class Engine: Sendable {
         self._settings = Mutex(EngineSettings())
         self.startTime = clock.milliseconds()
         commands.register(Self.builtinCommands)
+        commands.register(Self.collectionCommands)
     }
 
     public var settings: EngineSettings {

@@ -57,16 +57,36 @@ extension Engine {
     // MARK: Moving keys
 
     /// Writes a copy of entry `source` as `key` into `shard` (slot -1 inserts). Both shards are locked.
+    ///
+    /// A collection value is shared (the new entry takes its own reference and the memory charge moves to
+    /// `shard`, for RENAME and MOVE, whose callers then remove the source) or, with `duplicate`, deep-copied (COPY).
     @discardableResult
     func copyEntry(
         _ source: Entry,
+        from sourceShard: Shard,
         to shard: Shard,
         db: Int,
         key: UnsafeRawBufferPointer,
         hash: UInt64,
         slot: Int,
-        expiry: Int64?
+        expiry: Int64?,
+        duplicate: Bool = false
     ) -> Entry {
+        if source.type != .string {
+            let object = source.object
+            sourceShard.recharge(object)
+            let stored = shard.storeObject(
+                db,
+                key: key,
+                hash: hash,
+                slot: slot,
+                object: duplicate ? object.copy() : object,
+                expiry: expiry,
+                access: source.access
+            )
+            // Sharing: the charge moves with the object; removing the source entry discharges `sourceShard`.
+            return stored.entry
+        }
         let value = UnsafeRawBufferPointer(source.value)
         let flags = source.encodingFlags
         let stored = shard.store(
@@ -129,6 +149,7 @@ extension Engine {
             let source = s1.entry(s1.tables[c.db], slot)
             engine.copyEntry(
                 source,
+                from: s1,
                 to: s2,
                 db: c.db,
                 key: k2,
@@ -186,12 +207,14 @@ extension Engine {
             let source = s1.entry(s1.tables[sourceDB], sourceSlot)
             let copied = engine.copyEntry(
                 source,
+                from: s1,
                 to: s2,
                 db: targetDB,
                 key: k2,
                 hash: h2,
                 slot: destination,
-                expiry: source.hasExpiry ? source.expiry : nil
+                expiry: source.hasExpiry ? source.expiry : nil,
+                duplicate: true
             )
             copied.flags |= Entry.unsharedFlag
             c.reply.writeRESPInteger(1)
@@ -210,6 +233,7 @@ extension Engine {
             let source = shard.entry(shard.tables[sourceDB], slot)
             engine.copyEntry(
                 source,
+                from: shard,
                 to: shard,
                 db: targetDB,
                 key: key,
@@ -594,7 +618,7 @@ extension Engine {
         try objectLookup(engine, a, &c) { e, c in
             switch e.type {
             case .string: c.reply.writeRESPBulkString(Self.stringEncoding(e))
-            default: c.reply.writeRESPBulkString("listpack")
+            default: c.reply.writeRESPBulkString(e.object.encodingName)
             }
         }
     }

@@ -133,6 +133,23 @@ struct Entry {
         layout.valueLength
     }
 
+    /// The collection an entry of a non-string type holds (the value bytes are one retained reference).
+    @inline(__always)
+    var object: CollectionObject {
+        Unmanaged<CollectionObject>.fromOpaque(objectPointer).takeUnretainedValue()
+    }
+
+    /// The raw reference stored in a collection entry's value bytes.
+    @inline(__always)
+    var objectPointer: UnsafeRawPointer {
+        let l = layout
+        let bits = base.loadUnaligned(fromByteOffset: l.keyOffset + l.keyLength, as: UInt.self)
+        return UnsafeRawPointer(bitPattern: bits).unsafelyUnwrapped
+    }
+
+    /// Bytes a collection entry's value takes: one object reference.
+    static let objectValueLength = MemoryLayout<UInt>.size
+
     @inline(__always)
     func keyEquals(_ other: UnsafeRawBufferPointer) -> Bool {
         let l = layout

@@ -16,6 +16,8 @@ final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var keyspaceMisses = 0
     @exclusivity(unchecked) var expiredKeys = 0
     @exclusivity(unchecked) var expiredStalePercentage = 0.0
+    /// Heap bytes held by the collection objects of this shard's entries (see ``recharge(_:)``).
+    @exclusivity(unchecked) var objectBytes = 0
     /// Receives a DEL for every key this shard expires (set by the engine under every shard's lock).
     @exclusivity(unchecked) var journal: (any MutationJournal)?
 
@@ -56,13 +58,62 @@ final class Shard: @unchecked Sendable {
 
     static let delName = ByteBuffer(string: "DEL")
 
-    /// Removes the key in `slot` and frees its entry.
+    /// Removes the key in `slot` and frees its entry (releasing its collection object, if any).
     func remove(_ db: Int, _ slot: Int) {
         let table = tables[db]
         let ref = table.ref(at: slot)
-        if Entry(slab.pointer(ref)).hasExpiry { table.volatileCount -= 1 }
+        let old = Entry(slab.pointer(ref))
+        if old.hasExpiry { table.volatileCount -= 1 }
+        releaseObject(old)
         table.remove(at: slot, hasher: hasher, slab: slab)
         slab.free(ref)
+    }
+
+    /// Drops the reference a collection entry holds and its memory charge; nothing for strings.
+    @inline(__always)
+    func releaseObject(_ entry: Entry) {
+        guard entry.type != .string else { return }
+        let object = Unmanaged<CollectionObject>.fromOpaque(entry.objectPointer)
+        objectBytes -= object.takeUnretainedValue().chargedBytes
+        object.release()
+    }
+
+    /// Updates this shard's memory charge after `object` (held by one of its entries) changed size.
+    @inline(__always)
+    func recharge(_ object: CollectionObject) {
+        let bytes = object.memoryBytes
+        objectBytes += bytes - object.chargedBytes
+        object.chargedBytes = bytes
+    }
+
+    /// Stores `object` as the value of `key` (replacing the entry in `slot`, or inserting when `slot` is -1):
+    /// the entry takes a retained reference and the shard is charged the object's memory.
+    @discardableResult
+    func storeObject(
+        _ db: Int,
+        key: UnsafeRawBufferPointer,
+        hash: UInt64,
+        slot: Int,
+        object: CollectionObject,
+        expiry: Int64?,
+        access: UInt32
+    ) -> (slot: Int, entry: Entry) {
+        let reference = UInt(bitPattern: Unmanaged.passRetained(object).toOpaque())
+        let bytes = object.memoryBytes
+        object.chargedBytes = bytes
+        objectBytes += bytes
+        return store(
+            db,
+            key: key,
+            hash: hash,
+            slot: slot,
+            type: object.valueType,
+            valueLength: Entry.objectValueLength,
+            expiry: expiry,
+            access: access
+        ) { target in
+            target.baseAddress!.storeBytes(of: reference, as: UInt.self)
+        }
     }
 
     /// Writes an entry for `key` (replacing the one in `slot`, or inserting when `slot` is -1) and lets `fill`
@@ -77,6 +128,7 @@ final class Shard: @unchecked Sendable {
         valueLength: Int,
         expiry: Int64?,
         access: UInt32,
+        releasingOld: Bool = true,
         fill: (UnsafeMutableRawBufferPointer) -> Void
     ) -> (slot: Int, entry: Entry) {
         let table = tables[db]
@@ -95,7 +147,9 @@ final class Shard: @unchecked Sendable {
         if expiry != nil { table.volatileCount += 1 }
         if slot >= 0 {
             let oldRef = table.ref(at: slot)
-            if Entry(slab.pointer(oldRef)).hasExpiry { table.volatileCount -= 1 }
+            let old = Entry(slab.pointer(oldRef))
+            if old.hasExpiry { table.volatileCount -= 1 }
+            if releasingOld { releaseObject(old) }
             table.replace(at: slot, with: newRef)
             slab.free(oldRef)
             return (slot, entry)
@@ -123,7 +177,8 @@ final class Shard: @unchecked Sendable {
             type: old.type,
             valueLength: value.count,
             expiry: expiry,
-            access: old.access
+            access: old.access,
+            releasingOld: false  // the moved entry keeps the same object reference
         ) { target in
             if value.count > 0 { target.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
         }
@@ -134,14 +189,16 @@ final class Shard: @unchecked Sendable {
     func flush(_ db: Int) {
         let table = tables[db]
         for slot in 0..<table.capacity where table.isLive(slot) {
-            slab.free(table.ref(at: slot))
+            let ref = table.ref(at: slot)
+            releaseObject(Entry(slab.pointer(ref)))
+            slab.free(ref)
         }
         table.removeAll()
     }
 
-    /// Bytes this shard holds: slot arrays plus allocator pages.
+    /// Bytes this shard holds: slot arrays, allocator pages and collection objects.
     var memoryBytes: Int {
-        tables.reduce(0) { $0 + $1.slotBytes } + slab.reservedBytes
+        tables.reduce(0) { $0 + $1.slotBytes } + slab.reservedBytes + objectBytes
     }
 
     /// Deletes expired keys met in the next `budget` slots of `db`'s table. Returns (slots examined, keys removed).
