@@ -25,6 +25,14 @@ public struct CommandContext: Sendable {
     public var journal: JournalDirective = .asReceived
     /// The sequence number of the last journal record this context's commands produced (0 if none yet).
     public var journalSequence: UInt64 = 0
+    /// The client has pub/sub subscriptions: in RESP2 only (P)(UN)SUBSCRIBE, PING, QUIT and RESET are allowed, and
+    /// PING answers `[pong, message]`. The host sets it.
+    public var isSubscribed = false
+    /// The client's MULTI/WATCH state, created by the first MULTI or WATCH.
+    public var transaction: TransactionState?
+    /// While EXEC runs: the records its commands journal, appended together (between MULTI and EXEC records)
+    /// when it ends.
+    var journalBatch: [(db: Int, arguments: [ByteBuffer])]?
     /// Set while recovery replays the journal: expiry is suspended and `now` reads as the distant past.
     public var replaying = false
 
@@ -116,6 +124,10 @@ public final class CommandRegistry: @unchecked Sendable {
         let firstKey: Int
         let lastKey: Int
         let keyStep: Int
+        /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+        let runsInsideMulti: Bool
+        /// Allowed to a RESP2 client in subscribed mode.
+        let allowedWhileSubscribed: Bool
 
         init(_ spec: CommandSpec) {
             self.spec = spec
@@ -127,6 +139,11 @@ public final class CommandRegistry: @unchecked Sendable {
             self.firstKey = spec.flags.contains("movablekeys") ? 0 : spec.firstKey
             self.lastKey = spec.lastKey
             self.keyStep = spec.step
+            self.runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(spec.name)
+            self.allowedWhileSubscribed = [
+                "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit",
+                "reset",
+            ].contains(spec.name)
         }
 
         @inline(__always)

@@ -35,6 +35,11 @@ public final class Engine: Sendable {
     let startTime: Int64
     /// The durability journal, if any; attached before serving and never changed while commands run.
     nonisolated(unsafe) public private(set) var journal: (any MutationJournal)?
+    /// Keyspace observers (WATCH, blocked clients, indexes); changed only under every shard's lock, so a thread
+    /// holding any shard lock reads a stable value.
+    nonisolated(unsafe) var observers: [any KeyspaceObserver] = []
+    /// The keys clients WATCH; registered as an observer on the first WATCH.
+    let watches: WatchRegistry
     private let _loading = Atomic<Bool>(false)
 
     /// Creates an engine.
@@ -52,8 +57,10 @@ public final class Engine: Sendable {
         self.commands = CommandRegistry()
         self._settings = Mutex(EngineSettings())
         self.startTime = clock.milliseconds()
+        self.watches = WatchRegistry(shards: shards, clock: clock)
         commands.register(Self.builtinCommands)
         commands.register(Self.collectionCommands)
+        commands.register(Self.transactionCommands)
     }
 
     public var settings: EngineSettings {
@@ -103,12 +110,14 @@ public final class Engine: Sendable {
         guard let first = arguments.first else { return nil }
         guard var entry = first.withUnsafeReadableBytes({ commands.entry($0) }) else {
             context.reply.writeRESPError(Self.unknownCommandMessage(arguments))
+            context.transaction?.flagQueuingError()
             return nil
         }
         if entry.spec.body == nil {
             // A container command: the subcommand decides.
             guard arguments.count >= 2 else {
                 context.reply.writeRESPError(CommandError.wrongArity(entry.spec.name).message)
+                context.transaction?.flagQueuingError()
                 return entry.spec.name
             }
             guard let sub = arguments[1].withUnsafeReadableBytes({ entry.subcommand($0) }) else {
@@ -116,6 +125,7 @@ public final class Engine: Sendable {
                 context.reply.writeRESPError(
                     "ERR unknown subcommand '\(subName)'. Try \(entry.spec.name.uppercased()) HELP."
                 )
+                context.transaction?.flagQueuingError()
                 return entry.spec.name
             }
             entry = sub
@@ -123,10 +133,25 @@ public final class Engine: Sendable {
         let arity = entry.spec.arity
         if (arity > 0 && arity != arguments.count) || arguments.count < -arity {
             context.reply.writeRESPError(CommandError.wrongArity(entry.spec.name).message)
+            context.transaction?.flagQueuingError()
             return entry.spec.name
         }
         if !context.isAuthenticated && !entry.spec.allowsUnauthenticated {
             context.reply.writeRESPError(CommandError.noAuth.message)
+            context.transaction?.flagQueuingError()
+            return entry.spec.name
+        }
+        if context.isSubscribed && context.protocolVersion == .v2 && !entry.allowedWhileSubscribed {
+            context.reply.writeRESPError(
+                "ERR Can't execute '\(entry.spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                    + "are allowed in this context"
+            )
+            context.transaction?.flagQueuingError()
+            return entry.spec.name
+        }
+        if let transaction = context.transaction, transaction.inMulti, !entry.runsInsideMulti {
+            transaction.queue(arguments)
+            context.reply.writeRESPSimpleString("QUEUED")
             return entry.spec.name
         }
         context.now = context.replaying ? Int64.min : clock.milliseconds()
@@ -154,7 +179,17 @@ public final class Engine: Sendable {
             Self.writeError(error, &context)
             return entry.spec.name
         }
-        if let journal {
+        if context.journalBatch != nil {
+            // Inside EXEC: the transaction's records are appended together when it ends.
+            switch context.journal {
+            case .asReceived:
+                context.journalBatch!.append((context.db, arguments))
+            case .nothing:
+                break
+            case .commands(let commands):
+                for command in commands { context.journalBatch!.append((context.db, command)) }
+            }
+        } else if let journal {
             switch context.journal {
             case .asReceived:
                 context.journalSequence = journal.append(db: context.db, arguments: arguments)
@@ -165,6 +200,9 @@ public final class Engine: Sendable {
                     context.journalSequence = journal.append(db: context.db, arguments: command)
                 }
             }
+        }
+        if !observers.isEmpty {
+            notifyWrite(entry, arguments, context)
         }
         return entry.spec.name
     }

@@ -11,12 +11,34 @@ public protocol MutationJournal: AnyObject, Sendable {
     /// - Returns: The record's sequence number (increasing).
     func append(db: Int, arguments: [ByteBuffer]) -> UInt64
 
+    /// Records a transaction's changes contiguously, between a `MULTI` record and an `EXEC` record, so that
+    /// recovery applies all of them or none. Must be quick: it runs under shard locks.
+    /// - Returns: The sequence number of the closing `EXEC` record.
+    func appendTransaction(_ records: [(db: Int, arguments: [ByteBuffer])]) -> UInt64
+
     /// Whether writes are currently accepted. When false the engine refuses write commands with
     /// ``refusalMessage`` (Redis's MISCONF-style error), while reads keep working.
     var acceptsWrites: Bool { get }
 
     /// The error text for refused writes, e.g. `MISCONF Errors writing to the journal: No space left on device`.
     var refusalMessage: String { get }
+}
+
+extension MutationJournal {
+    /// Appends `MULTI`, the records and `EXEC` one by one (contiguous only when no other thread appends meanwhile;
+    /// real journals append them under one lock).
+    public func appendTransaction(_ records: [(db: Int, arguments: [ByteBuffer])]) -> UInt64 {
+        let db = records.first?.db ?? 0
+        _ = append(db: db, arguments: [TransactionRecords.multi])
+        for record in records { _ = append(db: record.db, arguments: record.arguments) }
+        return append(db: db, arguments: [TransactionRecords.exec])
+    }
+}
+
+/// The records that open and close a transaction in the journal.
+public enum TransactionRecords {
+    public static let multi = ByteBuffer(string: "MULTI")
+    public static let exec = ByteBuffer(string: "EXEC")
 }
 
 /// What a write command asks the dispatcher to journal for it.

@@ -10,6 +10,9 @@ public final class ServerStatistics: Sendable {
     public let inputBytes = Atomic<Int>(0)
     public let outputBytes = Atomic<Int>(0)
     public let errorReplies = Atomic<Int>(0)
+    /// Clients closed for going over `client-output-buffer-limit` (INFO's
+    /// `client_output_buffer_limit_disconnections`).
+    public let outputBufferLimitDisconnections = Atomic<Int>(0)
     /// The largest `used_memory` INFO has reported.
     public let peakMemory = Atomic<Int>(0)
     /// `instantaneous_ops_per_sec`: samples of ``commandsProcessed``.
@@ -50,6 +53,7 @@ public final class ServerStatistics: Sendable {
         inputBytes.store(0, ordering: .relaxed)
         outputBytes.store(0, ordering: .relaxed)
         errorReplies.store(0, ordering: .relaxed)
+        outputBufferLimitDisconnections.store(0, ordering: .relaxed)
         peakMemory.store(0, ordering: .relaxed)
         commandRate.reset()
         inputRate.reset()
@@ -65,6 +69,8 @@ public final class ServerState: Sendable {
     /// The durability journal when `appendonly yes`; set once at start, before serving.
     nonisolated(unsafe) public var journal: Journal?
     public let clients = ClientRegistry()
+    /// Pub/sub channels and patterns with their subscribers.
+    public let pubsub = PubSubHub()
     public let statistics = ServerStatistics()
     /// Unix milliseconds at start.
     public let startTime: Int64

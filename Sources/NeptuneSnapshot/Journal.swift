@@ -119,6 +119,25 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         return sequence
     }
 
+    public func appendTransaction(_ records: [(db: Int, arguments: [ByteBuffer])]) -> UInt64 {
+        let encoded = records.map { (db: $0.db, arguments: $0.arguments.map { Array($0.readableBytesView) }) }
+        let db = records.first?.db ?? 0
+        pthread_mutex_lock(mutex)
+        // One lock for the whole transaction: no other client's record lands inside it.
+        JournalFormat.encode(sequence: nextSequence, db: db, arguments: [JournalFormat.multiRecord], into: &pending)
+        nextSequence &+= 1
+        for record in encoded {
+            JournalFormat.encode(sequence: nextSequence, db: record.db, arguments: record.arguments, into: &pending)
+            nextSequence &+= 1
+        }
+        let sequence = nextSequence
+        JournalFormat.encode(sequence: sequence, db: db, arguments: [JournalFormat.execRecord], into: &pending)
+        nextSequence &+= 1
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+        return sequence
+    }
+
     public var acceptsWrites: Bool { healthy.load(ordering: .relaxed) }
 
     public var refusalMessage: String {

@@ -5,10 +5,16 @@
 /// u32 payload length | u32 CRC-32C of (sequence ‖ payload) | u64 sequence | payload
 /// payload = u32 database | the command as a RESP multibulk (*N $len arg ...)
 /// ```
-/// All integers are little-endian. Sequence numbers increase by one from record to record.
+/// All integers are little-endian. Sequence numbers increase by one from record to record. A transaction's records
+/// are written contiguously between a `MULTI` record and an `EXEC` record.
 public enum JournalFormat {
     public static let magic: [UInt8] = Array("NEPJRNL1".utf8)
     public static let recordHeaderSize = 16
+    /// The record that opens a transaction (MULTI … EXEC): recovery applies the records up to the matching
+    /// ``execRecord`` all together, or none of them if the journal ends first.
+    public static let multiRecord: [UInt8] = Array("MULTI".utf8)
+    /// The record that closes a transaction.
+    public static let execRecord: [UInt8] = Array("EXEC".utf8)
 
     /// A decoded record.
     public struct Record: Equatable, Sendable {
@@ -75,6 +81,8 @@ public enum JournalFormat {
     /// The result of scanning one segment.
     public struct Scan: Sendable {
         public var records: [Record]
+        /// The byte offset of each record in ``records`` within the segment.
+        public var recordOffsets: [Int] = []
         /// Bytes up to the end of the last valid record.
         public var validLength: Int
         /// Bytes after it that form an incomplete final record (a torn write), or 0.
@@ -85,6 +93,21 @@ public enum JournalFormat {
     /// thing in the file) is a torn tail and is reported in ``Scan/tornBytes``; damage anywhere else throws.
     /// - Parameter expectedSequence: The sequence number the first record must carry, if known.
     public static func scan(_ bytes: [UInt8], path: String, expectedSequence: UInt64? = nil) throws(Corruption) -> Scan {
+        var scan = try scanRecords(bytes, path: path, expectedSequence: expectedSequence)
+        var offset = magic.count
+        scan.recordOffsets.reserveCapacity(scan.records.count)
+        for _ in scan.records {
+            scan.recordOffsets.append(offset)
+            offset += recordHeaderSize + bytes.withUnsafeBytes { Int(readInteger($0, offset, as: UInt32.self)) }
+        }
+        return scan
+    }
+
+    private static func scanRecords(
+        _ bytes: [UInt8],
+        path: String,
+        expectedSequence: UInt64?
+    ) throws(Corruption) -> Scan {
         var records: [Record] = []
         var expected = expectedSequence
         let result: Result<Scan, Corruption> = bytes.withUnsafeBytes { buffer in

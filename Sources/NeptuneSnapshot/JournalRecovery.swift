@@ -18,6 +18,8 @@ public enum JournalRecovery {
         public var activeSegment: String
         /// Bytes cut from a torn tail (0 if none).
         public var truncatedBytes: Int
+        /// Records of an unfinished transaction at the end of the journal that were dropped (0 if none).
+        public var droppedTransactionRecords: Int = 0
     }
 
     /// The journal directory inside the data directory (Redis's `appenddirname`).
@@ -62,6 +64,23 @@ public enum JournalRecovery {
         var expected: UInt64? = nil
         var replayed = 0
         var truncated = 0
+        var droppedTransaction = 0
+        // A MULTI record seen without its EXEC yet: where it starts and the records it holds.
+        var transaction: (segment: Int, offset: Int, sequence: UInt64, records: [JournalFormat.Record])? = nil
+        func replay(_ record: JournalFormat.Record, in path: String) throws(Failure) {
+            do {
+                try engine.replay(db: record.db, arguments: record.arguments.map { ByteBuffer(bytes: $0) })
+            } catch {
+                throw Failure(
+                    description: "journal file \(path): record \(record.sequence) does not replay: "
+                        + "\(error)"
+                )
+            }
+            replayed += 1
+            if replayed % 500_000 == 0 {
+                logger.notice("loading journal", metadata: ["records": "\(replayed)"])
+            }
+        }
         for (index, path) in paths.enumerated() {
             let bytes: [UInt8]
             do {
@@ -97,20 +116,61 @@ public enum JournalRecovery {
                 }
                 truncated = scan.tornBytes
             }
-            for record in scan.records {
-                do {
-                    try engine.replay(db: record.db, arguments: record.arguments.map { ByteBuffer(bytes: $0) })
-                } catch {
-                    throw Failure(
-                        description: "journal file \(path): record \(record.sequence) does not replay: \(error)"
-                    )
-                }
-                replayed += 1
-                if replayed % 500_000 == 0 {
-                    logger.notice("loading journal", metadata: ["records": "\(replayed)"])
-                }
+            for (position, record) in scan.records.enumerated() {
                 expected = record.sequence &+ 1
+                if record.arguments.count == 1 && record.arguments[0] == JournalFormat.multiRecord {
+                    guard transaction == nil else {
+                        throw Failure(
+                            description: "journal file \(path) is corrupt at offset \(scan.recordOffsets[position]): "
+                                + "MULTI inside a transaction"
+                        )
+                    }
+                    transaction = (index, scan.recordOffsets[position], record.sequence, [])
+                    continue
+                }
+                if record.arguments.count == 1 && record.arguments[0] == JournalFormat.execRecord {
+                    guard let open = transaction else {
+                        throw Failure(
+                            description: "journal file \(path) is corrupt at offset \(scan.recordOffsets[position]): "
+                                + "EXEC without MULTI"
+                        )
+                    }
+                    transaction = nil
+                    for queued in open.records {
+                        try replay(queued, in: path)
+                    }
+                    continue
+                }
+                if transaction != nil {
+                    transaction!.records.append(record)
+                } else {
+                    try replay(record, in: path)
+                }
             }
+        }
+        if let open = transaction {
+            // The journal ends inside a transaction: a crash cut it short. None of it is applied, and it is cut
+            // off so that new records do not follow a transaction that never ends.
+            guard open.segment == paths.count - 1 else {
+                throw Failure(
+                    description: "journal file \(paths[open.segment]) is corrupt at offset \(open.offset): "
+                        + "a transaction that does not end in its segment"
+                )
+            }
+            let path = paths[open.segment]
+            logger.warning(
+                "journal ends inside a transaction (a write cut short by a crash): dropping the whole transaction",
+                metadata: ["file": "\(path)", "offset": "\(open.offset)", "records": "\(open.records.count)"]
+            )
+            if fix {
+                do {
+                    try fileSystem.truncate(path, to: open.offset)
+                } catch {
+                    throw Failure(description: "cannot truncate the unfinished transaction: \(error)")
+                }
+            }
+            droppedTransaction = open.records.count
+            expected = open.sequence
         }
         // Keys that expired while the server was down are dropped now that the clock applies again.
         engine.isLoading = false
@@ -122,6 +182,12 @@ public enum JournalRecovery {
                 metadata: ["records": "\(replayed)", "truncated-bytes": "\(truncated)", "segments": "\(paths.count)"]
             )
         }
-        return Report(records: replayed, nextSequence: expected ?? 1, activeSegment: active, truncatedBytes: truncated)
+        return Report(
+            records: replayed,
+            nextSequence: expected ?? 1,
+            activeSegment: active,
+            truncatedBytes: truncated,
+            droppedTransactionRecords: droppedTransaction
+        )
     }
 }

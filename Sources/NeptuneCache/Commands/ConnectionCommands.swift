@@ -4,6 +4,12 @@ import NeptuneRESP
 extension Engine {
     static func ping(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         if a.count > 2 { throw CommandError.wrongArity("ping") }
+        if c.isSubscribed && c.protocolVersion == .v2 {
+            c.reply.writeRESPArrayHeader(2)
+            c.reply.writeRESPBulkString("pong")
+            if a.count == 2 { c.reply.writeRESPBulkString(a[1]) } else { c.reply.writeRESPBulkString("") }
+            return
+        }
         if a.count == 2 {
             c.reply.writeRESPBulkString(a[1])
         } else {

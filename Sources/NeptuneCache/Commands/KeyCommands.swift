@@ -7,14 +7,32 @@ extension Engine {
 
     static func del(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         var removed = 0
+        var missing: [Int] = []
         for i in 1..<a.count {
             engine.withKey(a[i]) { key, hash, shard in
                 let slot = shard.find(c.db, key, hash, now: c.now)
                 if slot >= 0 {
                     shard.remove(c.db, slot)
                     removed += 1
+                } else {
+                    missing.append(i)
                 }
             }
+        }
+        // Only the keys actually deleted are journaled (and reported to WATCH and other observers).
+        if removed == 0 {
+            c.journal = .nothing
+        } else if !missing.isEmpty {
+            var deleted = [a[0]]
+            var next = 0
+            for i in 1..<a.count {
+                if next < missing.count && missing[next] == i {
+                    next += 1
+                } else {
+                    deleted.append(a[i])
+                }
+            }
+            c.journal = .commands([deleted])
         }
         c.reply.writeRESPInteger(removed)
     }
@@ -217,6 +235,7 @@ extension Engine {
                 duplicate: true
             )
             copied.flags |= Entry.unsharedFlag
+            if targetDB != sourceDB { engine.notifyKeyChanged(db: targetDB, key: a[2]) }
             c.reply.writeRESPInteger(1)
         }
     }
@@ -242,6 +261,7 @@ extension Engine {
                 expiry: source.hasExpiry ? source.expiry : nil
             )
             shard.remove(sourceDB, slot)
+            if !engine.observers.isEmpty { engine.notifyKeyChanged(db: targetDB, key: key, hash: hash) }
             c.reply.writeRESPInteger(1)
         }
     }
@@ -253,6 +273,7 @@ extension Engine {
             throw CommandError.dbIndexOutOfRange
         }
         engine.withAllShards {
+            engine.notifyDatabasesWillChange(.swap(first, second))
             for shard in engine.shards {
                 shard.tables.swapAt(first, second)
             }
@@ -540,8 +561,7 @@ extension Engine {
                         guard table.isLive(slot) else { continue }
                         let e = shard.entry(table, slot)
                         if e.hasExpiry && e.expiry <= c.now {
-                            shard.journalExpiry(c.db, e.key)
-                            shard.remove(c.db, slot)
+                            shard.deleteByEngine(c.db, slot)
                             shard.expiredKeys += 1
                             return true
                         }
@@ -574,6 +594,7 @@ extension Engine {
     /// Removes every key of every database.
     public func flushAll() {
         withAllShards {
+            notifyDatabasesWillChange(.flushAll)
             for shard in shards {
                 for db in 0..<databases { shard.flush(db) }
             }
@@ -582,8 +603,9 @@ extension Engine {
 
     /// Removes every key of `db`.
     public func flush(db: Int) {
-        for shard in shards {
-            shard.lock.withLock { shard.flush(db) }
+        withAllShards {
+            notifyDatabasesWillChange(.flush(db: db))
+            for shard in shards { shard.flush(db) }
         }
     }
 

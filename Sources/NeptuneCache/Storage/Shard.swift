@@ -20,6 +20,8 @@ final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var objectBytes = 0
     /// Receives a DEL for every key this shard expires (set by the engine under every shard's lock).
     @exclusivity(unchecked) var journal: (any MutationJournal)?
+    /// The engine's keyspace observers (set by the engine under every shard's lock).
+    @exclusivity(unchecked) var observers: [any KeyspaceObserver] = []
 
     init(index: Int, databases: Int, hasher: KeyHasher) {
         self.index = index
@@ -40,20 +42,12 @@ final class Shard: @unchecked Sendable {
         if slot >= 0 {
             let e = entry(table, slot)
             if e.hasExpiry && e.expiry <= now {
-                journalExpiry(db, e.key)
-                remove(db, slot)
+                deleteByEngine(db, slot)
                 expiredKeys += 1
                 return -1
             }
         }
         return slot
-    }
-
-    /// Journals the deletion of an expired key, so replay never depends on the clock.
-    @inline(__always)
-    func journalExpiry(_ db: Int, _ key: UnsafeRawBufferPointer) {
-        guard let journal else { return }
-        _ = journal.append(db: db, arguments: [Self.delName, ByteBuffer(bytes: key)])
     }
 
     static let delName = ByteBuffer(string: "DEL")
@@ -212,8 +206,7 @@ final class Shard: @unchecked Sendable {
             if table.isLive(slot) {
                 let e = entry(table, slot)
                 if e.hasExpiry && e.expiry <= now {
-                    journalExpiry(db, e.key)
-                    remove(db, slot)
+                    deleteByEngine(db, slot)
                     removed += 1
                     expiredKeys += 1
                     if table.count == 0 { break }

@@ -119,9 +119,13 @@ extension ServerState {
         c.connection?.closeAfterReply = true
     }
 
-    /// `RESET`: back to a fresh connection's state: database 0, RESP2, no name, replies on, NO-EVICT and NO-TOUCH
-    /// off, and not authenticated when a password is required.
+    /// `RESET`: back to a fresh connection's state: no transaction and no watched keys, no subscriptions,
+    /// database 0, RESP2, no name, replies on, NO-EVICT and NO-TOUCH off, and not authenticated when a password is
+    /// required.
     func reset(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
+        engine.resetTransaction(&c)
+        if let client = c.connection { unsubscribeAll(client) }
+        c.isSubscribed = false
         c.db = 0
         c.protocolVersion = .v2
         c.noEvict = false

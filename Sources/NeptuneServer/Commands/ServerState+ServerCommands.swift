@@ -17,6 +17,7 @@ extension ServerState {
     public func registerServerCommands() {
         applyEngineSettings()
         engine.commands.register(serverCommandSpecs())
+        engine.commands.register(pubSubCommandSpecs())
     }
 
     func serverCommandSpecs() -> [CommandSpec] {

@@ -24,8 +24,17 @@ public final class ClientConnection: @unchecked Sendable {
     private var _noTouch = false
     private var _closeAfterReply = false
     private var _queryBufferBytes = 0
+    private var _multiCount = -1
     // The connection's own event loop is the only writer (CLIENT REPLY runs there).
     private let _replyMode = Atomic<UInt8>(ReplyMode.on.rawValue)
+    /// The protocol pub/sub messages are encoded in (the session's, updated after each command).
+    private let _resp3 = Atomic<Bool>(false)
+    /// Channels and patterns this client is subscribed to, in subscription order. Changed only on the connection's
+    /// event loop, under `lock` so CLIENT LIST can count them.
+    private var _channels: [[UInt8]] = []
+    private var _patterns: [[UInt8]] = []
+    /// Hands a pub/sub message to the connection's event loop (installed by the connection handler).
+    private var _delivery: (@Sendable (ByteBuffer) -> Void)?
 
     /// CLIENT REPLY: whether this connection's replies are sent.
     public enum ReplyMode: UInt8, Sendable {
@@ -87,6 +96,62 @@ public final class ClientConnection: @unchecked Sendable {
         set { _replyMode.store(newValue.rawValue, ordering: .relaxed) }
     }
 
+    /// The protocol version pub/sub messages to this client are encoded in.
+    var pushProtocol: RESPVersion { _resp3.load(ordering: .relaxed) ? .v3 : .v2 }
+
+    /// Installs how messages reach the connection (called once, when it becomes active).
+    func installDelivery(_ delivery: @escaping @Sendable (ByteBuffer) -> Void) {
+        lock.withLock { _delivery = delivery }
+    }
+
+    /// Drops the delivery closure (the connection closed), breaking its reference cycle with the handler.
+    func removeDelivery() {
+        lock.withLock { _delivery = nil }
+    }
+
+    /// Sends a pub/sub message to this client, from any thread: it is queued on the client's event loop.
+    func deliver(_ message: ByteBuffer) {
+        lock.withLock { _delivery }?(message)
+    }
+
+    /// Subscribed channels (or patterns), in subscription order.
+    func subscriptions(patterns: Bool) -> [[UInt8]] {
+        lock.withLock { patterns ? _patterns : _channels }
+    }
+
+    /// Channels plus patterns this client is subscribed to.
+    var subscriptionCount: Int {
+        lock.withLock { _channels.count + _patterns.count }
+    }
+
+    /// Records a subscription; false if the client already had it.
+    func addSubscription(_ name: [UInt8], pattern: Bool) -> Bool {
+        lock.withLock {
+            if pattern {
+                if _patterns.contains(name) { return false }
+                _patterns.append(name)
+            } else {
+                if _channels.contains(name) { return false }
+                _channels.append(name)
+            }
+            return true
+        }
+    }
+
+    /// Forgets a subscription; false if the client did not have it.
+    func removeSubscription(_ name: [UInt8], pattern: Bool) -> Bool {
+        lock.withLock {
+            if pattern {
+                guard let i = _patterns.firstIndex(of: name) else { return false }
+                _patterns.remove(at: i)
+            } else {
+                guard let i = _channels.firstIndex(of: name) else { return false }
+                _channels.remove(at: i)
+            }
+            return true
+        }
+    }
+
     /// Called before each command: a pending CLIENT REPLY SKIP applies to this command.
     @inline(__always)
     func beginCommandReply() {
@@ -111,7 +176,13 @@ public final class ClientConnection: @unchecked Sendable {
 
     /// Records a command about to run (for CLIENT LIST's `cmd`, `idle`, `db`, `resp`).
     func recordCommand(_ name: String, now: Int64, context: CommandContext, queryBufferBytes: Int) {
+        _resp3.store(context.protocolVersion == .v3, ordering: .relaxed)
         lock.withLock {
+            if let transaction = context.transaction {
+                _multiCount = transaction.queuedCount
+            } else {
+                _multiCount = -1
+            }
             _lastCommand = name
             _lastInteraction = now
             _db = context.db
@@ -136,6 +207,7 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     func recordSession(_ context: CommandContext) {
+        _resp3.store(context.protocolVersion == .v3, ordering: .relaxed)
         lock.withLock {
             _db = context.db
             _protocolVersion = context.protocolVersion
@@ -153,6 +225,8 @@ public final class ClientConnection: @unchecked Sendable {
     public func infoLine(now: Int64) -> String {
         lock.withLock {
             var flags = ""
+            if _multiCount >= 0 { flags += "x" }
+            if !_channels.isEmpty || !_patterns.isEmpty { flags += "P" }
             if _noEvict { flags += "e" }
             if _noTouch { flags += "T" }
             if flags.isEmpty { flags = "N" }
@@ -160,7 +234,8 @@ public final class ClientConnection: @unchecked Sendable {
             let idle = max(0, (now - _lastInteraction) / 1000)
             let nameField = _name ?? ""
             return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameField) age=\(age) idle=\(idle) "
-                + "flags=\(flags) db=\(_db) sub=0 psub=0 ssub=0 multi=-1 qbuf=\(_queryBufferBytes) qbuf-free=0 "
+                + "flags=\(flags) db=\(_db) sub=\(_channels.count) psub=\(_patterns.count) ssub=0 "
+                + "multi=\(_multiCount) qbuf=\(_queryBufferBytes) qbuf-free=0 "
                 + "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
                 + "cmd=\(_lastCommand) user=default redir=-1 resp=\(_protocolVersion.rawValue) "
                 + "lib-name=\(_libraryName ?? "") lib-ver=\(_libraryVersion ?? "")"

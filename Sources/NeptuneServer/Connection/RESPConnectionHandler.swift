@@ -27,6 +27,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// in order (a batch without writes waits behind earlier ones so replies never overtake each other).
     private var held: [(sequence: UInt64, reply: ByteBuffer)] = []
     private var requestedSequence: UInt64 = 0
+    /// When the pub/sub output buffer went over its soft limit (nil while under it).
+    private var softLimitSince: Int64?
 
     init(state: ServerState, logger: Logger) {
         self.state = state
@@ -57,11 +59,22 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             return
         }
         state.clients.add(client)
+        let loop = channelContext.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let boundContext = NIOLoopBound(channelContext, eventLoop: loop)
+        client.installDelivery { message in
+            loop.execute { handler.value.deliverPush(message, boundContext.value) }
+        }
         channelContext.fireChannelActive()
     }
 
     func channelInactive(context channelContext: ChannelHandlerContext) {
-        if let client { state.clients.remove(client) }
+        if let client {
+            state.clients.remove(client)
+            client.removeDelivery()
+            state.unsubscribeAll(client)
+        }
+        state.engine.resetTransaction(&context)
         channelContext.fireChannelInactive()
     }
 
@@ -171,6 +184,41 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         channelContext.writeAndFlush(wrapOutboundOut(context.reply), promise: nil)
         context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+    }
+
+    /// Writes a pub/sub message (on the connection's event loop, between read batches, so it never splits a
+    /// reply), then enforces `client-output-buffer-limit pubsub`: a client whose unsent output stays over the soft
+    /// limit for its seconds, or goes over the hard limit, is disconnected, so a subscriber that does not read
+    /// cannot make the server hold unbounded memory.
+    func deliverPush(_ message: ByteBuffer, _ channelContext: ChannelHandlerContext) {
+        guard !closing, channelContext.channel.isActive else { return }
+        var message = message
+        context.reply.writeBuffer(&message)
+        flushReplies(channelContext)
+        let limit = state.config.clientOutputBufferLimit(for: .pubsub)
+        guard limit.hardLimitBytes > 0 || limit.softLimitBytes > 0,
+            let buffered = try? channelContext.channel.syncOptions?.getOption(.bufferedWritableBytes)
+        else { return }
+        var exceeded = limit.hardLimitBytes > 0 && buffered >= limit.hardLimitBytes
+        if !exceeded && limit.softLimitBytes > 0 && buffered >= limit.softLimitBytes {
+            let now = state.engine.clock.milliseconds()
+            if let since = softLimitSince {
+                exceeded = now - since >= Int64(limit.softLimitSeconds) * 1000
+            } else {
+                softLimitSince = now
+            }
+        } else if buffered < limit.softLimitBytes {
+            softLimitSince = nil
+        }
+        if exceeded {
+            logger.warning(
+                "closing client for overcoming of output buffer limits",
+                metadata: ["client": "\(client?.address ?? "")", "bytes": "\(buffered)"]
+            )
+            state.statistics.outputBufferLimitDisconnections.add(1, ordering: .relaxed)
+            closing = true
+            channelContext.close(promise: nil)
+        }
     }
 
     /// Sends the held replies whose records are now durable. If the journal failed, the writes they acknowledge
