@@ -79,6 +79,66 @@ extension Engine {
                  complexity: "O(1) for every call. O(N) for a complete iteration, including enough command "
                      + "calls for the cursor to return back to 0. N is the number of elements inside the "
                      + "collection..", hscan),
+                    // Sets
+            spec("sadd", -3, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "set", "fast"], "set",
+                 "Add one or more members to a set", since: "1.0.0",
+                 complexity: "O(1) for each element added, so O(N) to add N elements when the command is "
+                     + "called with multiple arguments.", sadd),
+            spec("srem", -3, ["write", "fast"], (1, 1, 1), ["write", "set", "fast"], "set",
+                 "Remove one or more members from a set", since: "1.0.0",
+                 complexity: "O(N) where N is the number of members to be removed.", srem),
+            spec("smembers", 2, ["readonly"], (1, 1, 1), ["read", "set", "slow"], "set",
+                 "Get all the members in a set", since: "1.0.0",
+                 complexity: "O(N) where N is the set cardinality.", smembers),
+            spec("sismember", 3, ["readonly", "fast"], (1, 1, 1), ["read", "set", "fast"], "set",
+                 "Determine if a given value is a member of a set", since: "1.0.0",
+                 complexity: "O(1)", sismember),
+            spec("smismember", -3, ["readonly", "fast"], (1, 1, 1), ["read", "set", "fast"], "set",
+                 "Returns the membership associated with the given elements for a set", since: "6.2.0",
+                 complexity: "O(N) where N is the number of elements being checked for membership", smismember),
+            spec("scard", 2, ["readonly", "fast"], (1, 1, 1), ["read", "set", "fast"], "set",
+                 "Get the number of members in a set", since: "1.0.0",
+                 complexity: "O(1)", scard),
+            spec("spop", -2, ["write", "fast"], (1, 1, 1), ["write", "set", "fast"], "set",
+                 "Remove and return one or multiple random members from a set", since: "1.0.0",
+                 complexity: "Without the count argument O(1), otherwise O(N) where N is the value of the "
+                     + "passed count.", spop),
+            spec("srandmember", -2, ["readonly"], (1, 1, 1), ["read", "set", "slow"], "set",
+                 "Get one or multiple random members from a set", since: "1.0.0",
+                 complexity: "Without the count argument O(1), otherwise O(N) where N is the absolute value of "
+                     + "the passed count.", srandmember),
+            spec("smove", 4, ["write", "fast"], (1, 2, 1), ["write", "set", "fast"], "set",
+                 "Move a member from one set to another", since: "1.0.0",
+                 complexity: "O(1)", smove),
+            spec("sinter", -2, ["readonly"], (1, -1, 1), ["read", "set", "slow"], "set",
+                 "Intersect multiple sets", since: "1.0.0",
+                 complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the "
+                     + "number of sets.", sinter),
+            spec("sintercard", -3, ["readonly", "movablekeys"], (0, 0, 0), ["read", "set", "slow"], "set",
+                 "Intersect multiple sets and return the cardinality of the result", since: "7.0.0",
+                 complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the "
+                     + "number of sets.", sintercard),
+            spec("sunion", -2, ["readonly"], (1, -1, 1), ["read", "set", "slow"], "set",
+                 "Add multiple sets", since: "1.0.0",
+                 complexity: "O(N) where N is the total number of elements in all given sets.", sunion),
+            spec("sdiff", -2, ["readonly"], (1, -1, 1), ["read", "set", "slow"], "set",
+                 "Subtract multiple sets", since: "1.0.0",
+                 complexity: "O(N) where N is the total number of elements in all given sets.", sdiff),
+            spec("sinterstore", -3, ["write", "denyoom"], (1, -1, 1), ["write", "set", "slow"], "set",
+                 "Intersect multiple sets and store the resulting set in a key", since: "1.0.0",
+                 complexity: "O(N*M) worst case where N is the cardinality of the smallest set and M is the "
+                     + "number of sets.", sinterstore),
+            spec("sunionstore", -3, ["write", "denyoom"], (1, -1, 1), ["write", "set", "slow"], "set",
+                 "Add multiple sets and store the resulting set in a key", since: "1.0.0",
+                 complexity: "O(N) where N is the total number of elements in all given sets.", sunionstore),
+            spec("sdiffstore", -3, ["write", "denyoom"], (1, -1, 1), ["write", "set", "slow"], "set",
+                 "Subtract multiple sets and store the resulting set in a key", since: "1.0.0",
+                 complexity: "O(N) where N is the total number of elements in all given sets.", sdiffstore),
+            spec("sscan", -3, ["readonly"], (1, 1, 1), ["read", "set", "slow"], "set",
+                 "Incrementally iterate Set elements", since: "2.8.0",
+                 complexity: "O(1) for every call. O(N) for a complete iteration, including enough command "
+                     + "calls for the cursor to return back to 0. N is the number of elements inside the "
+                     + "collection..", sscan),
         ]
     }
 }

@@ -64,7 +64,8 @@ public class CollectionObject: @unchecked Sendable {
         switch type {
         case .string: throw CollectionDecodingError("a string is not a collection")
         case .hash: object = try HashObject.decode(&reader)
-        case .set, .zset, .list: throw CollectionDecodingError("type \(type.name) not supported yet")
+        case .set: object = try SetObject.decode(&reader)
+        case .zset, .list: throw CollectionDecodingError("type \(type.name) not supported yet")
         }
         buffer = reader.buffer
         return object
@@ -75,7 +76,8 @@ public class CollectionObject: @unchecked Sendable {
         switch type {
         case .string: preconditionFailure("a string is not a collection")
         case .hash: HashObject()
-        case .set, .zset, .list: preconditionFailure("not supported yet")
+        case .set: SetObject()
+        case .zset, .list: preconditionFailure("not supported yet")
         }
     }
 }
