@@ -119,6 +119,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "NeptuneBenchmarkKitTests", dependencies: ["NeptuneBenchmarkKit"]),
+        .testTarget(name: "NeptuneIndexTests", dependencies: ["NeptuneIndex"]),
         .testTarget(
             name: "NeptuneCacheTests",
             dependencies: ["NeptuneCache", "NeptuneTestSupport", "NeptuneRESP"]

@@ -1,1 +1,0 @@
-// Secondary indexes over hashes (RediSearch-compatible FT.*): see DESIGN.md §5.
