@@ -28,6 +28,9 @@ public struct CommandContext: Sendable {
     /// The client has pub/sub subscriptions: in RESP2 only (P)(UN)SUBSCRIBE, PING, QUIT and RESET are allowed, and
     /// PING answers `[pong, message]`. The host sets it.
     public var isSubscribed = false
+    /// Set by a write command that told the keyspace observers itself which keys it changed (COPY … DB), so the
+    /// dispatcher does not derive them from the journal directive. Reset before each command.
+    var reportedOwnChanges = false
     /// The client's MULTI/WATCH state, created by the first MULTI or WATCH.
     public var transaction: TransactionState?
     /// While EXEC runs: the records its commands journal, appended together (between MULTI and EXEC records)

@@ -173,6 +173,7 @@ public final class Engine: Sendable {
         lockShards(mask)
         defer { unlockShards(mask) }
         context.journal = .asReceived
+        context.reportedOwnChanges = false
         do {
             try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
         } catch {
@@ -201,7 +202,7 @@ public final class Engine: Sendable {
                 }
             }
         }
-        if !observers.isEmpty {
+        if !observers.isEmpty && !context.reportedOwnChanges {
             notifyWrite(entry, arguments, context)
         }
         return entry.spec.name

@@ -70,6 +70,34 @@ final class RecordingObserver: KeyspaceObserver {
         _ = observer.take()
         #expect(s.run("MOVE", "d", "3") == .integer(1))
         #expect(Set(observer.take()) == ["0:d", "3:d"])
+        // COPY changes only its destination, possibly in another database.
+        s.run("SET", "src", "1")
+        _ = observer.take()
+        #expect(s.run("COPY", "src", "dst", "DB", "5") == .integer(1))
+        #expect(observer.take() == ["5:dst"])
+        #expect(s.run("COPY", "src", "dst2") == .integer(1))
+        #expect(observer.take() == ["0:dst2"])
+    }
+
+    /// Writes that change nothing report nothing (WATCH relies on it, as Redis only touches modified keys).
+    @Test func noOpWritesReportNothing() {
+        let engine = Engine(clock: ManualClock())
+        let observer = RecordingObserver()
+        engine.addObserver(observer)
+        var s = EngineSession(engine: engine)
+        s.run("SET", "a", "1")
+        s.run("SET", "b", "2")
+        _ = observer.take()
+        let noOps: [[String]] = [
+            ["PERSIST", "a"], ["PERSIST", "missing"], ["MSETNX", "a", "1", "new", "2"], ["RENAMENX", "a", "b"],
+            ["RENAME", "a", "a"], ["COPY", "missing", "x"], ["COPY", "a", "b"], ["MOVE", "missing", "1"],
+            ["GETDEL", "missing"], ["SETRANGE", "a", "0", ""], ["SETNX", "a", "x"], ["DEL", "missing"],
+            ["EXPIRE", "missing", "100"], ["SET", "a", "x", "NX"], ["SET", "missing", "x", "XX"],
+        ]
+        for command in noOps {
+            s.run(command.map { Array($0.utf8) })
+            #expect(observer.take() == [], "\(command)")
+        }
     }
 
     @Test func expiryAndWholeDatabaseEventsAreReported() {

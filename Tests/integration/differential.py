@@ -123,15 +123,31 @@ class CommandGenerator:
             (0.1, self.g_flushdb), (0.03, self.g_flushall), (1.5, self.g_select), (0.4, self.g_swapdb),
             (1.5, self.g_move), (0.5, self.g_ping), (0.5, self.g_echo), (2.5, self.g_arity),
             (0.3, self.g_unknown),
+            (0.8, self.g_multi), (0.6, self.g_watch), (0.2, self.g_unwatch), (0.1, self.g_exec_alone),
         ]
         self.funcs = [f for _, f in table]
         self.weights = [w for w, _ in table]
+        # MULTI state: while queuing, only commands with exactly comparable replies are drawn (EXEC's array is
+        # compared byte for byte), and after `multi_length` of them the transaction ends with EXEC or DISCARD.
+        self.in_multi = False
+        self.queued = 0
+        self.multi_length = 0
 
     # -- building blocks -------------------------------------------------------------------------------------------
 
     def next(self) -> Op:
         """The next command."""
-        return self.rng.choices(self.funcs, self.weights)[0]()
+        if not self.in_multi:
+            return self.rng.choices(self.funcs, self.weights)[0]()
+        self.queued += 1
+        if self.queued > self.multi_length:
+            self.in_multi = False
+            return self.op(self.name("EXEC" if self.rng.random() < 0.85 else "DISCARD"))
+        for _ in range(20):
+            op = self.rng.choices(self.funcs, self.weights)[0]()
+            if op.kind == "exact":
+                return op
+        return self.op(self.name("PING"))
 
     def name(self, n: str) -> bytes:
         """A command or option name, sometimes in lower or mixed case (Redis is case-insensitive)."""
@@ -523,6 +539,26 @@ class CommandGenerator:
         return self.op(name, *[self.junk() for _ in range(self.rng.randint(0, 3))])
 
 
+    # -- transactions ----------------------------------------------------------------------------------------------
+
+    def g_multi(self) -> Op:
+        # A nested MULTI is an error that leaves the transaction open; the count restarts either way.
+        self.in_multi = True
+        self.queued = 0
+        self.multi_length = self.rng.randint(0, 8)
+        return self.op(self.name("MULTI"))
+
+    def g_watch(self) -> Op:
+        # One connection: only its own writes (and FLUSH/SWAPDB) touch the keys, which is deterministic.
+        return self.op(self.name("WATCH"), *self.keys(1, 3))
+
+    def g_unwatch(self) -> Op:
+        return self.op(self.name("UNWATCH"))
+
+    def g_exec_alone(self) -> Op:
+        return self.op(self.name(self.rng.choice(("EXEC", "DISCARD"))))
+
+
 class Mismatch(AssertionError):
     """Two servers answered the same command differently (or one of them stopped answering)."""
 
@@ -714,6 +750,10 @@ class DifferentialRunner:
 
     def check_state(self, index: int) -> None:
         """Compare every database's keys, types, values and TTLs, then restore the selected database."""
+        # A transaction the generator left open would queue the checks: end it on both sides alike (the
+        # generator's later EXEC then gets the same "EXEC without MULTI" from both).
+        for side in (0, 1):
+            self._io(side, lambda c: c.call("DISCARD"))
         for db in DBS:
             for side in (0, 1):
                 self._io(side, lambda c: c.call("SELECT", db))

@@ -161,9 +161,15 @@ extension Engine {
             let sameKey = k1.elementsEqual(k2)
             let slot = s1.find(c.db, k1, engine.hasher.hash(k1), now: c.now)
             guard slot >= 0 else { throw CommandError.noSuchKey }
-            if sameKey { return nx ? c.reply.writeRESPInteger(0) : c.reply.writeRESPSimpleString("OK") }
+            if sameKey {
+                c.journal = .nothing
+                return nx ? c.reply.writeRESPInteger(0) : c.reply.writeRESPSimpleString("OK")
+            }
             let destination = s2.find(c.db, k2, h2, now: c.now)
-            if destination >= 0 && nx { return c.reply.writeRESPInteger(0) }
+            if destination >= 0 && nx {
+                c.journal = .nothing
+                return c.reply.writeRESPInteger(0)
+            }
             let source = s1.entry(s1.tables[c.db], slot)
             engine.copyEntry(
                 source,
@@ -213,10 +219,16 @@ extension Engine {
         let sourceDB = c.db
         engine.withTwoKeys(a[1], a[2]) { k1, h1, s1, k2, h2, s2 in
             let slot = s1.find(sourceDB, k1, h1, now: c.now)
-            guard slot >= 0 else { return c.reply.writeRESPInteger(0) }
+            guard slot >= 0 else {
+                c.journal = .nothing
+                return c.reply.writeRESPInteger(0)
+            }
             var destination = s2.find(targetDB, k2, h2, now: c.now)
             if destination >= 0 {
-                guard replace else { return c.reply.writeRESPInteger(0) }
+                guard replace else {
+                    c.journal = .nothing
+                    return c.reply.writeRESPInteger(0)
+                }
                 s2.remove(targetDB, destination)
                 destination = -1
             }
@@ -235,7 +247,9 @@ extension Engine {
                 duplicate: true
             )
             copied.flags |= Entry.unsharedFlag
-            if targetDB != sourceDB { engine.notifyKeyChanged(db: targetDB, key: a[2]) }
+            // Only the destination changed (in the target database): report it, not the source.
+            c.reportedOwnChanges = true
+            if !engine.observers.isEmpty { engine.notifyKeyChanged(db: targetDB, key: k2, hash: h2) }
             c.reply.writeRESPInteger(1)
         }
     }
@@ -247,8 +261,10 @@ extension Engine {
         let sourceDB = c.db
         engine.withKey(a[1]) { key, hash, shard in
             let slot = shard.find(sourceDB, key, hash, now: c.now)
-            guard slot >= 0 else { return c.reply.writeRESPInteger(0) }
-            if shard.find(targetDB, key, hash, now: c.now) >= 0 { return c.reply.writeRESPInteger(0) }
+            guard slot >= 0, shard.find(targetDB, key, hash, now: c.now) < 0 else {
+                c.journal = .nothing
+                return c.reply.writeRESPInteger(0)
+            }
             let source = shard.entry(shard.tables[sourceDB], slot)
             engine.copyEntry(
                 source,
@@ -395,7 +411,10 @@ extension Engine {
     static func persist(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         engine.withKey(a[1]) { key, hash, shard in
             let slot = shard.find(c.db, key, hash, now: c.now)
-            guard slot >= 0, Self.expiry(shard, c.db, slot) != nil else { return c.reply.writeRESPInteger(0) }
+            guard slot >= 0, Self.expiry(shard, c.db, slot) != nil else {
+                c.journal = .nothing
+                return c.reply.writeRESPInteger(0)
+            }
             shard.setExpiry(c.db, slot, nil)
             c.reply.writeRESPInteger(1)
         }

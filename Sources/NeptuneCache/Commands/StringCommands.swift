@@ -259,7 +259,10 @@ extension Engine {
     static func getdel(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         try engine.withKey(a[1]) { key, hash, shard in
             let slot = engine.lookupRead(shard, c.db, key, hash, c)
-            guard slot >= 0 else { return c.reply.writeRESPNull(c.protocolVersion) }
+            guard slot >= 0 else {
+                c.journal = .nothing
+                return c.reply.writeRESPNull(c.protocolVersion)
+            }
             let e = shard.entry(shard.tables[c.db], slot)
             guard e.type == .string else { throw CommandError.wrongType }
             c.reply.writeRESPBulkString(UnsafeRawBufferPointer(e.value))
@@ -334,6 +337,7 @@ extension Engine {
             }
             return true
         }
+        if !stored { c.journal = .nothing }
         c.reply.writeRESPInteger(stored ? 1 : 0)
     }
 
@@ -517,7 +521,10 @@ extension Engine {
                     old = UnsafeRawBufferPointer(e.value)
                     expiry = e.hasExpiry ? e.expiry : nil
                 }
-                if patch.count == 0 { return c.reply.writeRESPInteger(old.count) }
+                if patch.count == 0 {
+                    c.journal = .nothing
+                    return c.reply.writeRESPInteger(old.count)
+                }
                 let (end, overflow) = offset.addingReportingOverflow(Int64(patch.count))
                 guard !overflow && end <= Int64(maxLength) else { throw CommandError.stringTooLong }
                 let total = max(old.count, Int(end))
