@@ -124,6 +124,8 @@ public final class CommandRegistry: @unchecked Sendable {
         let subcommands: [Entry]
         /// Whether the command changes the keyspace (journaled, refused when the journal is unhealthy).
         let isWrite: Bool
+        /// Redis's `denyoom`: refused when memory is over `maxmemory` and cannot be freed.
+        let denyOOM: Bool
         let firstKey: Int
         let lastKey: Int
         let keyStep: Int
@@ -140,6 +142,7 @@ public final class CommandRegistry: @unchecked Sendable {
             // Commands whose keys move (ZUNIONSTORE numkeys ..., LMPOP ...) are locked like keyless writes: every
             // shard, so the body may touch any key and the journal still records the apply order.
             self.firstKey = spec.flags.contains("movablekeys") ? 0 : spec.firstKey
+            self.denyOOM = spec.flags.contains("denyoom")
             self.lastKey = spec.lastKey
             self.keyStep = spec.step
             self.runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(spec.name)

@@ -41,6 +41,8 @@ public final class Engine: Sendable {
     /// The keys clients WATCH; registered as an observer on the first WATCH.
     let watches: WatchRegistry
     private let _loading = Atomic<Bool>(false)
+    /// Memory limit, accounting and eviction (Eviction/Engine+Eviction.swift).
+    let eviction = EvictionController()
 
     /// Creates an engine.
     /// - Parameters:
@@ -61,6 +63,7 @@ public final class Engine: Sendable {
         commands.register(Self.builtinCommands)
         commands.register(Self.collectionCommands)
         commands.register(Self.transactionCommands)
+        for shard in shards { shard.clock = clock }
     }
 
     public var settings: EngineSettings {
@@ -155,6 +158,13 @@ public final class Engine: Sendable {
             return entry.spec.name
         }
         context.now = context.replaying ? Int64.min : clock.milliseconds()
+        // maxmemory: evict before any command (as Redis does); refuse commands that may grow memory if that fails.
+        if eviction.maxmemory.load(ordering: .relaxed) > 0 && !context.replaying && !evictIfNeeded()
+            && entry.denyOOM
+        {
+            context.reply.writeRESPError(Self.outOfMemoryMessage)
+            return entry.spec.name
+        }
         guard entry.isWrite else {
             do {
                 try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
@@ -180,6 +190,7 @@ public final class Engine: Sendable {
             Self.writeError(error, &context)
             return entry.spec.name
         }
+        if eviction.maxmemory.load(ordering: .relaxed) > 0 { publishMemory(mask) }
         if context.journalBatch != nil {
             // Inside EXEC: the transaction's records are appended together when it ends.
             switch context.journal {
@@ -312,7 +323,8 @@ public final class Engine: Sendable {
         return try body()
     }
 
-    /// The 24-bit LRU clock (seconds) stored in entries on access.
+    /// The 24-bit LRU clock (seconds) stored in entries on access (other policies' data is derived in
+    /// ``Shard/store(_:key:hash:slot:type:valueLength:expiry:access:touchExisting:fill:)`` and ``Shard/touch(_:now:)``).
     @inline(__always)
     func lruClock(_ now: Int64) -> UInt32 {
         UInt32(truncatingIfNeeded: now / 1000) & 0xFF_FFFF
@@ -349,8 +361,10 @@ public final class Engine: Sendable {
         public var keyspaceHits = 0
         public var keyspaceMisses = 0
         public var expiredKeys = 0
-        /// Bytes held by the keyspace (slot arrays and entry pages).
+        /// Bytes held by the keyspace (slot arrays, entry cells in use, objects, eviction bookkeeping).
         public var memoryBytes = 0
+        /// Keys removed by the eviction policy.
+        public var evictedKeys = 0
     }
 
     public func statistics() -> Statistics {
@@ -361,6 +375,8 @@ public final class Engine: Sendable {
                 stats.keyspaceMisses += shard.keyspaceMisses
                 stats.expiredKeys += shard.expiredKeys
                 stats.memoryBytes += shard.memoryBytes
+                stats.evictedKeys += shard.evictedKeys
+                shard.publishMemory(eviction.used)
             }
         }
         return stats
@@ -373,6 +389,7 @@ public final class Engine: Sendable {
                 shard.keyspaceHits = 0
                 shard.keyspaceMisses = 0
                 shard.expiredKeys = 0
+                shard.evictedKeys = 0
             }
         }
     }

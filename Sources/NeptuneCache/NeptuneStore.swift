@@ -296,7 +296,7 @@ extension Engine {
             shard.keyspaceHits += 1
             let e = shard.entry(shard.tables[db], slot)
             guard e.type == .string else { throw CommandError.wrongType }
-            e.access = lruClock(now)
+            shard.touch(e, now: now)
             return Array(UnsafeRawBufferPointer(e.value))
         }
     }

@@ -130,6 +130,14 @@ public struct ServerCronService: Service {
                 let (examined, removed) = state.engine.sweepExpired(budget: 32)
                 if examined == 0 || removed * 10 < examined { break }
             }
+            // Memory: count the clients' buffers, and finish evictions a write left over (bounded per call).
+            state.engine.hostMemoryBytes = ServerState.memoryBaseline + state.clients.count * ServerState.perClientBytes
+            let evictionDeadline = clock.now.advanced(by: period / 4)
+            while state.engine.maxmemory > 0 && clock.now < evictionDeadline {
+                let before = state.engine.evictedKeys
+                state.engine.evictIfNeeded()
+                if state.engine.evictedKeys == before { break }
+            }
             if ticks % hz == 0 {
                 closeIdleClients()
             }

@@ -91,6 +91,7 @@ public final class ServerState: Sendable {
         self.engine = engine
         self.config = config
         self.startTime = engine.clock.milliseconds()
+        engine.hostMemoryBytes = Self.memoryBaseline
         var id = ""
         for _ in 0..<40 { id.append(String(Int.random(in: 0..<16), radix: 16)) }
         self.runID = id

@@ -185,7 +185,7 @@ import Testing
                 == Self.failed(
                     "maxmemory-policy",
                     "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
-                        + "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+                        + "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction, allkeys-s3fifo"
                 )
         )
         #expect(Self.roundTrip(config, "maxmemory-policy", "allkeys-lfu") == "allkeys-lfu")
@@ -416,7 +416,7 @@ import Testing
                 == Self.failed(
                     "maxmemory-policy",
                     "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, "
-                        + "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction"
+                        + "volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction, allkeys-s3fifo"
                 )
         )
         #expect(config.maxmemory == 0)

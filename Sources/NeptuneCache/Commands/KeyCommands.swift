@@ -54,7 +54,7 @@ extension Engine {
                 let slot = shard.find(c.db, key, hash, now: c.now)
                 if slot >= 0 {
                     found += 1
-                    if !c.noTouch { shard.entry(shard.tables[c.db], slot).access = engine.lruClock(c.now) }
+                    if !c.noTouch { shard.touch(shard.entry(shard.tables[c.db], slot), now: c.now) }
                 }
             }
         }
@@ -580,8 +580,7 @@ extension Engine {
                         guard table.isLive(slot) else { continue }
                         let e = shard.entry(table, slot)
                         if e.hasExpiry && e.expiry <= c.now {
-                            shard.deleteByEngine(c.db, slot)
-                            shard.expiredKeys += 1
+                            shard.deleteByEngine(c.db, slot, reason: .expired)
                             return true
                         }
                         c.reply.writeRESPBulkString(e.key)
@@ -679,12 +678,17 @@ extension Engine {
 
     static func objectIdletime(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         let lfu = engine.settings.lfuPolicy
+        let s3fifo = engine.evictionPolicy == .allkeysS3FIFO
         try objectLookup(engine, a, &c) { e, c in
             if lfu {
                 throw CommandError(
                     "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching "
                         + "between policies at runtime LRU and LFU data will take some time to adjust."
                 )
+            }
+            if s3fifo {
+                // S3-FIFO keeps a frequency and queue position in the access field, not a clock.
+                throw CommandError("ERR The S3-FIFO maxmemory policy is selected, idle time not tracked.")
             }
             let clock = engine.lruClock(c.now)
             let stored = e.access
@@ -702,7 +706,8 @@ extension Engine {
                         + "switching between policies at runtime LRU and LFU data will take some time to adjust."
                 )
             }
-            c.reply.writeRESPInteger(Int(e.access & 0xFF))
+            let decay = engine.eviction.lfuDecayTime
+            c.reply.writeRESPInteger(Int(LFU.decayed(e.access, now: c.now, decayTime: decay)))
         }
     }
 

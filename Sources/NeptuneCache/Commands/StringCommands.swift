@@ -67,7 +67,7 @@ extension Engine {
         } else {
             shard.keyspaceHits += 1
             if !context.noTouch {
-                shard.entry(shard.tables[db], slot).access = lruClock(context.now)
+                shard.touch(shard.entry(shard.tables[db], slot), now: context.now)
             }
         }
         return slot

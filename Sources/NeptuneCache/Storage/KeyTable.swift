@@ -23,6 +23,8 @@ final class KeyTable {
     var volatileCount = 0
     /// Where the active expiry sweep resumes.
     var sweepCursor = 0
+    /// The S3-FIFO queues of this database's keys in this shard, while that policy is selected.
+    var s3: S3FIFOState?
 
     init() {
         slots = .allocate(capacity: Self.minimumCapacity)
@@ -122,6 +124,7 @@ final class KeyTable {
         deleted = 0
         volatileCount = 0
         sweepCursor = 0
+        if s3 != nil { s3 = S3FIFOState() }
     }
 
     /// The smallest power-of-two capacity that holds `keys` at ≤ 50% load.

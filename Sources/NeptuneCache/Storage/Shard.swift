@@ -23,10 +23,20 @@ final class Shard: @unchecked Sendable {
     /// The engine's keyspace observers (set by the engine under every shard's lock).
     @exclusivity(unchecked) var observers: [any KeyspaceObserver] = []
 
+    // Eviction (Shard+Eviction.swift): settings copied in under the lock, counters, accounting.
+    @exclusivity(unchecked) var tuning = EvictionTuning()
+    @exclusivity(unchecked) var evictedKeys = 0
+    /// This shard's bytes as last added to the engine's used-memory counter.
+    @exclusivity(unchecked) var publishedBytes = 0
+    @exclusivity(unchecked) var randomState: UInt64
+    /// The engine's clock, for LFU times on writes (set by the engine before commands run).
+    @exclusivity(unchecked) var clock: (any NeptuneClock)?
+
     init(index: Int, databases: Int, hasher: KeyHasher) {
         self.index = index
         self.hasher = hasher
         self.tables = (0..<databases).map { _ in KeyTable() }
+        self.randomState = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
     @inline(__always)
@@ -42,8 +52,7 @@ final class Shard: @unchecked Sendable {
         if slot >= 0 {
             let e = entry(table, slot)
             if e.hasExpiry && e.expiry <= now {
-                deleteByEngine(db, slot)
-                expiredKeys += 1
+                deleteByEngine(db, slot, reason: .expired)
                 return -1
             }
         }
@@ -56,9 +65,10 @@ final class Shard: @unchecked Sendable {
     func remove(_ db: Int, _ slot: Int) {
         let table = tables[db]
         let ref = table.ref(at: slot)
-        let old = Entry(slab.pointer(ref))
-        if old.hasExpiry { table.volatileCount -= 1 }
-        releaseObject(old)
+        let e = Entry(slab.pointer(ref))
+        if e.hasExpiry { table.volatileCount -= 1 }
+        if tuning.mode == .s3fifo { forgetS3(table, e) }
+        releaseObject(e)
         table.remove(at: slot, hasher: hasher, slab: slab)
         slab.free(ref)
     }
@@ -123,9 +133,17 @@ final class Shard: @unchecked Sendable {
         expiry: Int64?,
         access: UInt32,
         releasingOld: Bool = true,
+        touchExisting: Bool = true,
         fill: (UnsafeMutableRawBufferPointer) -> Void
     ) -> (slot: Int, entry: Entry) {
         let table = tables[db]
+        var access = access
+        if tuning.mode != .lru && slot >= 0 {
+            // LFU and S3-FIFO data belong to the key, not the value: an overwrite keeps them (and counts as an
+            // access, as Redis's lookupKeyWrite does).
+            let old = entry(table, slot).access
+            access = touchExisting ? touched(old, now: evictionNow()) : old
+        }
         let size = Entry.size(keyLength: key.count, valueLength: valueLength, hasExpiry: expiry != nil)
         let newRef = slab.allocate(size)
         let cell = slab.pointer(newRef)
@@ -148,6 +166,7 @@ final class Shard: @unchecked Sendable {
             slab.free(oldRef)
             return (slot, entry)
         }
+        if tuning.mode != .lru { entry.access = newKeyAccess(table, hash: hash, lruClock: access) }
         let newSlot = table.insert(newRef, hash: hash, hasher: hasher, slab: slab)
         return (newSlot, entry)
     }
@@ -172,7 +191,8 @@ final class Shard: @unchecked Sendable {
             valueLength: value.count,
             expiry: expiry,
             access: old.access,
-            releasingOld: false  // the moved entry keeps the same object reference
+            releasingOld: false,  // the moved entry keeps the same object reference
+            touchExisting: false
         ) { target in
             if value.count > 0 { target.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
         }
@@ -188,11 +208,19 @@ final class Shard: @unchecked Sendable {
             slab.free(ref)
         }
         table.removeAll()
+        if tuning.mode == .s3fifo { table.s3 = S3FIFOState() }
     }
 
-    /// Bytes this shard holds: slot arrays, allocator pages and collection objects.
+    /// Bytes this shard's data holds: key-table slots, the entries' cells, collection objects and eviction
+    /// bookkeeping. Cells are counted while in use (freed cells are reused by later writes), as Redis counts
+    /// allocations: what eviction can give back.
     var memoryBytes: Int {
-        tables.reduce(0) { $0 + $1.slotBytes } + slab.reservedBytes + objectBytes
+        var bytes = slab.liveBytes + objectBytes
+        for table in tables {
+            bytes += table.slotBytes
+            if let s3 = table.s3 { bytes += s3.memoryBytes }
+        }
+        return bytes
     }
 
     /// Deletes expired keys met in the next `budget` slots of `db`'s table. Returns (slots examined, keys removed).
@@ -206,9 +234,8 @@ final class Shard: @unchecked Sendable {
             if table.isLive(slot) {
                 let e = entry(table, slot)
                 if e.hasExpiry && e.expiry <= now {
-                    deleteByEngine(db, slot)
+                    deleteByEngine(db, slot, reason: .expired)
                     removed += 1
-                    expiredKeys += 1
                     if table.count == 0 { break }
                     // A removal can shrink the table; restart from the same position in the new layout.
                     slot &= table.mask

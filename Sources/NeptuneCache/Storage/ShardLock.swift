@@ -48,6 +48,20 @@ final class ShardLock: @unchecked Sendable {
         }
     }
 
+    /// Takes the lock if it is free or already held by this thread; never waits. The evictor uses it so that it
+    /// can never deadlock with a command holding shards in another order.
+    func tryLock() -> Bool {
+        let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
+        if owner.load(ordering: .relaxed) == me {
+            depth += 1
+            return true
+        }
+        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        owner.store(me, ordering: .relaxed)
+        depth = 1
+        return true
+    }
+
     @inline(__always)
     func withLock<R>(_ body: () throws -> R) rethrows -> R {
         lock()

@@ -79,7 +79,8 @@ extension ServerState {
     }
 
     /// Applies the configuration parameters the engine reads, now and whenever CONFIG SET changes them:
-    /// `proto-max-bulk-len`, and `maxmemory`/`maxmemory-policy` (LFU policy, shared integers).
+    /// `proto-max-bulk-len`, the memory limit and eviction policy (`maxmemory`, `maxmemory-policy`,
+    /// `maxmemory-samples`, `lfu-log-factor`, `lfu-decay-time`) and shared integers.
     func applyEngineSettings() {
         let engine = self.engine
         let config = self.config
@@ -89,6 +90,13 @@ extension ServerState {
             let lru = policy == .allkeysLRU || policy == .volatileLRU
             let bulk = config.protoMaxBulkLen
             let maxmemory = config.maxmemory
+            engine.configureEviction(
+                maxmemory: Int(clamping: maxmemory),
+                policy: EvictionPolicy(rawValue: policy.rawValue) ?? .noeviction,
+                samples: config.maxmemorySamples,
+                lfuLogFactor: config.lfuLogFactor,
+                lfuDecayTime: config.lfuDecayTime
+            )
             engine.updateSettings { settings in
                 settings.protoMaxBulkLength = bulk
                 settings.lfuPolicy = lfu
@@ -97,7 +105,10 @@ extension ServerState {
             }
         }
         apply("")
-        for name in ["proto-max-bulk-len", "maxmemory", "maxmemory-policy"] {
+        for name in [
+            "proto-max-bulk-len", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
+            "lfu-decay-time",
+        ] {
             config.observe(name, apply)
         }
     }

@@ -140,9 +140,14 @@ extension ServerState {
         ]
     }
 
-    /// `used_memory`: the keyspace's bytes plus ``memoryBaseline``; also raises the recorded peak.
+    /// Bytes a connection holds besides its query and reply buffers (channel, pipeline, handler state): an
+    /// estimate counted in `used_memory` per client, as Redis counts its client structures.
+    public static let perClientBytes = 8 * 1024
+
+    /// `used_memory`: the engine's count (keyspace plus host bytes: ``memoryBaseline`` and client buffers), as
+    /// `maxmemory` compares it; also raises the recorded peak.
     func usedMemory() -> Int {
-        let used = engine.statistics().memoryBytes + Self.memoryBaseline
+        let used = engine.usedMemory()
         var peak = statistics.peakMemory.load(ordering: .relaxed)
         while used > peak {
             let (exchanged, original) = statistics.peakMemory.compareExchange(
@@ -160,7 +165,8 @@ extension ServerState {
         let used = usedMemory()
         let peak = max(used, statistics.peakMemory.load(ordering: .relaxed))
         let rss = ProcessMetrics.residentSetSize()
-        let dataset = used - Self.memoryBaseline
+        let overhead = engine.hostMemoryBytes
+        let dataset = used - overhead
         let maxmemory = Int(clamping: config.maxmemory)
         let fixed = ServerCommandSupport.fixed
         let human = ServerCommandSupport.humanBytes
@@ -172,10 +178,10 @@ extension ServerState {
             ("used_memory_peak", "\(peak)"),
             ("used_memory_peak_human", human(peak)),
             ("used_memory_peak_perc", fixed(Double(used) * 100 / Double(max(peak, 1)), 2) + "%"),
-            ("used_memory_overhead", "\(Self.memoryBaseline)"),
+            ("used_memory_overhead", "\(overhead)"),
             ("used_memory_startup", "\(Self.memoryBaseline)"),
             ("used_memory_dataset", "\(dataset)"),
-            ("used_memory_dataset_perc", fixed(dataset > 0 ? 100 : 0, 2) + "%"),
+            ("used_memory_dataset_perc", fixed(Double(dataset) * 100 / Double(max(used, 1)), 2) + "%"),
             ("total_system_memory", "\(ProcessMetrics.totalSystemMemory)"),
             ("total_system_memory_human", human(ProcessMetrics.totalSystemMemory)),
             ("maxmemory", "\(maxmemory)"),
@@ -255,7 +261,7 @@ extension ServerState {
             ("expired_keys", "\(engineStats.expiredKeys)"),
             ("expired_stale_perc", "0.00"),
             ("expired_time_cap_reached_count", "0"),
-            ("evicted_keys", "0"),
+            ("evicted_keys", "\(engineStats.evictedKeys)"),
             ("evicted_clients", "0"),
             ("keyspace_hits", "\(engineStats.keyspaceHits)"),
             ("keyspace_misses", "\(engineStats.keyspaceMisses)"),

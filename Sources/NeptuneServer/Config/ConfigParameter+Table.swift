@@ -130,6 +130,7 @@ extension ConfigParameter {
             [
                 ("volatile-lru", 0), ("volatile-lfu", 1), ("volatile-random", 2), ("volatile-ttl", 3),
                 ("allkeys-lru", 4), ("allkeys-lfu", 5), ("allkeys-random", 6), ("noeviction", 7),
+                ("allkeys-s3fifo", 8),
             ],
             default: "noeviction"
         ),

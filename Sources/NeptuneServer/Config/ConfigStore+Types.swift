@@ -87,6 +87,8 @@ extension ConfigStore {
         case allkeysLFU = "allkeys-lfu"
         case allkeysRandom = "allkeys-random"
         case noeviction = "noeviction"
+        /// Neptune's scan-resistant S3-FIFO policy.
+        case allkeysS3FIFO = "allkeys-s3fifo"
     }
 
     /// `loglevel`, from the most to the least verbose.
