@@ -12,10 +12,14 @@ public protocol NeptuneClock: Sendable {
     func milliseconds() -> Int64
     /// The current time in microseconds since the Unix epoch (for TIME).
     func microseconds() -> Int64
+    /// The current time in milliseconds since the Unix epoch, possibly a few milliseconds behind: good enough for
+    /// the per-key access clock (seconds), and cheaper where reading the precise time is a system call.
+    func coarseMilliseconds() -> Int64
 }
 
 extension NeptuneClock {
     public func microseconds() -> Int64 { milliseconds() * 1000 }
+    public func coarseMilliseconds() -> Int64 { milliseconds() }
 }
 
 /// The system's real-time clock.
@@ -30,5 +34,12 @@ public struct SystemClock: NeptuneClock {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    /// The time of the last timer tick (a few milliseconds of resolution), read without a system call.
+    public func coarseMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }

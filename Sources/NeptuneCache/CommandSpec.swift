@@ -19,6 +19,10 @@ public struct CommandContext: Sendable {
     public var reply: ByteBuffer
     /// The command's time snapshot in Unix milliseconds (set by the dispatcher).
     public var now: Int64 = 0
+    /// When set, the dispatcher takes the command's time (``now``) from here instead of reading the engine's
+    /// clock. A host that runs a batch of pipelined commands reads the clock once per few commands and sets it:
+    /// on some machines (virtual ones especially) reading the clock is a system call costing more than a GET.
+    public var timeSnapshot: Int64?
     /// The host's per-connection object (the server's connection), for host commands such as CLIENT.
     public var host: (any Sendable & AnyObject)?
     /// What the running write command wants journaled (reset by the dispatcher before each command).
@@ -120,6 +124,11 @@ public final class CommandRegistry: @unchecked Sendable {
     /// A registered command held by reference, so the hot path copies one pointer rather than a spec's fields.
     final class Entry: Sendable {
         let spec: CommandSpec
+        /// The spec's body, unwrapped; a container's (no body) is never called. Held here as a non-optional
+        /// closure because calling one out of an `Optional` reabstracts it, which allocates on every call.
+        let body: CommandBody
+        /// Whether the spec has a body; a container (CONFIG, CLIENT ...) has none and dispatches to a subcommand.
+        let hasBody: Bool
         let name: [UInt8]
         let subcommands: [Entry]
         /// Whether the command changes the keyspace (journaled, refused when the journal is unhealthy).
@@ -136,6 +145,8 @@ public final class CommandRegistry: @unchecked Sendable {
 
         init(_ spec: CommandSpec) {
             self.spec = spec
+            self.body = spec.body ?? { _, _, _ in preconditionFailure("a container command has no body") }
+            self.hasBody = spec.body != nil
             self.name = Array((spec.name.split(separator: "|").last.map(String.init) ?? spec.name).utf8)
             self.subcommands = spec.subcommands.map(Entry.init)
             self.isWrite = spec.flags.contains("write")
@@ -158,8 +169,9 @@ public final class CommandRegistry: @unchecked Sendable {
         }
     }
 
-    // Written only while the host registers commands before it serves; read-only afterwards.
-    private var buckets: [[Entry]]
+    // Written only while the host registers commands before it serves; read-only afterwards, so the runtime's
+    // exclusivity check on each lookup is not needed.
+    @exclusivity(unchecked) private var buckets: [[Entry]]
     private let mask: Int
     public private(set) var all: [CommandSpec] = []
 

@@ -33,8 +33,9 @@ public final class Engine: Sendable {
     public let commands: CommandRegistry
     private let _settings: Mutex<EngineSettings>
     let startTime: Int64
-    /// The durability journal, if any; attached before serving and never changed while commands run.
-    nonisolated(unsafe) public private(set) var journal: (any MutationJournal)?
+    /// The durability journal, if any; attached before serving and never changed while commands run (so reads
+    /// need no exclusivity check).
+    @exclusivity(unchecked) nonisolated(unsafe) public private(set) var journal: (any MutationJournal)?
     /// Keyspace observers (WATCH, blocked clients, indexes); changed only under every shard's lock, so a thread
     /// holding any shard lock reads a stable value.
     nonisolated(unsafe) var observers: [any KeyspaceObserver] = []
@@ -116,7 +117,7 @@ public final class Engine: Sendable {
             context.transaction?.flagQueuingError()
             return nil
         }
-        if entry.spec.body == nil {
+        if !entry.hasBody {
             // A container command: the subcommand decides.
             guard arguments.count >= 2 else {
                 context.reply.writeRESPError(CommandError.wrongArity(entry.spec.name).message)
@@ -157,7 +158,7 @@ public final class Engine: Sendable {
             context.reply.writeRESPSimpleString("QUEUED")
             return entry.spec.name
         }
-        context.now = context.replaying ? Int64.min : clock.milliseconds()
+        context.now = context.replaying ? Int64.min : (context.timeSnapshot ?? clock.milliseconds())
         // maxmemory: evict before any command (as Redis does); refuse commands that may grow memory if that fails.
         if eviction.maxmemory.load(ordering: .relaxed) > 0 && !context.replaying && !evictIfNeeded()
             && entry.denyOOM
@@ -167,7 +168,7 @@ public final class Engine: Sendable {
         }
         guard entry.isWrite else {
             do {
-                try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
+                try entry.body(self, arguments, &context)
             } catch {
                 Self.writeError(error, &context)
             }
@@ -185,7 +186,7 @@ public final class Engine: Sendable {
         context.journal = .asReceived
         context.reportedOwnChanges = false
         do {
-            try entry.spec.body.unsafelyUnwrapped(self, arguments, &context)
+            try entry.body(self, arguments, &context)
         } catch {
             Self.writeError(error, &context)
             return entry.spec.name

@@ -72,6 +72,25 @@ public final class NeptuneStore: Sendable {
         try get(Array(key.utf8), db: db)
     }
 
+    /// Calls `body` with the string value of `key`, borrowed from the store (no copy), and returns its result;
+    /// nil if the key is absent.
+    ///
+    /// The fastest way to read: decode the value straight into your own type. `body` runs while the key's shard
+    /// is locked, so keep it short and do not call the store from it; the bytes are valid only during the call.
+    ///
+    /// ```swift
+    /// let length = try store.withValue(of: key) { $0.count }
+    /// let text = try store.withValue(of: key) { String(decoding: $0, as: UTF8.self) }
+    /// ```
+    /// - Throws: ``CommandError/wrongType`` if the key holds another type, or what `body` throws.
+    public func withValue<R>(
+        of key: [UInt8],
+        db: Int = 0,
+        _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R? {
+        try engine.withStringValue(key, db: db, body)
+    }
+
     /// When SET writes.
     public enum SetCondition: Sendable {
         case always
@@ -281,14 +300,26 @@ public final class NeptuneStore: Sendable {
 
 extension Engine {
     func getString(_ key: [UInt8], db: Int) throws -> [UInt8]? {
+        try withStringValue(key, db: db) { Array($0) }
+    }
+
+    /// Locks the shard of `key` and calls `body` with its string value, borrowed from the entry.
+    ///
+    /// The time is read precisely only when the key has an expiry; the access clock (seconds) takes the coarse
+    /// time, which costs no system call.
+    @inline(__always)
+    func withStringValue<R>(
+        _ key: [UInt8],
+        db: Int,
+        _ body: (UnsafeRawBufferPointer) throws -> R
+    ) throws -> R? {
         try validate(db)
-        let now = clock.milliseconds()
         return try key.withUnsafeBytes { k in
             let hash = hasher.hash(k)
             let shard = shard(for: hash)
             shard.lock.lock()
             defer { shard.lock.unlock() }
-            let slot = shard.find(db, k, hash, now: now)
+            let slot = shard.find(db, k, hash, clock: clock)
             guard slot >= 0 else {
                 shard.keyspaceMisses += 1
                 return nil
@@ -296,8 +327,8 @@ extension Engine {
             shard.keyspaceHits += 1
             let e = shard.entry(shard.tables[db], slot)
             guard e.type == .string else { throw CommandError.wrongType }
-            shard.touch(e, now: now)
-            return Array(UnsafeRawBufferPointer(e.value))
+            shard.touch(e, now: clock.coarseMilliseconds())
+            return try body(UnsafeRawBufferPointer(e.value))
         }
     }
 
@@ -310,20 +341,21 @@ extension Engine {
         db: Int
     ) throws -> Bool {
         try validate(db)
-        let now = clock.milliseconds()
         var expiry: Int64?
         if let ttl {
             let ms = NeptuneStore.milliseconds(ttl)
             guard ms > 0 else { throw CommandError.invalidExpireTime("set") }
-            expiry = now + ms
+            expiry = clock.milliseconds() + ms
         }
+        // The precise time is only needed for an expiry (read then); the access clock takes the coarse time.
+        let now = clock.coarseMilliseconds()
         return key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
                 let hash = hasher.hash(k)
                 let shard = shard(for: hash)
                 shard.lock.lock()
                 defer { shard.lock.unlock() }
-                let slot = shard.find(db, k, hash, now: now)
+                let slot = shard.find(db, k, hash, clock: clock)
                 switch condition {
                 case .ifAbsent where slot >= 0: return false
                 case .ifPresent where slot < 0: return false

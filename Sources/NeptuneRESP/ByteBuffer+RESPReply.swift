@@ -20,9 +20,16 @@ extension ByteBuffer {
     /// - Parameter s: The status text. It must not contain `\r` or `\n`.
     @inlinable
     public mutating func writeRESPSimpleString(_ s: StaticString) {
-        self.writeInteger(UInt8(ascii: "+"))
-        self.writeStaticString(s)
-        self.writeStaticString("\r\n")
+        // One reservation for the whole line: this is the SET reply.
+        s.withUTF8Buffer { utf8 -> Void in
+            _ = self.writeWithUnsafeMutableBytes(minimumWritableBytes: utf8.count + 3) { buffer in
+                buffer[0] = UInt8(ascii: "+")
+                UnsafeMutableRawBufferPointer(rebasing: buffer[1...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                buffer[utf8.count + 1] = UInt8(ascii: "\r")
+                buffer[utf8.count + 2] = UInt8(ascii: "\n")
+                return utf8.count + 3
+            }
+        }
     }
 
     /// Writes a RESP simple string, for example `+OK\r\n`.
@@ -82,31 +89,41 @@ extension ByteBuffer {
     internal mutating func _writeRESPPrefixedInteger(_ prefix: UInt8, _ value: Int) {
         // 1 prefix + 1 sign + 20 digits + CRLF fits in 24 bytes.
         self.writeWithUnsafeMutableBytes(minimumWritableBytes: 24) { buffer in
-            buffer[0] = prefix
-            var magnitude = value.magnitude
-            var digitCount = 1
-            var probe = magnitude
-            while probe >= 10 {
-                probe /= 10
-                digitCount += 1
-            }
-            var position = 1
-            if value < 0 {
-                buffer[1] = UInt8(ascii: "-")
-                position = 2
-            }
-            var index = position + digitCount - 1
-            repeat {
-                let (quotient, remainder) = magnitude.quotientAndRemainder(dividingBy: 10)
-                buffer[index] = UInt8(truncatingIfNeeded: remainder) &+ UInt8(ascii: "0")
-                magnitude = quotient
-                index -= 1
-            } while magnitude != 0
-            position += digitCount
-            buffer[position] = UInt8(ascii: "\r")
-            buffer[position + 1] = UInt8(ascii: "\n")
-            return position + 2
+            Self._encodeRESPPrefixedInteger(prefix, value, into: buffer)
         }
+    }
+
+    /// Encodes `<prefix><decimal value>\r\n` at the start of `buffer` (at least 24 bytes) and returns its length.
+    @inlinable
+    internal static func _encodeRESPPrefixedInteger(
+        _ prefix: UInt8,
+        _ value: Int,
+        into buffer: UnsafeMutableRawBufferPointer
+    ) -> Int {
+        buffer[0] = prefix
+        var magnitude = value.magnitude
+        var digitCount = 1
+        var probe = magnitude
+        while probe >= 10 {
+            probe /= 10
+            digitCount += 1
+        }
+        var position = 1
+        if value < 0 {
+            buffer[1] = UInt8(ascii: "-")
+            position = 2
+        }
+        var index = position + digitCount - 1
+        repeat {
+            let (quotient, remainder) = magnitude.quotientAndRemainder(dividingBy: 10)
+            buffer[index] = UInt8(truncatingIfNeeded: remainder) &+ UInt8(ascii: "0")
+            magnitude = quotient
+            index -= 1
+        } while magnitude != 0
+        position += digitCount
+        buffer[position] = UInt8(ascii: "\r")
+        buffer[position + 1] = UInt8(ascii: "\n")
+        return position + 2
     }
 
     // MARK: Bulk strings
@@ -116,9 +133,17 @@ extension ByteBuffer {
     /// - Parameter bytes: The payload; it may hold any byte, including `\r`, `\n` and NUL.
     @inlinable
     public mutating func writeRESPBulkString(_ bytes: UnsafeRawBufferPointer) {
-        self._writeRESPPrefixedInteger(UInt8(ascii: "$"), bytes.count)
-        self.writeBytes(bytes)
-        self.writeStaticString("\r\n")
+        // One reservation for the header, the payload and the CRLF: this is the GET reply.
+        _ = self.writeWithUnsafeMutableBytes(minimumWritableBytes: 24 + bytes.count + 2) { buffer in
+            var position = Self._encodeRESPPrefixedInteger(UInt8(ascii: "$"), bytes.count, into: buffer)
+            if let source = bytes.baseAddress, bytes.count > 0 {
+                (buffer.baseAddress.unsafelyUnwrapped + position).copyMemory(from: source, byteCount: bytes.count)
+                position += bytes.count
+            }
+            buffer[position] = UInt8(ascii: "\r")
+            buffer[position + 1] = UInt8(ascii: "\n")
+            return position + 2
+        }
     }
 
     /// Writes the readable bytes of `bytes` as a RESP bulk string. The reader index of `bytes` is not moved.

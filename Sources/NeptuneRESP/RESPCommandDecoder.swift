@@ -74,6 +74,8 @@ public struct RESPCommandDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     /// The element being read, once its `$` line was parsed: that line's length (CRLF included) and the value's.
     /// The reader index stays on the `$` until the whole element is there.
     private var pendingBulk: (headerLength: Int, length: Int)? = nil
+    /// Whether the last request ``decode(buffer:into:)`` returned came as an inline text line.
+    public private(set) var lastRequestWasInline = false
     /// Arguments of the current multibulk request read so far.
     private var arguments: [ByteBuffer] = []
     /// How many leading `arguments` are private copies rather than slices of the input.
@@ -102,14 +104,47 @@ public struct RESPCommandDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     /// - Returns: The request, or `nil` if `buffer` holds no complete request.
     /// - Throws: ``RESPProtocolError`` for malformed input.
     public mutating func decode(buffer: inout ByteBuffer) throws -> RESPCommand? {
+        var arguments: [ByteBuffer] = []
+        guard try self.decode(buffer: &buffer, into: &arguments) else {
+            return nil
+        }
+        return RESPCommand(arguments: arguments, isInline: self.lastRequestWasInline)
+    }
+
+    /// Decodes the next non-empty request into `arguments`, which a server reuses from request to request so that
+    /// decoding allocates nothing.
+    ///
+    /// `arguments` is emptied first (keeping its capacity). Empty it again once the request has run: its
+    /// elements are slices of `buffer` and keep its storage shared, so appending to `buffer` would copy it.
+    ///
+    /// ```swift
+    /// var arguments: [ByteBuffer] = []
+    /// while try decoder.decode(buffer: &received, into: &arguments) {
+    ///     run(arguments)
+    ///     arguments.removeAll(keepingCapacity: true)
+    /// }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - buffer: The received bytes; a complete request is consumed from it.
+    ///   - arguments: Receives the request's arguments, command name first.
+    /// - Returns: `true` if a request was decoded (``lastRequestWasInline`` tells its form), `false` if `buffer`
+    ///   holds no complete request.
+    /// - Throws: ``RESPProtocolError`` for malformed input.
+    public mutating func decode(buffer: inout ByteBuffer, into arguments: inout [ByteBuffer]) throws -> Bool {
+        arguments.removeAll(keepingCapacity: true)
+        if self.remainingElements == 0 && !self.lineScanBlocked && self.decodeBufferedRequest(&buffer, &arguments) {
+            self.lastRequestWasInline = false
+            return true
+        }
         while true {
             if self.remainingElements == 0 {
                 guard let first = buffer.readableBytesView.first else {
-                    return nil
+                    return false
                 }
                 if first == UInt8(ascii: "*") {
                     guard let count = try self.readMultibulkCount(&buffer) else {
-                        return nil
+                        return false
                     }
                     if count <= 0 {
                         continue
@@ -118,23 +153,99 @@ public struct RESPCommandDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
                     self.arguments.reserveCapacity(min(count, 1024))
                 } else {
                     guard let command = try self.readInline(&buffer) else {
-                        return nil
+                        return false
                     }
                     if command.arguments.isEmpty {
                         continue
                     }
-                    return command
+                    arguments = command.arguments
+                    self.lastRequestWasInline = true
+                    return true
                 }
             }
             guard try self.readBulkStrings(&buffer) else {
                 self.detachPendingArguments()
-                return nil
+                return false
             }
-            let command = RESPCommand(arguments: self.arguments, isInline: false)
+            arguments = self.arguments
             self.arguments = []
             self.detachedArguments = 0
-            return command
+            self.lastRequestWasInline = false
+            return true
         }
+    }
+
+    /// The fast path of ``decode(buffer:into:)``: a multibulk request that is wholly buffered and well within the
+    /// limits, decoded in one pass over the bytes.
+    ///
+    /// It accepts exactly the requests the general path would return whole, with the same arguments and the same
+    /// bytes consumed. Anything else (an incomplete request, a malformed or over-limit count, a NUL before a line
+    /// end, an empty request) returns `false` with `buffer` and `arguments` untouched, and the general path,
+    /// which keeps its place across reads and reports Redis's errors, takes over.
+    private mutating func decodeBufferedRequest(_ buffer: inout ByteBuffer, _ arguments: inout [ByteBuffer]) -> Bool {
+        let maxCount =
+            self.isAuthenticated
+            ? self.limits.maxMultibulkLength
+            : min(self.limits.maxMultibulkLength, Self.unauthenticatedMaxMultibulkLength)
+        let maxBulk =
+            self.isAuthenticated
+            ? self.limits.maxBulkLength : min(self.limits.maxBulkLength, Self.unauthenticatedMaxBulkLength)
+        let readerIndex = buffer.readerIndex
+        let consumed = buffer.withUnsafeReadableBytes { bytes -> Int in
+            guard let (count, countEnd) = Self.countLine(bytes, at: 0, marker: UInt8(ascii: "*")),
+                count > 0, count <= maxCount
+            else {
+                return 0
+            }
+            arguments.reserveCapacity(min(count, 1024))
+            var position = countEnd
+            for _ in 0..<count {
+                guard let (length, valueStart) = Self.countLine(bytes, at: position, marker: UInt8(ascii: "$")),
+                    length >= 0, length <= maxBulk, length <= bytes.count - valueStart - 2
+                else {
+                    arguments.removeAll(keepingCapacity: true)
+                    return 0
+                }
+                arguments.append(buffer.getSlice(at: readerIndex + valueStart, length: length).unsafelyUnwrapped)
+                // The value is followed by two bytes that Redis skips without looking at them.
+                position = valueStart + length + 2
+            }
+            return position
+        }
+        guard consumed > 0 else {
+            return false
+        }
+        buffer.moveReaderIndex(forwardBy: consumed)
+        self.resetLineScan()
+        return true
+    }
+
+    /// Reads a `*<count>` or `$<length>` line that starts at `start` in `bytes`, for the fast path.
+    ///
+    /// - Returns: The number and the offset just past the line (its `\r` plus one byte, as Redis skips it), or
+    ///   `nil` if the line does not start with `marker`, is incomplete, holds a NUL or is not a valid number.
+    @inline(__always)
+    private static func countLine(_ bytes: UnsafeRawBufferPointer, at start: Int, marker: UInt8) -> (Int, Int)? {
+        guard start < bytes.count, bytes[start] == marker else {
+            return nil
+        }
+        // A valid count has at most 20 characters; a longer line is left to the general path.
+        let end = min(bytes.count, start + 23)
+        var index = start + 1
+        while index < end {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\r") {
+                guard index + 2 <= bytes.count, let value = Self.parseInteger(bytes, from: start + 1, to: index) else {
+                    return nil
+                }
+                return (value, index + 2)
+            }
+            if byte == 0 {
+                return nil
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// Decodes like ``decode(buffer:)``; an incomplete request left at the end of the stream is ignored.
@@ -301,34 +412,38 @@ public struct RESPCommandDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
 
     // MARK: Numbers
 
-    /// Parses the bytes in `[from, to)` after the reader index like Redis's `string2ll`: an optional `-`, then
-    /// `0` alone or digits not starting with `0`; nothing else, at most 20 bytes, within `Int64`.
+    /// Parses the bytes in `[from, to)` after the reader index like Redis's `string2ll`.
     private static func parseInteger(_ buffer: ByteBuffer, from start: Int, to end: Int) -> Int? {
-        let view = buffer.readableBytesView
+        buffer.withUnsafeReadableBytes { Self.parseInteger($0, from: start, to: end) }
+    }
+
+    /// Parses `bytes[start..<end]` like Redis's `string2ll`: an optional `-`, then `0` alone or digits not starting
+    /// with `0`; nothing else, at most 20 bytes, within `Int64`.
+    @inline(__always)
+    private static func parseInteger(_ bytes: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
         let length = end - start
         if length <= 0 || length >= 21 {
             return nil
         }
-        var index = view.startIndex + start
-        let endIndex = view.startIndex + end
-        if length == 1 && view[index] == UInt8(ascii: "0") {
+        var index = start
+        if length == 1 && bytes[index] == UInt8(ascii: "0") {
             return 0
         }
         var negative = false
-        if view[index] == UInt8(ascii: "-") {
+        if bytes[index] == UInt8(ascii: "-") {
             negative = true
             index += 1
-            if index == endIndex {
+            if index == end {
                 return nil
             }
         }
-        guard view[index] >= UInt8(ascii: "1") && view[index] <= UInt8(ascii: "9") else {
+        guard bytes[index] >= UInt8(ascii: "1") && bytes[index] <= UInt8(ascii: "9") else {
             return nil
         }
-        var magnitude = UInt64(view[index] - UInt8(ascii: "0"))
+        var magnitude = UInt64(bytes[index] - UInt8(ascii: "0"))
         index += 1
-        while index < endIndex {
-            let byte = view[index]
+        while index < end {
+            let byte = bytes[index]
             guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else {
                 return nil
             }

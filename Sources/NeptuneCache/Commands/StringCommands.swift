@@ -61,13 +61,28 @@ extension Engine {
         _ hash: UInt64,
         _ context: CommandContext
     ) -> Int {
-        let slot = shard.find(db, key, hash, now: context.now)
+        lookupRead(shard, db, key, hash, now: context.now, noTouch: context.noTouch)
+    }
+
+    /// Looks up a key for reading, as ``lookupRead(_:_:_:_:_:)`` does, given the two context fields it needs:
+    /// a body that holds its context `inout` calls this one, which does not copy the context (its reply buffer
+    /// and host reference) for the call.
+    @inline(__always)
+    func lookupRead(
+        _ shard: Shard,
+        _ db: Int,
+        _ key: UnsafeRawBufferPointer,
+        _ hash: UInt64,
+        now: Int64,
+        noTouch: Bool
+    ) -> Int {
+        let slot = shard.find(db, key, hash, now: now)
         if slot < 0 {
             shard.keyspaceMisses += 1
         } else {
             shard.keyspaceHits += 1
-            if !context.noTouch {
-                shard.touch(shard.entry(shard.tables[db], slot), now: context.now)
+            if !noTouch {
+                shard.touch(shard.entry(shard.tables[db], slot), now: now)
             }
         }
         return slot
@@ -120,7 +135,7 @@ extension Engine {
 
     static func get(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         try engine.withKey(a[1]) { key, hash, shard in
-            let slot = engine.lookupRead(shard, c.db, key, hash, c)
+            let slot = engine.lookupRead(shard, c.db, key, hash, now: c.now, noTouch: c.noTouch)
             guard slot >= 0 else { return c.reply.writeRESPNull(c.protocolVersion) }
             let e = shard.entry(shard.tables[c.db], slot)
             guard e.type == .string else { throw CommandError.wrongType }
@@ -183,7 +198,8 @@ extension Engine {
         options: StringOptions,
         command: String,
         _ c: inout CommandContext,
-        okReply: Bool = true
+        okReply: Bool = true,
+        journalAsReceived: Bool = false
     ) throws {
         var expiry: Int64?
         if let kind = options.expiryKind, let argument = options.expiryArgument {
@@ -209,7 +225,9 @@ extension Engine {
             if options.keepTTL && found && expiry == nil {
                 expiry = Self.expiry(shard, c.db, slot)
             }
-            c.journal = .commands([JournalWords.setCommand(key, value, expiry: expiry)])
+            if !journalAsReceived || expiry != nil {
+                c.journal = .commands([JournalWords.setCommand(key, value, expiry: expiry)])
+            }
             value.withUnsafeReadableBytes { v in
                 _ = engine.putString(shard, c.db, k, hash, slot: slot, value: v, expiry: expiry, now: c.now)
             }
@@ -219,7 +237,17 @@ extension Engine {
 
     static func set(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         let options = try StringOptions(a, from: 3, isSet: true)
-        try setGeneric(engine, key: a[1], value: a[2], options: options, command: "set", &c)
+        // A plain `SET key value` is its own deterministic effect: journal it as received, which spares building
+        // the command again.
+        try setGeneric(
+            engine,
+            key: a[1],
+            value: a[2],
+            options: options,
+            command: "set",
+            &c,
+            journalAsReceived: a.count == 3
+        )
     }
 
     static func setnx(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
@@ -303,7 +331,7 @@ extension Engine {
         c.reply.writeRESPArrayHeader(a.count - 1)
         for i in 1..<a.count {
             engine.withKey(a[i]) { key, hash, shard in
-                let slot = engine.lookupRead(shard, c.db, key, hash, c)
+                let slot = engine.lookupRead(shard, c.db, key, hash, now: c.now, noTouch: c.noTouch)
                 let e = slot >= 0 ? shard.entry(shard.tables[c.db], slot) : nil
                 if let e, e.type == .string {
                     c.reply.writeRESPBulkString(UnsafeRawBufferPointer(e.value))

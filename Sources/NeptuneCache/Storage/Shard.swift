@@ -47,11 +47,23 @@ final class Shard: @unchecked Sendable {
     /// The slot of a live (not expired) key, or -1. Deletes the key if it has expired (lazy expiry).
     @inline(__always)
     func find(_ db: Int, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64) -> Int {
+        find(db, key, hash) { now }
+    }
+
+    /// The slot of a live (not expired) key, or -1, reading the time only if the key has an expiry (the
+    /// embedded API's path, where reading the clock can cost more than the lookup).
+    @inline(__always)
+    func find(_ db: Int, _ key: UnsafeRawBufferPointer, _ hash: UInt64, clock: any NeptuneClock) -> Int {
+        find(db, key, hash) { clock.milliseconds() }
+    }
+
+    @inline(__always)
+    private func find(_ db: Int, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: () -> Int64) -> Int {
         let table = tables[db]
         let slot = table.find(key, hash: hash, slab: slab)
         if slot >= 0 {
             let e = entry(table, slot)
-            if e.hasExpiry && e.expiry <= now {
+            if e.hasExpiry && e.expiry <= now() {
                 deleteByEngine(db, slot, reason: .expired)
                 return -1
             }

@@ -22,9 +22,9 @@ public final class ClientConnection: @unchecked Sendable {
     private var _protocolVersion: RESPVersion = .v2
     private var _noEvict = false
     private var _noTouch = false
-    private var _closeAfterReply = false
     private var _queryBufferBytes = 0
     private var _multiCount = -1
+    private let _closeAfterReply = Atomic<Bool>(false)
     // The connection's own event loop is the only writer (CLIENT REPLY runs there).
     private let _replyMode = Atomic<UInt8>(ReplyMode.on.rawValue)
     /// The protocol pub/sub messages are encoded in (the session's, updated after each command).
@@ -83,9 +83,11 @@ public final class ClientConnection: @unchecked Sendable {
         set { lock.withLock { _libraryVersion = newValue } }
     }
 
+    /// Whether the connection closes once the current reply is written (QUIT, CLIENT KILL of itself); read after
+    /// every command, so it is an atomic rather than a field under the lock.
     public var closeAfterReply: Bool {
-        get { lock.withLock { _closeAfterReply } }
-        set { lock.withLock { _closeAfterReply = newValue } }
+        get { _closeAfterReply.load(ordering: .relaxed) }
+        set { _closeAfterReply.store(newValue, ordering: .relaxed) }
     }
 
     public var lastInteraction: Int64 { lock.withLock { _lastInteraction } }
@@ -174,9 +176,11 @@ public final class ClientConnection: @unchecked Sendable {
         }
     }
 
-    /// Records a command about to run (for CLIENT LIST's `cmd`, `idle`, `db`, `resp`).
-    func recordCommand(_ name: String, now: Int64, context: CommandContext, queryBufferBytes: Int) {
-        _resp3.store(context.protocolVersion == .v3, ordering: .relaxed)
+    /// Records the last command that ran and the session after it (for CLIENT LIST's `cmd`, `idle`, `db`, `resp`,
+    /// `qbuf`). The connection calls it once per batch of pipelined commands, after the batch ran, so other
+    /// clients see its state as of its last complete batch.
+    func recordCommand(_ name: String, now: Int64, context: borrowing CommandContext, queryBufferBytes: Int) {
+        recordProtocol(context.protocolVersion)
         lock.withLock {
             if let transaction = context.transaction {
                 _multiCount = transaction.queuedCount
@@ -191,6 +195,13 @@ public final class ClientConnection: @unchecked Sendable {
             _noTouch = context.noTouch
             _queryBufferBytes = queryBufferBytes
         }
+    }
+
+    /// Records the session's protocol after each command (HELLO may change it), which pub/sub messages published
+    /// to this client from any thread are encoded in: a relaxed atomic store, cheap enough for every command.
+    @inline(__always)
+    func recordProtocol(_ version: RESPVersion) {
+        _resp3.store(version == .v3, ordering: .relaxed)
     }
 
     /// Records the command now running, so that CLIENT INFO and CLIENT LIST show it as Redis does (`cmd=client|info`,
