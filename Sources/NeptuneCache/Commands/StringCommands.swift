@@ -329,14 +329,17 @@ extension Engine {
 
     static func mget(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         c.reply.writeRESPArrayHeader(a.count - 1)
-        for i in 1..<a.count {
-            engine.withKey(a[i]) { key, hash, shard in
-                let slot = engine.lookupRead(shard, c.db, key, hash, now: c.now, noTouch: c.noTouch)
-                let e = slot >= 0 ? shard.entry(shard.tables[c.db], slot) : nil
-                if let e, e.type == .string {
-                    c.reply.writeRESPBulkString(UnsafeRawBufferPointer(e.value))
-                } else {
-                    c.reply.writeRESPNull(c.protocolVersion)
+        // All the keys' shards are locked together, so MGET never sees half of a transaction or an MSET.
+        engine.withShards(of: Array(a[1...])) {
+            for i in 1..<a.count {
+                engine.withKey(a[i]) { key, hash, shard in
+                    let slot = engine.lookupRead(shard, c.db, key, hash, now: c.now, noTouch: c.noTouch)
+                    let e = slot >= 0 ? shard.entry(shard.tables[c.db], slot) : nil
+                    if let e, e.type == .string {
+                        c.reply.writeRESPBulkString(UnsafeRawBufferPointer(e.value))
+                    } else {
+                        c.reply.writeRESPNull(c.protocolVersion)
+                    }
                 }
             }
         }
