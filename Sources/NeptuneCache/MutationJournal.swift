@@ -22,6 +22,21 @@ public protocol MutationJournal: AnyObject, Sendable {
 
     /// The error text for refused writes, e.g. `MISCONF Errors writing to the journal: No space left on device`.
     var refusalMessage: String { get }
+
+    /// Blocks the calling thread until record `sequence` is as durable as the journal's policy promises (on
+    /// stable storage under `appendfsync always`). Never call it on an event loop.
+    /// - Returns: false if the journal failed before the record was durable.
+    func waitUntilDurable(_ sequence: UInt64) -> Bool
+
+    /// Writes out what was appended, makes it durable and stops; later writes are refused.
+    func close()
+}
+
+extension MutationJournal {
+    /// Records are durable once appended (a journal without a durability delay).
+    public func waitUntilDurable(_ sequence: UInt64) -> Bool { acceptsWrites }
+
+    public func close() {}
 }
 
 extension MutationJournal {

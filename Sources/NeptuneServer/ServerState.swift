@@ -1,6 +1,7 @@
 public import NeptuneCache
 public import NeptuneSnapshot
 public import Synchronization
+import NIOConcurrencyHelpers
 
 /// Server-wide counters for INFO stats, updated once per read batch rather than per command.
 public final class ServerStatistics: Sendable {
@@ -81,6 +82,8 @@ public final class ServerState: Sendable {
     /// The TCP port actually bound (differs from the configured one when that is 0).
     public let boundPort = Atomic<Int>(0)
     private let shutdownHandler = Mutex<(@Sendable (ShutdownRequest) -> Void)?>(nil)
+    /// Under `appendfsync always`: one queue of connections waiting for durability per event loop.
+    let durableReplyQueues = NIOLockedValueBox<[ObjectIdentifier: DurableReplyQueue]>([:])
 
     /// SHUTDOWN's options.
     public struct ShutdownRequest: Sendable {

@@ -6,6 +6,7 @@ import Musl
 public import Logging
 public import NIOCore
 public import NeptuneCache
+import Dispatch
 import Synchronization
 
 /// The append-only journal: every change the engine applies is framed, appended and made durable by a dedicated
@@ -38,9 +39,17 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var pending: [UInt8] = []
+    /// Records in `pending`.
+    private var pendingRecords = 0
+    /// The writer is (about to be) asleep on `condition` and wants a signal once `pendingRecords` reaches
+    /// `wakeThreshold`: appenders signal once per batch, not once per record.
+    private var writerSleeping = false
+    private var wakeThreshold = 1
     private var nextSequence: UInt64
     private var waiters: [(sequence: UInt64, callback: @Sendable (Bool) -> Void)] = []
     private var stopping = false
+    /// The writer thread has exited (after ``close()``).
+    private var finished = false
     private var failure: FileSystemError?
     private var thread: pthread_t?
 
@@ -72,7 +81,11 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         self.durable = Atomic(nextSequence &- 1)
         // Initialized first: deinit destroys them even when opening the file below fails.
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
         let isNew = !fileSystem.fileExists(path)
         self.file = try fileSystem.openForAppend(path)
         if isNew || file.size == 0 {
@@ -109,41 +122,61 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     // MARK: MutationJournal
 
     public func append(db: Int, arguments: [ByteBuffer]) -> UInt64 {
-        let bytes = arguments.map { Array($0.readableBytesView) }
         pthread_mutex_lock(mutex)
         let sequence = nextSequence
         nextSequence &+= 1
-        JournalFormat.encode(sequence: sequence, db: db, arguments: bytes, into: &pending)
-        pthread_cond_signal(condition)
+        JournalFormat.encode(sequence: sequence, db: db, arguments: arguments, into: &pending)
+        pendingRecords += 1
+        let wake = writerSleeping && pendingRecords >= wakeThreshold
+        if wake { writerSleeping = false }
         pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(condition) }
         return sequence
     }
 
     public func appendTransaction(_ records: [(db: Int, arguments: [ByteBuffer])]) -> UInt64 {
-        let encoded = records.map { (db: $0.db, arguments: $0.arguments.map { Array($0.readableBytesView) }) }
         let db = records.first?.db ?? 0
         pthread_mutex_lock(mutex)
         // One lock for the whole transaction: no other client's record lands inside it.
         JournalFormat.encode(sequence: nextSequence, db: db, arguments: [JournalFormat.multiRecord], into: &pending)
         nextSequence &+= 1
-        for record in encoded {
+        for record in records {
             JournalFormat.encode(sequence: nextSequence, db: record.db, arguments: record.arguments, into: &pending)
             nextSequence &+= 1
         }
         let sequence = nextSequence
         JournalFormat.encode(sequence: sequence, db: db, arguments: [JournalFormat.execRecord], into: &pending)
         nextSequence &+= 1
-        pthread_cond_signal(condition)
+        pendingRecords += records.count + 2
+        let wake = writerSleeping && pendingRecords >= wakeThreshold
+        if wake { writerSleeping = false }
         pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(condition) }
         return sequence
     }
 
-    public var acceptsWrites: Bool { healthy.load(ordering: .relaxed) }
+    public var acceptsWrites: Bool { healthy.load(ordering: .relaxed) && !stopped.load(ordering: .relaxed) }
 
     public var refusalMessage: String {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        if failure == nil && stopped.load(ordering: .relaxed) { return "ERR the journal is closed" }
         return "MISCONF Errors writing to the AOF file: \(failure?.reason ?? "unknown error")"
+    }
+
+    /// Under `always`, blocks until record `sequence` is on stable storage; under `everysec` and `no` the record
+    /// is handed to the writer thread and this returns at once (as those policies promise no more).
+    public func waitUntilDurable(_ sequence: UInt64) -> Bool {
+        guard policy == .always else { return healthy.load(ordering: .relaxed) }
+        if sequence <= durable.load(ordering: .acquiring) { return true }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Atomic<Bool>(false)
+        whenDurable(sequence) { ok in
+            outcome.store(ok, ordering: .relaxed)
+            done.signal()
+        }
+        done.wait()
+        return outcome.load(ordering: .relaxed)
     }
 
     /// The highest sequence number known to be on stable storage (under `always`; written, for the others).
@@ -169,7 +202,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             callback(true)
             return
         }
-        if failure != nil {
+        if failure != nil || finished {
             pthread_mutex_unlock(mutex)
             callback(false)
             return
@@ -183,44 +216,64 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         pthread_mutex_lock(mutex)
         stopping = true
+        writerSleeping = false
         pthread_cond_signal(condition)
         pthread_mutex_unlock(mutex)
         if let thread { pthread_join(thread, nil) }
         file.close()
+        // A write that raced with close may have appended after the writer's last batch: it is not durable.
+        pthread_mutex_lock(mutex)
+        finished = true
+        let abandoned = waiters
+        waiters = []
+        pthread_mutex_unlock(mutex)
+        for waiter in abandoned { waiter.callback(false) }
     }
 
     // MARK: Writer thread
 
+    /// How long the writer waits, after an fsync, for the clients it just released to send their next writes,
+    /// so that they share the next fsync instead of splitting into two alternating half-size groups. It waits
+    /// only while fewer records are pending than it expects (the released ones plus those already pending), and
+    /// at most about one fsync's duration, within these bounds (nanoseconds).
+    static let gatherWindowBounds: ClosedRange<Int64> = 20_000...2_000_000
+
     private func run() {
-        var lastSync = Self.monotonicMilliseconds()
+        var lastSync = Self.monotonicNanoseconds()
         var unsynced = false
+        var batch: [UInt8] = []
+        // Under `always`: gather the released clients' next records until `gatherTarget` are pending or the
+        // deadline passes.
+        var gatherTarget = 0
+        var gatherDeadline: Int64 = 0
         while true {
             pthread_mutex_lock(mutex)
-            while pending.isEmpty && !stopping && !(policy == .everysec && unsynced) {
-                pthread_cond_wait(condition, mutex)
-            }
-            if policy == .everysec && pending.isEmpty && !stopping && unsynced {
-                // Wait for the rest of the second (or new records).
-                var deadline = timespec()
-                clock_gettime(CLOCK_REALTIME, &deadline)
-                let wait = max(0, 1000 - (Self.monotonicMilliseconds() - lastSync))
-                deadline.tv_sec += Int(wait / 1000)
-                deadline.tv_nsec += Int(wait % 1000) * 1_000_000
-                if deadline.tv_nsec >= 1_000_000_000 {
-                    deadline.tv_sec += 1
-                    deadline.tv_nsec -= 1_000_000_000
+            while !stopping {
+                if pendingRecords == 0 {
+                    if policy == .everysec && unsynced {
+                        // Sleep for the rest of the second, or until records come.
+                        let deadline = lastSync + 1_000_000_000
+                        if Self.monotonicNanoseconds() >= deadline { break }
+                        waitLocked(threshold: 1, until: deadline)
+                    } else {
+                        waitLocked(threshold: 1, until: nil)
+                    }
+                } else if pendingRecords < gatherTarget, Self.monotonicNanoseconds() < gatherDeadline {
+                    waitLocked(threshold: gatherTarget, until: gatherDeadline)
+                } else {
+                    break
                 }
-                pthread_cond_timedwait(condition, mutex, &deadline)
             }
-            let batch = pending
-            pending = []
-            pending.reserveCapacity(batch.count)
+            swap(&batch, &pending)
+            let records = pendingRecords
+            pendingRecords = 0
             let lastSequence = nextSequence &- 1
             let finishing = stopping && batch.isEmpty
             let failed = failure != nil
             pthread_mutex_unlock(mutex)
             if failed {
-                if finishing || stopping { return }
+                batch.removeAll(keepingCapacity: true)
+                if stopping { return }
                 continue
             }
             do throws(FileSystemError) {
@@ -229,16 +282,19 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     written.add(batch.count, ordering: .relaxed)
                     unsynced = true
                 }
-                let now = Self.monotonicMilliseconds()
+                let now = Self.monotonicNanoseconds()
                 switch policy {
                 case .always:
                     if unsynced {
                         try file.sync()
                         fsyncs.add(1, ordering: .relaxed)
                         unsynced = false
+                        let done = Self.monotonicNanoseconds()
+                        let window = min(max(done - now, Self.gatherWindowBounds.lowerBound), Self.gatherWindowBounds.upperBound)
+                        gatherDeadline = done + window
                     }
                 case .everysec:
-                    if unsynced && (now - lastSync >= 1000 || stopping) {
+                    if unsynced && (now - lastSync >= 1_000_000_000 || stopping) {
                         try file.sync()
                         fsyncs.add(1, ordering: .relaxed)
                         unsynced = false
@@ -251,21 +307,45 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     }
                 }
                 if !batch.isEmpty || !unsynced {
-                    publish(durable: policy == .always && unsynced ? nil : lastSequence)
+                    let stillPending = publish(durable: policy == .always && unsynced ? nil : lastSequence)
+                    gatherTarget = policy == .always ? stillPending + records : 0
                 }
             } catch {
                 fail(error)
                 if stopping { return }
-                continue
+            }
+            // Keep the buffer's capacity for the next batch, unless a burst made it huge.
+            if batch.capacity > 16 << 20 {
+                batch = []
+            } else {
+                batch.removeAll(keepingCapacity: true)
             }
             if finishing { return }
         }
     }
 
-    private func publish(durable sequence: UInt64?) {
-        guard let sequence else { return }
+    /// Sleeps on `condition` (the mutex held) until an appender brings `pendingRecords` to `threshold`, the
+    /// journal stops, or the monotonic `deadline` (nanoseconds) passes.
+    private func waitLocked(threshold: Int, until deadline: Int64?) {
+        writerSleeping = true
+        wakeThreshold = threshold
+        if let deadline {
+            var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+            pthread_cond_timedwait(condition, mutex, &time)
+        } else {
+            pthread_cond_wait(condition, mutex)
+        }
+        writerSleeping = false
+    }
+
+    /// Publishes `sequence` as durable and runs the callbacks it satisfies.
+    /// - Returns: The records pending at that moment (appended since the batch was taken).
+    @discardableResult
+    private func publish(durable sequence: UInt64?) -> Int {
+        guard let sequence else { return 0 }
         durable.store(sequence, ordering: .releasing)
         pthread_mutex_lock(mutex)
+        let stillPending = pendingRecords
         var ready: [@Sendable (Bool) -> Void] = []
         waiters.removeAll { waiter in
             if waiter.sequence <= sequence {
@@ -276,6 +356,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         }
         pthread_mutex_unlock(mutex)
         for callback in ready { callback(true) }
+        return stillPending
     }
 
     private func fail(_ error: FileSystemError) {
@@ -292,9 +373,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         for waiter in failedWaiters { waiter.callback(false) }
     }
 
-    static func monotonicMilliseconds() -> Int64 {
+    static func monotonicNanoseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }

@@ -1,3 +1,5 @@
+public import NIOCore
+
 /// The journal's on-disk format.
 ///
 /// A segment file starts with the 8-byte magic `NEPJRNL1`, then holds records back to back:
@@ -31,26 +33,80 @@ public enum JournalFormat {
 
     /// Appends one framed record to `out`.
     public static func encode(sequence: UInt64, db: Int, arguments: [[UInt8]], into out: inout [UInt8]) {
-        var payload: [UInt8] = []
-        appendInteger(UInt32(truncatingIfNeeded: db), to: &payload)
-        payload.append(UInt8(ascii: "*"))
-        payload += Array(String(arguments.count).utf8)
-        payload += [13, 10]
+        encodeRecord(sequence: sequence, db: db, arguments: arguments, into: &out)
+    }
+
+    /// Appends one framed record to `out`, reading the arguments straight from their buffers: one pass, no
+    /// intermediate arrays (the journal's hot path).
+    public static func encode(sequence: UInt64, db: Int, arguments: [ByteBuffer], into out: inout [UInt8]) {
+        encodeRecord(sequence: sequence, db: db, arguments: arguments, into: &out)
+    }
+
+    @inline(__always)
+    static func encodeRecord<Argument: JournalArgument>(
+        sequence: UInt64,
+        db: Int,
+        arguments: [Argument],
+        into out: inout [UInt8]
+    ) {
+        var payloadLength = 4 + 1 + decimalDigits(arguments.count) + 2
         for argument in arguments {
-            payload.append(UInt8(ascii: "$"))
-            payload += Array(String(argument.count).utf8)
-            payload += [13, 10]
-            payload += argument
-            payload += [13, 10]
+            let count = argument.journalByteCount
+            payloadLength += 1 + decimalDigits(count) + 2 + count + 2
         }
-        var sequenceBytes: [UInt8] = []
-        appendInteger(sequence, to: &sequenceBytes)
-        var crc = sequenceBytes.withUnsafeBytes { CRC32C.update(0, $0) }
-        crc = payload.withUnsafeBytes { CRC32C.update(crc, $0) }
-        appendInteger(UInt32(payload.count), to: &out)
-        appendInteger(crc, to: &out)
-        out += sequenceBytes
-        out += payload
+        out.reserveCapacity(out.count + recordHeaderSize + payloadLength)
+        let start = out.count
+        appendInteger(UInt32(truncatingIfNeeded: payloadLength), to: &out)
+        appendInteger(UInt32(0), to: &out)  // the checksum, filled in below
+        appendInteger(sequence, to: &out)
+        appendInteger(UInt32(truncatingIfNeeded: db), to: &out)
+        out.append(UInt8(ascii: "*"))
+        appendDecimal(arguments.count, to: &out)
+        out.append(13)
+        out.append(10)
+        for argument in arguments {
+            out.append(UInt8(ascii: "$"))
+            appendDecimal(argument.journalByteCount, to: &out)
+            out.append(13)
+            out.append(10)
+            argument.appendJournalBytes(to: &out)
+            out.append(13)
+            out.append(10)
+        }
+        out.withUnsafeMutableBytes { bytes in
+            let crc = CRC32C.update(0, UnsafeRawBufferPointer(rebasing: bytes[(start + 8)...]))
+            bytes.storeBytes(of: crc.littleEndian, toByteOffset: start + 4, as: UInt32.self)
+        }
+    }
+
+    @inline(__always)
+    static func decimalDigits(_ value: Int) -> Int {
+        var digits = 1
+        var v = value
+        while v >= 10 {
+            v /= 10
+            digits += 1
+        }
+        return digits
+    }
+
+    /// Appends a non-negative integer in decimal without going through `String`.
+    @inline(__always)
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 10 {
+            out.append(UInt8(48 + value))
+            return
+        }
+        let digits = decimalDigits(value)
+        let end = out.count + digits
+        out.append(contentsOf: repeatElement(0, count: digits))
+        var v = value
+        var i = end - 1
+        while i >= end - digits {
+            out[i] = UInt8(48 + v % 10)
+            v /= 10
+            i -= 1
+        }
     }
 
     static func appendInteger<T: FixedWidthInteger>(_ value: T, to out: inout [UInt8]) {
@@ -109,51 +165,79 @@ public enum JournalFormat {
         expectedSequence: UInt64?
     ) throws(Corruption) -> Scan {
         var records: [Record] = []
+        let walk = self.walk(bytes, path: path, expectedSequence: expectedSequence) { records.append($0) }
+        if let corruption = walk.corruption { throw corruption }
+        return Scan(records: records, validLength: walk.validLength, tornBytes: walk.tornBytes)
+    }
+
+    /// What ``walk(_:path:expectedSequence:visit:)`` found in a segment.
+    public struct Walk: Sendable {
+        /// Bytes up to the end of the last valid record (where a repair would cut).
+        public var validLength: Int
+        /// Bytes after it that form an incomplete final record (a torn write), or 0.
+        public var tornBytes: Int
+        /// Damage before the end of the file, if any: the walk stopped there.
+        public var corruption: Corruption?
+    }
+
+    /// Visits the valid records of a segment in order and reports where they end and what follows: nothing, a
+    /// torn tail, or corruption (the walk stops at the first damaged record, as recovery does).
+    /// - Parameter expectedSequence: The sequence number the first record must carry, if known.
+    public static func walk(
+        _ bytes: [UInt8],
+        path: String,
+        expectedSequence: UInt64? = nil,
+        visit: (Record) -> Void
+    ) -> Walk {
         var expected = expectedSequence
-        let result: Result<Scan, Corruption> = bytes.withUnsafeBytes { buffer in
+        return bytes.withUnsafeBytes { buffer in
             if buffer.count < magic.count {
                 // A header cut short is a torn creation of the file.
-                return .success(Scan(records: [], validLength: 0, tornBytes: buffer.count))
+                return Walk(validLength: 0, tornBytes: buffer.count)
             }
             if !buffer.prefix(magic.count).elementsEqual(magic) {
-                return .failure(Corruption(path: path, offset: 0, reason: "not a Neptune journal (bad magic)"))
+                return Walk(
+                    validLength: 0,
+                    tornBytes: 0,
+                    corruption: Corruption(path: path, offset: 0, reason: "not a Neptune journal (bad magic)")
+                )
             }
             var offset = magic.count
+            func corrupt(_ reason: String) -> Walk {
+                Walk(validLength: offset, tornBytes: 0, corruption: Corruption(path: path, offset: offset, reason: reason))
+            }
             while offset < buffer.count {
                 let remaining = buffer.count - offset
                 if remaining < recordHeaderSize {
-                    return .success(Scan(records: records, validLength: offset, tornBytes: remaining))
+                    return Walk(validLength: offset, tornBytes: remaining)
                 }
                 let length = Int(readInteger(buffer, offset, as: UInt32.self))
                 let crc = readInteger(buffer, offset + 4, as: UInt32.self)
                 let sequence = readInteger(buffer, offset + 8, as: UInt64.self)
                 let end = offset + recordHeaderSize + length
                 if end > buffer.count {
-                    return .success(Scan(records: records, validLength: offset, tornBytes: remaining))
+                    return Walk(validLength: offset, tornBytes: remaining)
                 }
                 let covered = UnsafeRawBufferPointer(rebasing: buffer[(offset + 8)..<end])
                 if CRC32C.update(0, covered) != crc {
                     if end == buffer.count {
-                        return .success(Scan(records: records, validLength: offset, tornBytes: remaining))
+                        return Walk(validLength: offset, tornBytes: remaining)
                     }
-                    return .failure(Corruption(path: path, offset: offset, reason: "record checksum mismatch"))
+                    return corrupt("record checksum mismatch")
                 }
                 if let e = expected, sequence != e {
-                    return .failure(
-                        Corruption(path: path, offset: offset, reason: "sequence \(sequence) where \(e) was expected")
-                    )
+                    return corrupt("sequence \(sequence) where \(e) was expected")
                 }
                 guard let (db, arguments) = parsePayload(UnsafeRawBufferPointer(rebasing: buffer[(offset + 16)..<end]))
                 else {
-                    return .failure(Corruption(path: path, offset: offset, reason: "malformed record payload"))
+                    return corrupt("malformed record payload")
                 }
-                records.append(Record(sequence: sequence, db: db, arguments: arguments))
+                visit(Record(sequence: sequence, db: db, arguments: arguments))
                 expected = sequence &+ 1
                 offset = end
             }
-            return .success(Scan(records: records, validLength: offset, tornBytes: 0))
+            return Walk(validLength: offset, tornBytes: 0)
         }
-        return try result.get()
     }
 
     static func parsePayload(_ payload: UnsafeRawBufferPointer) -> (Int, [[UInt8]])? {
@@ -186,5 +270,23 @@ public enum JournalFormat {
             i += 2
         }
         return i == payload.count ? (db, arguments) : nil
+    }
+}
+
+/// Something the journal can frame as a command argument: plain bytes or a buffer slice.
+protocol JournalArgument {
+    var journalByteCount: Int { get }
+    func appendJournalBytes(to out: inout [UInt8])
+}
+
+extension Array: JournalArgument where Element == UInt8 {
+    @inline(__always) var journalByteCount: Int { count }
+    @inline(__always) func appendJournalBytes(to out: inout [UInt8]) { out.append(contentsOf: self) }
+}
+
+extension ByteBuffer: JournalArgument {
+    @inline(__always) var journalByteCount: Int { readableBytes }
+    @inline(__always) func appendJournalBytes(to out: inout [UInt8]) {
+        withUnsafeReadableBytes { out.append(contentsOf: $0) }
     }
 }

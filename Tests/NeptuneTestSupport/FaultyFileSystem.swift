@@ -27,6 +27,7 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         var fsyncs = 0
         var capacity: Int?
         var dead = false
+        var syncLatency: UInt32 = 0
     }
 
     private let state: Mutex<State>
@@ -35,7 +36,11 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         var initial = State()
         for (path, bytes) in files {
             initial.files[path] = FileState(current: bytes, durable: bytes, nameDurable: true)
-            initial.directories.insert(Self.parent(path))
+            var directory = Self.parent(path)
+            while !directory.isEmpty {
+                initial.directories.insert(directory)
+                directory = Self.parent(directory)
+            }
         }
         state = Mutex(initial)
     }
@@ -48,6 +53,11 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     /// The `n`th fsync from now fails with EIO (later ones succeed).
     public func failFsync(number n: Int) {
         state.withLock { $0.failFsyncNumber = $0.fsyncs + n }
+    }
+
+    /// Makes every file fsync take this long (as a real disk's does), so that concurrent writers pile up.
+    public func setSyncLatency(microseconds: UInt32) {
+        state.withLock { $0.syncLatency = microseconds }
     }
 
     /// Total bytes the disk holds; appends beyond it fail with ENOSPC.
@@ -131,6 +141,8 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     func sync(_ path: String) throws(FileSystemError) {
+        let latency = state.withLock { $0.syncLatency }
+        if latency > 0 { usleep(latency) }
         let result: Result<Void, FileSystemError> = state.withLock { s in
             do throws(FileSystemError) {
                 try countOperation(&s, "fdatasync", path)
@@ -168,9 +180,12 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     public func listDirectory(_ path: String) throws(FileSystemError) -> [String] {
-        state.withLock { s in
-            s.files.keys.filter { Self.parent($0) == path }.map { String($0.dropFirst(path.count + 1)) }.sorted()
+        let listing: [String]? = state.withLock { s in
+            if s.files[path] != nil { return nil }
+            return s.files.keys.filter { Self.parent($0) == path }.map { String($0.dropFirst(path.count + 1)) }.sorted()
         }
+        guard let listing else { throw FileSystemError("opendir", path, errno: ENOTDIR) }
+        return listing
     }
 
     public func createDirectory(_ path: String) throws(FileSystemError) {

@@ -36,9 +36,14 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// Under `appendfsync always`: reply batches waiting for the fsync that covers their last journal record,
     /// in order (a batch without writes waits behind earlier ones so replies never overtake each other).
     private var held: [(sequence: UInt64, reply: ByteBuffer)] = []
-    private var requestedSequence: UInt64 = 0
     /// When the pub/sub output buffer went over its soft limit (nil while under it).
     private var softLimitSince: Int64?
+    /// This loop's queue of connections waiting for durability (set on the first held reply).
+    private var durableQueue: DurableReplyQueue?
+    /// The context to write held replies with, kept while replies are held.
+    private var heldContext: ChannelHandlerContext?
+    /// Whether this handler is in its loop's ``DurableReplyQueue`` (managed by the queue).
+    var isQueuedForDurability = false
 
     init(state: ServerState, logger: Logger) {
         self.state = state
@@ -205,15 +210,9 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             if !held.isEmpty || sequence > journal.durableSequence {
                 held.append((sequence, context.reply))
                 context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
-                if sequence > requestedSequence {
-                    requestedSequence = sequence
-                    let loop = channelContext.eventLoop
-                    let handler = NIOLoopBound(self, eventLoop: loop)
-                    let boundContext = NIOLoopBound(channelContext, eventLoop: loop)
-                    journal.whenDurable(sequence) { durable in
-                        loop.execute { handler.value.releaseHeld(durable: durable, boundContext.value) }
-                    }
-                }
+                heldContext = channelContext
+                if durableQueue == nil { durableQueue = state.durableReplyQueue(for: channelContext.eventLoop) }
+                durableQueue?.wait(self, for: sequence)
                 return
             }
         }
@@ -256,16 +255,17 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// Sends the held replies whose records are now durable. If the journal failed, the writes they acknowledge
-    /// are not durable: the replies are dropped and the connection closed, so nothing unsafe is acknowledged.
-    private func releaseHeld(durable: Bool, _ channelContext: ChannelHandlerContext) {
+    /// Sends the held replies whose records are now durable (called by this loop's ``DurableReplyQueue``). If the
+    /// journal failed, the writes they acknowledge are not durable: the replies are dropped and the connection
+    /// closed, so nothing unsafe is acknowledged.
+    func releaseHeld(durable: Bool) {
+        guard let channelContext = heldContext, !held.isEmpty else { return }
         guard durable, let journal = state.journal else {
-            if !held.isEmpty {
-                logger.error("closing a client whose writes could not be made durable")
-                held.removeAll()
-                closing = true
-                channelContext.close(promise: nil)
-            }
+            logger.error("closing a client whose writes could not be made durable")
+            held.removeAll()
+            heldContext = nil
+            closing = true
+            channelContext.close(promise: nil)
             return
         }
         let covered = journal.durableSequence
@@ -277,6 +277,11 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         if released > 0 {
             held.removeFirst(released)
             channelContext.flush()
+        }
+        if let last = held.last {
+            durableQueue?.wait(self, for: last.sequence)
+        } else {
+            heldContext = nil
         }
     }
 

@@ -1,0 +1,68 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NeptuneSnapshot
+
+/// Under `appendfsync always`: the connections of one event loop whose replies wait for the journal's fsync.
+///
+/// One journal callback and one hop onto the loop release all of them together, instead of one callback and one
+/// task per connection: the journal's writer thread then spends its time writing, not waking event loops.
+/// Everything but ``init(loop:journal:)`` runs on `loop`.
+final class DurableReplyQueue: @unchecked Sendable {
+    let loop: any EventLoop
+    let journal: Journal
+    // Confined to `loop`.
+    private var waiting: [RESPConnectionHandler] = []
+    private var wanted: UInt64 = 0
+    private var callbackPending = false
+
+    init(loop: any EventLoop, journal: Journal) {
+        self.loop = loop
+        self.journal = journal
+    }
+
+    /// Queues `handler` (once) until journal record `sequence` is durable; the handler's
+    /// `releaseHeld(durable:)` runs then, or as soon as the journal fails.
+    func wait(_ handler: RESPConnectionHandler, for sequence: UInt64) {
+        loop.assertInEventLoop()
+        if !handler.isQueuedForDurability {
+            handler.isQueuedForDurability = true
+            waiting.append(handler)
+        }
+        if sequence > wanted { wanted = sequence }
+        if !callbackPending { requestCallback() }
+    }
+
+    private func requestCallback() {
+        callbackPending = true
+        let loop = self.loop
+        journal.whenDurable(wanted) { durable in
+            loop.execute { self.release(durable: durable) }
+        }
+    }
+
+    private func release(durable: Bool) {
+        loop.assertInEventLoop()
+        callbackPending = false
+        let handlers = waiting
+        waiting = []
+        for handler in handlers {
+            handler.isQueuedForDurability = false
+            // A handler whose later replies are not covered yet queues itself again.
+            handler.releaseHeld(durable: durable)
+        }
+    }
+}
+
+extension ServerState {
+    /// The reply queue of `loop` under `appendfsync always`, nil otherwise.
+    func durableReplyQueue(for loop: any EventLoop) -> DurableReplyQueue? {
+        guard let journal, journal.policy == .always else { return nil }
+        return durableReplyQueues.withLockedValue { queues in
+            let key = ObjectIdentifier(loop)
+            if let queue = queues[key] { return queue }
+            let queue = DurableReplyQueue(loop: loop, journal: journal)
+            queues[key] = queue
+            return queue
+        }
+    }
+}

@@ -1,0 +1,203 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NeptuneCache
+import NeptuneRESP
+import NeptuneServer
+import NeptuneSnapshot
+import NeptuneTestSupport
+import Testing
+
+/// Passes what a test connection receives to an `AsyncStream`, which ends when the server closes the connection.
+private final class DurableTestReceiver: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    let continuation: AsyncStream<ByteBuffer>.Continuation
+
+    init(_ continuation: AsyncStream<ByteBuffer>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        continuation.yield(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// A RESP client over a real TCP connection: writes commands with `writeRESPCommand` (or raw bytes) and decodes
+/// replies with `RESPValueDecoder`.
+private struct DurableTestClient {
+    let channel: any Channel
+    private var received: AsyncStream<ByteBuffer>.Iterator
+    private var pending = ByteBuffer()
+    private var decoder = RESPValueDecoder()
+
+    static func connect(to address: SocketAddress) async throws -> DurableTestClient {
+        let (stream, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(DurableTestReceiver(continuation))
+                }
+            }
+            .connect(to: address)
+            .get()
+        return DurableTestClient(channel: channel, received: stream.makeAsyncIterator())
+    }
+
+    private init(channel: any Channel, received: AsyncStream<ByteBuffer>.Iterator) {
+        self.channel = channel
+        self.received = received
+    }
+
+    /// Sends commands in one write.
+    func send(_ commands: [[String]]) async throws {
+        var buffer = channel.allocator.buffer(capacity: 256)
+        for command in commands {
+            buffer.writeRESPCommand(command)
+        }
+        try await channel.writeAndFlush(buffer)
+    }
+
+    func send(_ command: String...) async throws {
+        try await send([command])
+    }
+
+    func sendRaw(_ text: String) async throws {
+        try await channel.writeAndFlush(channel.allocator.buffer(string: text))
+    }
+
+    /// The next reply, or nil once the server has closed the connection.
+    mutating func read() async throws -> RESPValue? {
+        while true {
+            if let value = try decoder.decode(buffer: &pending) {
+                return value
+            }
+            guard var chunk = await received.next() else { return nil }
+            pending.writeBuffer(&chunk)
+        }
+    }
+
+    /// Sends one command and reads its reply.
+    mutating func call(_ command: String...) async throws -> RESPValue? {
+        try await send([command])
+        return try await read()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+/// A neptune server on 127.0.0.1 and a port the system picks, served in-process for one test.
+private struct DurableTestServer {
+    let state: ServerState
+    let address: SocketAddress
+    let task: Task<Void, any Error>
+
+    static func start(journal: Journal, engine: Engine) async throws -> DurableTestServer {
+        let config = try ConfigStore.load(
+            arguments: ["--port", "0", "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always"]
+        )
+        let state = ServerState(engine: engine, config: config)
+        state.registerServerCommands()
+        engine.attachJournal(journal)
+        state.journal = journal
+        let (ready, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
+        let service = NeptuneServerService(
+            state: state,
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "neptune-test"),
+            onReady: { addresses in
+                if let first = addresses.first { continuation.yield(first) }
+                continuation.finish()
+            }
+        )
+        let task = Task { try await service.run() }
+        var iterator = ready.makeAsyncIterator()
+        guard let address = await iterator.next() else {
+            task.cancel()
+            throw NeptuneServerError.noBindAddress
+        }
+        return DurableTestServer(state: state, address: address, task: task)
+    }
+
+    func client() async throws -> DurableTestClient {
+        try await DurableTestClient.connect(to: address)
+    }
+
+    /// Stops the service (cancellation ends its wait for a graceful shutdown) and waits for it.
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// Replies under `appendfsync always` over real sockets: held until the fsync covering their writes, released
+/// together per event loop, in order per connection, and never sent when the journal fails.
+@Suite(.timeLimit(.minutes(1))) struct DurableReplyTests {
+    static let path = "/data/appendonlydir/journal.00000001"
+
+    static func journal(_ fileSystem: FaultyFileSystem) throws -> Journal {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try Journal(path: path, fileSystem: fileSystem, policy: .always, nextSequence: 1, logger: logger)
+    }
+
+    /// Many connections write at once: every reply comes, in order per connection, and every acknowledged write
+    /// is on stable storage when its reply arrives.
+    @Test func concurrentClientsGetEveryReplyAfterItsFsync() async throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Self.journal(fileSystem)
+        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for c in 0..<12 {
+                group.addTask {
+                    var client = try await server.client()
+                    for i in 0..<20 {
+                        // A pipelined write and read: the read's reply must not overtake the write's.
+                        try await client.send([["SET", "k\(c)-\(i)", "v\(i)"], ["GET", "k\(c)-\(i)"]])
+                        #expect(try await client.read() == .simpleString("OK"))
+                        #expect(try await client.read() == .bulkString(Array("v\(i)".utf8)))
+                        // Acknowledged means durable: the record is in what survives power loss.
+                        let durable = fileSystem.crash()[Self.path] ?? []
+                        let scan = try JournalFormat.scan(durable, path: Self.path)
+                        #expect(scan.records.contains { $0.arguments[1] == Array("k\(c)-\(i)".utf8) })
+                    }
+                    await client.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(journal.fsyncCount > 0)
+        await server.stop()
+        journal.close()
+    }
+
+    /// When the fsync fails, the waiting client is disconnected without an acknowledgment, later writes get
+    /// MISCONF, and reads keep working.
+    @Test func failedFsyncDisconnectsWithoutAcknowledging() async throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Self.journal(fileSystem)
+        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        var first = try await server.client()
+        #expect(try await first.call("SET", "kept", "1") == .simpleString("OK"))
+        fileSystem.failFsync(number: 1)
+        #expect(try await first.call("SET", "lost", "2") == nil)  // closed, no +OK
+        var second = try await server.client()
+        let refused = try await second.call("SET", "other", "3")
+        #expect(refused == .error("MISCONF Errors writing to the AOF file: Input/output error"))
+        #expect(try await second.call("GET", "kept") == .bulkString(Array("1".utf8)))
+        await second.close()
+        await server.stop()
+        journal.close()
+    }
+}
