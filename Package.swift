@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NeptuneServer", targets: ["NeptuneServer"]),
         .executable(name: "neptune-server", targets: ["neptune-server"]),
         .executable(name: "neptune-benchmark", targets: ["neptune-benchmark"]),
+        .executable(name: "neptune-check", targets: ["neptune-check"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -73,6 +74,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "neptune-check",
+            dependencies: [
+                "NeptuneSnapshot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(

@@ -1,0 +1,106 @@
+import Logging
+import NeptuneCache
+import NeptuneSnapshot
+import NeptuneTestSupport
+import Testing
+
+/// `neptune-check`'s library part: what it reports for intact, torn and corrupt journals, and the repairs it plans.
+@Suite struct JournalCheckTests {
+    static let directory = "/data/appendonlydir"
+    static let first = "\(directory)/journal.00000001"
+    static let second = "\(directory)/journal.00000002"
+
+    static func segment(_ range: ClosedRange<UInt64>) -> [UInt8] {
+        JournalFormatTests.segment(range.map { ($0, 0, $0 % 3 == 0 ? ["DEL", "k\($0)"] : ["SET", "k\($0)", "v"]) })
+    }
+
+    @Test func intactJournalIsDescribed() throws {
+        let fileSystem = FaultyFileSystem(files: [Self.first: Self.segment(1...6), Self.second: Self.segment(7...9)])
+        let paths = try JournalCheck.segmentPaths(for: ["/data"], fileSystem: fileSystem)
+        #expect(paths == [Self.first, Self.second])
+        let report = try JournalCheck.inspect(paths: paths, fileSystem: fileSystem)
+        #expect(report.records == 9)
+        #expect(report.segments.map(\.firstSequence) == [1, 7])
+        #expect(report.segments.map(\.lastSequence) == [6, 9])
+        #expect(report.commands == ["SET": 6, "DEL": 3])
+        #expect(!report.isCorrupt && !report.hasTornTail && report.repair == nil)
+        #expect(report.description.contains("\(Self.first): 6 records, sequences 1-6, "))
+        #expect(report.description.contains("total: 2 segments, 9 records, sequences 1-9, "))
+        #expect(report.description.hasSuffix("status: ok"))
+    }
+
+    @Test func tornTailIsRepairedToTheLastValidRecord() throws {
+        let full = Self.segment(1...5)
+        let valid = Self.segment(1...4).count
+        let torn = Array(full.prefix(full.count - 3))
+        let fileSystem = FaultyFileSystem(files: [Self.first: torn])
+        let report = try JournalCheck.inspect(paths: [Self.first], fileSystem: fileSystem)
+        #expect(report.hasTornTail && !report.isCorrupt)
+        #expect(report.records == 4)
+        let repair = try #require(report.repair)
+        #expect(repair == JournalCheck.Repair(
+            truncate: Self.first, length: valid, remove: [], droppedBytes: torn.count - valid, droppedRecords: 0
+        ))
+        try JournalCheck.apply(repair, fileSystem: fileSystem)
+        #expect(fileSystem.contents(Self.first) == Array(full.prefix(valid)))
+        // The repaired length is durable, and the journal now checks clean and loads.
+        #expect(fileSystem.crash()[Self.first] == Array(full.prefix(valid)))
+        #expect(try JournalCheck.inspect(paths: [Self.first], fileSystem: fileSystem).repair == nil)
+    }
+
+    /// Corruption in the middle: the file and offset are named, the records after it that still verify are
+    /// counted, and the repair also removes the later segments (their records would follow a gap).
+    @Test func midFileCorruptionNamesFileAndOffsetAndCountsWhatIsDropped() throws {
+        var bytes = Self.segment(1...6)
+        let offsetOfThird = Self.segment(1...2).count
+        bytes[offsetOfThird + 20] ^= 0xFF
+        let later = Self.segment(7...8)
+        let fileSystem = FaultyFileSystem(files: [Self.first: bytes, Self.second: later])
+        let report = try JournalCheck.inspect(paths: [Self.first, Self.second], fileSystem: fileSystem)
+        #expect(report.isCorrupt)
+        let damaged = report.segments[0]
+        #expect(damaged.corruption == JournalFormat.Corruption(
+            path: Self.first, offset: offsetOfThird, reason: "record checksum mismatch"
+        ))
+        #expect(damaged.records == 2)
+        #expect(damaged.readableRecordsAfterDamage == 3)
+        #expect(report.description.contains("CORRUPT at offset \(offsetOfThird): record checksum mismatch"))
+        let repair = try #require(report.repair)
+        #expect(repair.truncate == Self.first && repair.length == offsetOfThird && repair.remove == [Self.second])
+        #expect(repair.droppedBytes == bytes.count - offsetOfThird + later.count)
+        #expect(repair.droppedRecords == 3 + 2)
+        try JournalCheck.apply(repair, fileSystem: fileSystem)
+        #expect(!fileSystem.fileExists(Self.second))
+        // What remains loads.
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let engine = Engine(clock: ManualClock())
+        let recovered = try JournalRecovery.recover(
+            directory: Self.directory, fileSystem: fileSystem, engine: engine, logger: logger
+        )
+        #expect(recovered.records == 2)
+    }
+
+    @Test func sequenceGapBetweenSegmentsIsCorruption() throws {
+        let fileSystem = FaultyFileSystem(files: [Self.first: Self.segment(1...3), Self.second: Self.segment(5...6)])
+        let report = try JournalCheck.inspect(paths: [Self.first, Self.second], fileSystem: fileSystem)
+        #expect(report.isCorrupt)
+        #expect(report.segments[1].corruption?.reason == "sequence 5 where 4 was expected")
+        #expect(report.segments[1].corruption?.offset == JournalFormat.magic.count)
+    }
+
+    @Test func badInputGetsAClearError() throws {
+        let text = Array("not a journal, just some text".utf8)
+        let fileSystem = FaultyFileSystem(files: ["/data/other.txt": text])
+        #expect(throws: JournalCheck.Failure.self) { try JournalCheck.segmentPaths(for: ["/missing"], fileSystem: fileSystem) }
+        let noSegments = #expect(throws: JournalCheck.Failure.self) {
+            try JournalCheck.segmentPaths(for: ["/data"], fileSystem: fileSystem)
+        }
+        #expect(noSegments?.description.contains("no journal segments") == true)
+        // A file that is not a journal is reported as corrupt at offset 0, and nothing is changed.
+        let report = try JournalCheck.inspect(paths: ["/data/other.txt"], fileSystem: fileSystem)
+        #expect(report.isCorrupt)
+        #expect(report.segments[0].corruption?.offset == 0)
+        #expect(fileSystem.contents("/data/other.txt") == text)
+    }
+}
