@@ -47,6 +47,10 @@ public final class NeptuneStore: Sendable {
         var context = CommandContext(db: db, protocolVersion: .v3, reply: ByteBuffer())
         let buffers = arguments.map { ByteBuffer(bytes: $0) }
         engine.execute(buffers, context: &context)
+        if context.journalSequence > 0, let journal = engine.journal, !journal.waitUntilDurable(context.journalSequence) {
+            // Applied in memory but not durable: not acknowledged, as the server closes such a client.
+            return .error(journal.refusalMessage)
+        }
         var decoder = RESPValueDecoder()
         do {
             return try decoder.decode(buffer: &context.reply) ?? .null
@@ -281,7 +285,22 @@ public final class NeptuneStore: Sendable {
 
     /// Removes every key of `db`, or of every database when `db` is nil.
     public func flush(db: Int? = nil) {
+        guard engine.journal == nil else {
+            if let db {
+                _ = execute(["FLUSHDB"], db: db)
+            } else {
+                _ = execute(["FLUSHALL"])
+            }
+            return
+        }
         if let db { engine.flush(db: db) } else { engine.flushAll() }
+    }
+
+    /// Closes a durable store (``open(directory:options:clock:logger:)`` in NeptuneSnapshot): writes out and
+    /// fsyncs what the journal holds and stops it; later writes are refused. Reads keep working. Does nothing
+    /// for an in-memory store.
+    public func close() {
+        engine.journal?.close()
     }
 
     // MARK: Helpers
