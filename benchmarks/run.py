@@ -47,6 +47,8 @@ COMMANDS = ("SET", "GET")
 VALUE_BYTES = 10
 REDIS_BENCHMARK_RANDOM_KEYS = 100_000
 EMBEDDED_PRODUCT = "neptune-embedded-benchmark"
+FSYNC_MODES = ("always", "everysec")
+DURABILITY_CLIENTS = (1, 50)
 
 
 class BenchError(Exception):
@@ -189,6 +191,31 @@ def parse_cpu_list(text: Optional[str]) -> Optional[set[int]]:
         else:
             cpus.add(int(part))
     return cpus
+
+
+def filesystem_type(path: Path, mounts_text: str) -> Optional[str]:
+    """The type of the file system holding path (the longest mount point that is a prefix), from /proc/mounts."""
+    best, kind = "", None
+    target = str(path.resolve())
+    for line in mounts_text.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = fields[1].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, kind = mount_point, fields[2]
+    return kind
+
+
+def durability_key(mode: str, client: str, clients: int) -> str:
+    return f"appendfsync {mode} {client} SET c{clients}"
+
+
+def durability_requests(mode: str, clients: int, scale: float) -> int:
+    """Requests for one durability run: an fsync per request (or per group of requests) makes `always` slow."""
+    base = {("always", 1): 2_000, ("always", 50): 20_000, ("everysec", 1): 20_000, ("everysec", 50): 100_000}
+    return max(100, int(base[(mode, clients)] * scale))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -399,13 +426,14 @@ class Runner:
 
     # --- servers
 
-    def start_servers(self, round_index: int) -> None:
+    def start_servers(self, round_index: int, persistence: Optional[list[str]] = None,
+                      base: Optional[Path] = None) -> None:
         options = self.options
         cpus = parse_cpu_list(options.pin_server)
-        common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", "0"]
+        common = ["--bind", "127.0.0.1", "--save", "", *(persistence or ["--appendonly", "no"]), "--maxmemory", "0"]
         for name in SERVERS:
             port = free_port()
-            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+            workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=base))
             self.workdirs.append(workdir)
             if name == "neptune":
                 argv = [str(self.binaries["neptune-server"]), "--port", str(port), "--dir", str(workdir), *common]
@@ -504,19 +532,21 @@ class Runner:
         )
         return result
 
-    def workload(self, server: Server, client: str, command: str, pipeline: int) -> dict[str, Any]:
+    def workload(self, server: Server, client: str, command: str, pipeline: int,
+                 clients: Optional[int] = None, requests: Optional[int] = None) -> dict[str, Any]:
         options = self.options
-        requests = options.requests * (options.pipeline_factor if pipeline > 1 else 1)
+        clients = clients or options.clients
+        requests = requests or options.requests * (options.pipeline_factor if pipeline > 1 else 1)
         if client == "neptune-benchmark":
             template = "SET __key__ __data__" if command == "SET" else "GET __key__"
             argv = self.neptune_benchmark(server.port, [
-                "--command", template, "--connections", str(options.clients), "--pipeline", str(pipeline),
+                "--command", template, "--connections", str(clients), "--pipeline", str(pipeline),
                 "--requests", str(requests), "--seed", str(options.seed),
             ])
         else:
             argv = [
                 str(self.binaries["redis-benchmark"]), "-h", "127.0.0.1", "-p", str(server.port),
-                "-t", command.lower(), "-c", str(options.clients), "-P", str(pipeline), "-n", str(requests),
+                "-t", command.lower(), "-c", str(clients), "-P", str(pipeline), "-n", str(requests),
                 "-r", str(REDIS_BENCHMARK_RANDOM_KEYS), "-d", str(VALUE_BYTES), "--csv",
             ]
         server.ensure_running()
@@ -586,6 +616,44 @@ class Runner:
             self.stop_servers()
         return record
 
+    def durability_base(self) -> Path:
+        """Where the servers' journals go: on the real disk (a tmpfs would make fsync free and the test moot)."""
+        base = Path(self.options.durability_dir or self.out / "journals").resolve()
+        base.mkdir(parents=True, exist_ok=True)
+        try:
+            kind = filesystem_type(base, Path("/proc/mounts").read_text())
+        except OSError:
+            kind = None
+        if kind in ("tmpfs", "ramfs"):
+            self.warnings.append(f"journals are on {kind} ({base}): fsync costs nothing there; use --durability-dir")
+        return base
+
+    def run_durability_round(self, round_index: int) -> dict[str, Any]:
+        """SET throughput with `appendonly yes` under each appendfsync mode, at 1 and 50 clients, both clients."""
+        order = list(SERVERS) if round_index % 2 == 0 else list(reversed(SERVERS))
+        log(f"durability round {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        record: dict[str, Any] = {"round": round_index + 1, "order": order, "workloads": {}}
+        base = self.durability_base()
+        for mode in FSYNC_MODES:
+            try:
+                self.start_servers(round_index, ["--appendonly", "yes", "--appendfsync", mode], base)
+                for clients in DURABILITY_CLIENTS:
+                    requests = durability_requests(mode, clients, self.options.durability_scale)
+                    for client in CLIENTS:
+                        key = durability_key(mode, client, clients)
+                        record["workloads"][key] = {}
+                        for name in order:
+                            result = self.workload(self.servers[name], client, "SET", 1, clients, requests)
+                            record["workloads"][key][name] = result
+                            log(
+                                f"  {key:<44} {name:<8} {result['opsPerSecond']:>10,.0f} ops/s  "
+                                f"p50 {result['p50Ms']:.3f} ms  p99 {result['p99Ms']:.3f} ms  "
+                                f"server CPU {result['serverCpuMicrosecondsPerRequest']:.2f} us/req"
+                            )
+            finally:
+                self.stop_servers()
+        return record
+
     def run_embedded(self) -> Optional[dict[str, Any]]:
         binary = self.binaries.get(EMBEDDED_PRODUCT)
         if binary is None or self.options.no_embedded:
@@ -619,6 +687,10 @@ class Runner:
             )
         for round_index in range(self.options.rounds):
             self.rounds.append(self.run_round(round_index))
+        durability_rounds = []
+        if not self.options.no_durability:
+            for round_index in range(self.options.rounds):
+                durability_rounds.append(self.run_durability_round(round_index))
         embedded = self.run_embedded()
         machine["loadAverageAtEnd"] = [round(value, 2) for value in os.getloadavg()]
         summary = summarize(self.rounds)
@@ -631,6 +703,7 @@ class Runner:
             "rounds": self.rounds,
             "medians": summary["medians"],
             "ratios": summary["ratios"],
+            "durability": summarize_durability(durability_rounds) if durability_rounds else None,
             "embedded": embedded,
             "warnings": self.warnings,
         }
@@ -666,6 +739,12 @@ def settings_of(options: argparse.Namespace) -> dict[str, Any]:
         "pinServer": options.pin_server or "none",
         "pinClient": options.pin_client or "none",
         "serverFlags": "--bind 127.0.0.1 --save '' --appendonly no --maxmemory 0",
+        "durability": None if options.no_durability else {
+            "serverFlags": "--appendonly yes --appendfsync always|everysec (otherwise as above)",
+            "clients": list(DURABILITY_CLIENTS),
+            "requests": {f"{mode} c{clients}": durability_requests(mode, clients, options.durability_scale)
+                         for mode in FSYNC_MODES for clients in DURABILITY_CLIENTS},
+        },
         "seed": options.seed,
     }
 
@@ -763,6 +842,24 @@ def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"medians": medians, "ratios": ratios}
 
 
+def summarize_durability(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per durability workload and server, and Neptune / Redis ratios (the rounds are kept too)."""
+    medians: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
+    for key in (list(rounds[0]["workloads"]) if rounds else []):
+        medians[key] = {}
+        for name in SERVERS:
+            samples = [r["workloads"][key][name] for r in rounds if name in r["workloads"].get(key, {})]
+            medians[key][name] = {
+                metric: median([sample.get(metric) for sample in samples]) for metric, *_ in WORKLOAD_METRICS
+            }
+        ratios[key] = {
+            metric: ratio(medians[key]["neptune"][metric], medians[key]["redis"][metric])
+            for metric, *_ in WORKLOAD_METRICS
+        }
+    return {"rounds": rounds, "medians": medians, "ratios": ratios, "definition": "neptune median / redis median"}
+
+
 def fmt(value: Optional[float], kind: str) -> str:
     if value is None:
         return "n/a"
@@ -848,6 +945,27 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| {label} | {fmt(load_n[metric], unit)} | {fmt(load_r[metric], unit)} | "
             f"**{fmt(load_q.get(metric), 'ratio')}** |"
         )
+    durability = results.get("durability")
+    if durability:
+        lines += [
+            "",
+            "Durability: SET with `--appendonly yes` and each `appendfsync` mode, journals on the real disk, at 1 and "
+            "50 clients (pipeline 1). Under `always` a reply leaves only after an fsync covering it: Redis fsyncs "
+            "once per event-loop iteration, Neptune's journal thread shares one fsync among all the clients waiting "
+            "(group commit). Ratio = Neptune / Redis, higher is better:",
+            "",
+            "| workload | Neptune ops/s | Redis ops/s | ratio (higher is better) | Neptune p50 / p99 ms | "
+            "Redis p50 / p99 ms | server us/req Neptune / Redis |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, per_server in durability["medians"].items():
+            n, r, q = per_server["neptune"], per_server["redis"], durability["ratios"][key]
+            cpu = "serverCpuMicrosecondsPerRequest"
+            lines.append(
+                f"| {key} | {fmt(n['opsPerSecond'], 'ops/s')} | {fmt(r['opsPerSecond'], 'ops/s')} | "
+                f"**{fmt(q['opsPerSecond'], 'ratio')}** | {fmt(n['p50Ms'], 'ms')} / {fmt(n['p99Ms'], 'ms')} | "
+                f"{fmt(r['p50Ms'], 'ms')} / {fmt(r['p99Ms'], 'ms')} | {fmt(n[cpu], 'us')} / {fmt(r[cpu], 'us')} |"
+            )
     embedded = results.get("embedded")
     if embedded:
         config = embedded["configuration"]
@@ -1067,6 +1185,12 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--neptune-benchmark", metavar="PATH", help="use this neptune-benchmark binary")
     parser.add_argument("--embedded-benchmark", metavar="PATH", help=f"use this {EMBEDDED_PRODUCT} binary")
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded API benchmark")
+    parser.add_argument("--no-durability", action="store_true",
+                        help="skip the appendonly yes runs (appendfsync always and everysec, 1 and 50 clients)")
+    parser.add_argument("--durability-dir", metavar="DIR",
+                        help="where the journals of the durability runs go (default OUT/journals; not a tmpfs)")
+    parser.add_argument("--durability-scale", type=float,
+                        help="multiplies the durability runs' request counts (default 1, 0.25 with --quick)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the results section of the README")
     parser.add_argument("--update-readme", action="store_true",
                         help="rewrite the README's results section even after --quick")
@@ -1078,6 +1202,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     if options.requests is None:
         options.requests = 30_000 if options.quick else 200_000
     options.pipeline_factor = 5
+    if options.durability_scale is None:
+        options.durability_scale = 0.25 if options.quick else 1.0
+    if options.durability_scale <= 0:
+        parser.error("--durability-scale must be positive")
     for name in ("rounds", "keys", "requests", "clients"):
         if getattr(options, name) < 1:
             parser.error(f"--{name} must be at least 1")

@@ -70,6 +70,58 @@ def fake_results() -> dict:
     }
 
 
+def fake_durability() -> dict:
+    rounds = []
+    for index, (neptune_ops, redis_ops) in enumerate([(3000.0, 1000.0), (2000.0, 1000.0), (5000.0, 2000.0)]):
+        workloads = {}
+        for mode in run.FSYNC_MODES:
+            for clients in run.DURABILITY_CLIENTS:
+                for client in run.CLIENTS:
+                    workloads[run.durability_key(mode, client, clients)] = {
+                        "neptune": sample(neptune_ops, 1.0, 3.0, 20.0),
+                        "redis": sample(redis_ops, 2.0, 4.0, 15.0),
+                    }
+        rounds.append({"round": index + 1, "order": ["neptune", "redis"], "workloads": workloads})
+    return run.summarize_durability(rounds)
+
+
+class DurabilityTests(unittest.TestCase):
+    def test_filesystem_type_is_the_longest_matching_mount(self):
+        mounts = "/dev/vda / ext4 rw 0 0\ntmpfs /tmp tmpfs rw 0 0\ntmpfs /tmpdata tmpfs rw 0 0\n"
+        self.assertEqual(run.filesystem_type(Path("/tmp/x/journal"), mounts), "tmpfs")
+        self.assertEqual(run.filesystem_type(Path("/tmpx/journal"), mounts), "ext4")
+        self.assertEqual(run.filesystem_type(Path("/"), mounts), "ext4")
+
+    def test_request_counts_scale_and_stay_positive(self):
+        self.assertEqual(run.durability_requests("always", 50, 1.0), 20_000)
+        self.assertEqual(run.durability_requests("always", 1, 0.25), 500)
+        self.assertEqual(run.durability_requests("always", 1, 0.0001), 100)
+
+    def test_medians_and_ratios_per_mode_and_client_count(self):
+        summary = fake_durability()
+        key = run.durability_key("always", "redis-benchmark", 50)
+        self.assertEqual(summary["medians"][key]["neptune"]["opsPerSecond"], 3000.0)
+        self.assertEqual(summary["medians"][key]["redis"]["opsPerSecond"], 1000.0)
+        self.assertAlmostEqual(summary["ratios"][key]["opsPerSecond"], 3.0)
+        self.assertEqual(len(summary["medians"]), len(run.FSYNC_MODES) * len(run.DURABILITY_CLIENTS) * 2)
+
+    def test_markdown_has_the_durability_table_only_when_measured(self):
+        results = fake_results()
+        self.assertNotIn("appendfsync always", run.render_markdown(results))
+        results["durability"] = fake_durability()
+        markdown = run.render_markdown(results)
+        self.assertIn("| appendfsync always redis-benchmark SET c50 | 3,000 | 1,000 | **3.00** |", markdown)
+        self.assertIn("appendfsync everysec neptune-benchmark SET c1", markdown)
+
+    def test_durability_options(self):
+        options = run.parse_arguments(["--quick"])
+        self.assertEqual(options.durability_scale, 0.25)
+        self.assertFalse(options.no_durability)
+        self.assertTrue(run.parse_arguments(["--no-durability"]).no_durability)
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            run.parse_arguments(["--durability-scale", "0"])
+
+
 class ParsingTests(unittest.TestCase):
     def test_proc_stat_counts_fields_after_the_last_parenthesis(self):
         # A command name with spaces and a ')' must not shift the fields.
