@@ -300,11 +300,18 @@ final class RecordingObserver: KeyspaceObserver {
                     s.run("EXEC")
                 }
             } else {
-                for _ in 0..<2000 {
-                    s.run("MULTI")
-                    s.run("GET", "left")
-                    s.run("GET", "right{other shard}")
-                    guard case .array(let values) = s.run("EXEC"), values.count == 2 else {
+                for round in 0..<2000 {
+                    // Alternately a transaction of GETs and one MGET: both read atomically.
+                    let reply: RESPValue
+                    if round % 2 == 0 {
+                        s.run("MULTI")
+                        s.run("GET", "left")
+                        s.run("GET", "right{other shard}")
+                        reply = s.run("EXEC")
+                    } else {
+                        reply = s.run("MGET", "left", "right{other shard}")
+                    }
+                    guard case .array(let values) = reply, values.count == 2 else {
                         torn.add(1, ordering: .relaxed)
                         continue
                     }
