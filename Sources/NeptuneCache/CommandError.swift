@@ -24,6 +24,8 @@ public struct CommandError: Error, Equatable, Sendable, CustomStringConvertible 
     public static let overflow = CommandError("ERR increment or decrement would overflow")
     public static let stringTooLong = CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
     public static let noAuth = CommandError("NOAUTH Authentication required.")
+    /// The reply to commands without Redis's `loading` flag while a snapshot or journal is being loaded.
+    public static let loading = CommandError("LOADING Redis is loading the dataset in memory")
 
     /// An error whose text embeds client input, cleaned as Redis's addReplyErrorFormat does: CR and LF are trimmed
     /// from both ends and replaced by spaces inside, so the reply stays one protocol line.

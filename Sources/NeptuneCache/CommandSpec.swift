@@ -142,6 +142,8 @@ public final class CommandRegistry: @unchecked Sendable {
         let runsInsideMulti: Bool
         /// Allowed to a RESP2 client in subscribed mode.
         let allowedWhileSubscribed: Bool
+        /// Whether the command runs while the dataset is loading (Redis's `loading` flag); others get `-LOADING`.
+        let allowedWhileLoading: Bool
 
         init(_ spec: CommandSpec) {
             self.spec = spec
@@ -161,6 +163,7 @@ public final class CommandRegistry: @unchecked Sendable {
                 "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit",
                 "reset",
             ].contains(spec.name)
+            self.allowedWhileLoading = spec.flags.contains("loading")
         }
 
         @inline(__always)

@@ -153,6 +153,11 @@ public final class Engine: Sendable {
             context.transaction?.flagQueuingError()
             return entry.spec.name
         }
+        if !entry.allowedWhileLoading && !context.replaying && isLoading {
+            context.reply.writeRESPError(CommandError.loading.message)
+            context.transaction?.flagQueuingError()
+            return entry.spec.name
+        }
         if let transaction = context.transaction, transaction.inMulti, !entry.runsInsideMulti {
             transaction.queue(arguments)
             context.reply.writeRESPSimpleString("QUEUED")
@@ -192,6 +197,10 @@ public final class Engine: Sendable {
             return entry.spec.name
         }
         if eviction.maxmemory.load(ordering: .relaxed) > 0 { publishMemory(mask) }
+        if case .nothing = context.journal {
+        } else if mask != 0 {
+            shards[mask.trailingZeroBitCount].changes &+= 1
+        }
         if context.journalBatch != nil {
             // Inside EXEC: the transaction's records are appended together when it ends.
             switch context.journal {

@@ -63,6 +63,15 @@ public protocol DurableFileSystem: Sendable {
     /// fsyncs a directory so that renames and new files in it survive power loss.
     func syncDirectory(_ path: String) throws(FileSystemError)
     func fileExists(_ path: String) -> Bool
+    /// The size of a file in bytes, or nil if it does not exist.
+    func fileSize(_ path: String) -> Int?
+}
+
+extension DurableFileSystem {
+    /// Reads the file to learn its size; implementations should answer from the file's metadata.
+    public func fileSize(_ path: String) -> Int? {
+        (try? readFile(path))?.count
+    }
 }
 
 /// The real file system, through POSIX calls.
@@ -175,5 +184,11 @@ public struct PosixFileSystem: DurableFileSystem {
 
     public func fileExists(_ path: String) -> Bool {
         access(path, F_OK) == 0
+    }
+
+    public func fileSize(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
     }
 }

@@ -31,9 +31,10 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     }
 
     public let policy: FsyncPolicy
-    public let path: String
     private let logger: Logger
-    private let file: any DurableFile
+    private let fileSystem: any DurableFileSystem
+    /// The segment being appended to; replaced only by the writer thread (``startSegment(_:)``).
+    private var file: any DurableFile
 
     // State shared with the writer thread, guarded by `mutex`; `condition` wakes the writer.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -52,6 +53,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     private var finished = false
     private var failure: FileSystemError?
     private var thread: pthread_t?
+    private var currentPath: String
+    /// A requested switch to a new segment: the bytes of `pending` before `offset` still go to the old one.
+    private var rotation: (offset: Int, path: String)?
 
     private let durable: Atomic<UInt64>
     private let healthy = Atomic<Bool>(true)
@@ -74,7 +78,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         nextSequence: UInt64,
         logger: Logger
     ) throws(FileSystemError) {
-        self.path = path
+        self.currentPath = path
+        self.fileSystem = fileSystem
         self.policy = policy
         self.logger = logger
         self.nextSequence = nextSequence
@@ -87,7 +92,17 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         pthread_cond_init(condition, &attributes)
         pthread_condattr_destroy(&attributes)
         let isNew = !fileSystem.fileExists(path)
-        self.file = try fileSystem.openForAppend(path)
+        self.file = try Self.openSegment(path, fileSystem: fileSystem, isNew: isNew)
+        startThread()
+    }
+
+    /// Opens a segment for appending; a new or empty one gets the magic, an fsync and a directory fsync first.
+    private static func openSegment(
+        _ path: String,
+        fileSystem: any DurableFileSystem,
+        isNew: Bool
+    ) throws(FileSystemError) -> any DurableFile {
+        let file = try fileSystem.openForAppend(path)
         if isNew || file.size == 0 {
             try file.append(JournalFormat.magic)
             try file.sync()
@@ -97,7 +112,27 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 try fileSystem.syncDirectory(directory)
             }
         }
-        startThread()
+        return file
+    }
+
+    /// The segment file records are appended to.
+    public var path: String {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return currentPath
+    }
+
+    /// Makes every record appended from now on go to a new segment at `path`; the records before stay in the
+    /// current one, which the writer thread fsyncs before it switches. Call it with every shard locked (from
+    /// ``Engine/beginCapture(_:)``), so the switch falls exactly after the capture point.
+    /// - Returns: The sequence number of the last record of the old segment (0 if there is none).
+    public func startSegment(_ path: String) -> UInt64 {
+        pthread_mutex_lock(mutex)
+        let last = nextSequence &- 1
+        rotation = (pending.count, path)
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+        return last
     }
 
     deinit {
@@ -248,7 +283,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         var gatherDeadline: Int64 = 0
         while true {
             pthread_mutex_lock(mutex)
-            while !stopping {
+            while !stopping && rotation == nil {
                 if pendingRecords == 0 {
                     if policy == .everysec && unsynced {
                         // Sleep for the rest of the second, or until records come.
@@ -267,6 +302,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             swap(&batch, &pending)
             let records = pendingRecords
             pendingRecords = 0
+            let split = rotation
+            rotation = nil
             let lastSequence = nextSequence &- 1
             let finishing = stopping && batch.isEmpty
             let failed = failure != nil
@@ -277,6 +314,30 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 continue
             }
             do throws(FileSystemError) {
+                if let split {
+                    // Finish the old segment (its records complete and durable), then switch.
+                    if split.offset > 0 {
+                        try file.append(Array(batch[0..<split.offset]))
+                        written.add(split.offset, ordering: .relaxed)
+                        unsynced = true
+                    }
+                    if unsynced {
+                        try file.sync()
+                        fsyncs.add(1, ordering: .relaxed)
+                        unsynced = false
+                    }
+                    let next = try Self.openSegment(
+                        split.path,
+                        fileSystem: fileSystem,
+                        isNew: !fileSystem.fileExists(split.path)
+                    )
+                    file.close()
+                    file = next
+                    pthread_mutex_lock(mutex)
+                    currentPath = split.path
+                    pthread_mutex_unlock(mutex)
+                    batch.removeFirst(split.offset)
+                }
                 if !batch.isEmpty {
                     try file.append(batch)
                     written.add(batch.count, ordering: .relaxed)

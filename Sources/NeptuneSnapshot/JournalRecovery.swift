@@ -42,15 +42,22 @@ public enum JournalRecovery {
         public let description: String
     }
 
-    /// Replays every journal segment in `directory` into `engine` (which should be empty).
-    /// - Parameter fix: Cut a torn tail off (the normal start). With false, a torn tail is reported but left.
+    /// Replays every journal segment in `directory` into `engine` (which should be empty, or hold the snapshot
+    /// that covers records up to `afterSequence`).
+    /// - Parameters:
+    ///   - fix: Cut a torn tail off (the normal start). With false, a torn tail is reported but left.
+    ///   - afterSequence: Records up to this sequence number are already in the engine (loaded from a snapshot)
+    ///     and are skipped; the first record replayed must then be `afterSequence + 1`.
+    ///   - purgeExpired: Drop keys that expired meanwhile once the records are replayed.
     @discardableResult
     public static func recover(
         directory: String,
         fileSystem: any DurableFileSystem,
         engine: Engine,
         logger: Logger,
-        fix: Bool = true
+        fix: Bool = true,
+        afterSequence: UInt64 = 0,
+        purgeExpired: Bool = true
     ) throws(Failure) -> Report {
         let paths: [String]
         do {
@@ -59,12 +66,14 @@ public enum JournalRecovery {
         } catch {
             throw Failure(description: "cannot read the journal directory: \(error)")
         }
+        let wasLoading = engine.isLoading
         engine.isLoading = true
-        defer { engine.isLoading = false }
+        defer { engine.isLoading = wasLoading }
         var expected: UInt64? = nil
         var replayed = 0
         var truncated = 0
         var droppedTransaction = 0
+        var firstAfterSnapshot = true
         // A MULTI record seen without its EXEC yet: where it starts and the records it holds.
         var transaction: (segment: Int, offset: Int, sequence: UInt64, records: [JournalFormat.Record])? = nil
         func replay(_ record: JournalFormat.Record, in path: String) throws(Failure) {
@@ -118,6 +127,14 @@ public enum JournalRecovery {
             }
             for (position, record) in scan.records.enumerated() {
                 expected = record.sequence &+ 1
+                if record.sequence <= afterSequence { continue }
+                if firstAfterSnapshot && afterSequence > 0 && record.sequence != afterSequence &+ 1 {
+                    throw Failure(
+                        description: "journal file \(path): the first record after the snapshot is \(record.sequence), "
+                            + "but the snapshot ends at \(afterSequence): records in between are missing"
+                    )
+                }
+                firstAfterSnapshot = false
                 if record.arguments.count == 1 && record.arguments[0] == JournalFormat.multiRecord {
                     guard transaction == nil else {
                         throw Failure(
@@ -173,8 +190,7 @@ public enum JournalRecovery {
             expected = open.sequence
         }
         // Keys that expired while the server was down are dropped now that the clock applies again.
-        engine.isLoading = false
-        engine.purgeExpired()
+        if purgeExpired { engine.purgeExpired() }
         let active = paths.last ?? segmentPath(directory: directory, index: 1)
         if replayed > 0 || truncated > 0 {
             logger.notice(
@@ -184,7 +200,7 @@ public enum JournalRecovery {
         }
         return Report(
             records: replayed,
-            nextSequence: expected ?? 1,
+            nextSequence: max(expected ?? 1, afterSequence &+ 1),
             activeSegment: active,
             truncatedBytes: truncated,
             droppedTransactionRecords: droppedTransaction

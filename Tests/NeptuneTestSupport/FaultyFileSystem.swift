@@ -6,20 +6,26 @@ import Synchronization
 
 /// An in-memory file system that models what survives power loss, and injects faults.
 ///
-/// Each file has the bytes a reader sees now and the bytes that are on stable storage (the state at its last
-/// fsync). A new file's name is durable only once its directory is fsynced. ``crash(keepingTornPrefix:)`` returns
-/// the image a restart would find: durable contents, plus optionally a prefix of each file's unsynced tail (a torn
-/// write). Faults: fail after a number of operations (then everything fails with EIO, like a dead disk), fail one
-/// fsync, run out of space.
+/// Files are inodes with the bytes a reader sees now and the bytes on stable storage (the state at their last
+/// fsync); names map to inodes. Name changes (create, rename, unlink) reach stable storage only when their directory
+/// is fsynced: until then a crash brings back the directory as it was at its last fsync. An open file keeps writing
+/// to its inode even after its name is removed or replaced, as on POSIX. ``crash(keepingTornPrefix:)`` returns the
+/// image a restart would find: durable names with durable contents, plus optionally a prefix of each file's unsynced
+/// tail (a torn write). Faults: fail after a number of operations (then everything fails with EIO, like a dead disk),
+/// fail one fsync, run out of space.
 public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
-    struct FileState {
+    struct Inode {
         var current: [UInt8] = []
         var durable: [UInt8] = []
-        var nameDurable = false
     }
 
     struct State {
-        var files: [String: FileState] = [:]
+        var inodes: [Int: Inode] = [:]
+        var nextInode = 1
+        /// Names as readers see them now.
+        var names: [String: Int] = [:]
+        /// Names as they are on stable storage.
+        var durableNames: [String: Int] = [:]
         var directories: Set<String> = []
         var operations = 0
         var failAfterOperations: Int?
@@ -28,6 +34,14 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         var capacity: Int?
         var dead = false
         var syncLatency: UInt32 = 0
+
+        mutating func create(_ path: String) -> Int {
+            let id = nextInode
+            nextInode += 1
+            inodes[id] = Inode()
+            names[path] = id
+            return id
+        }
     }
 
     private let state: Mutex<State>
@@ -35,7 +49,9 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     public init(files: [String: [UInt8]] = [:]) {
         var initial = State()
         for (path, bytes) in files {
-            initial.files[path] = FileState(current: bytes, durable: bytes, nameDurable: true)
+            let id = initial.create(path)
+            initial.inodes[id] = Inode(current: bytes, durable: bytes)
+            initial.durableNames[path] = id
             var directory = Self.parent(path)
             while !directory.isEmpty {
                 initial.directories.insert(directory)
@@ -65,12 +81,18 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         state.withLock { $0.capacity = bytes }
     }
 
+    /// Write and fsync operations so far (to place a fault at every step of a sequence).
+    public var operationCount: Int {
+        state.withLock { $0.operations }
+    }
+
     /// The files a restart after power loss would find.
     /// - Parameter tornPrefix: For each file, how many bytes of its unsynced tail also reached the disk.
     public func crash(keepingTornPrefix tornPrefix: (String, Int) -> Int = { _, _ in 0 }) -> [String: [UInt8]] {
         state.withLock { s in
             var image: [String: [UInt8]] = [:]
-            for (path, file) in s.files where file.nameDurable {
+            for (path, id) in s.durableNames {
+                guard let file = s.inodes[id] else { continue }
                 let unsynced = file.current.count - file.durable.count
                 let extra = unsynced > 0 ? min(unsynced, max(0, tornPrefix(path, unsynced))) : 0
                 image[path] = file.durable + file.current[file.durable.count..<(file.durable.count + extra)]
@@ -80,7 +102,7 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     public func contents(_ path: String) -> [UInt8]? {
-        state.withLock { $0.files[path]?.current }
+        state.withLock { s in s.names[path].flatMap { s.inodes[$0]?.current } }
     }
 
     static func parent(_ path: String) -> String {
@@ -99,39 +121,41 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     final class File: DurableFile {
         let system: FaultyFileSystem
         let path: String
+        let inode: Int
 
-        init(system: FaultyFileSystem, path: String) {
+        init(system: FaultyFileSystem, path: String, inode: Int) {
             self.system = system
             self.path = path
+            self.inode = inode
         }
 
         func append(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
-            try system.append(path, Array(bytes))
+            try system.append(inode, path, Array(bytes))
         }
 
         func sync() throws(FileSystemError) {
-            try system.sync(path)
+            try system.sync(inode, path)
         }
 
         func close() {}
 
-        var size: Int { system.contents(path)?.count ?? 0 }
+        var size: Int { system.state.withLock { $0.inodes[inode]?.current.count ?? 0 } }
     }
 
-    func append(_ path: String, _ bytes: [UInt8]) throws(FileSystemError) {
+    func append(_ inode: Int, _ path: String, _ bytes: [UInt8]) throws(FileSystemError) {
         let result: Result<Void, FileSystemError> = state.withLock { s in
             do throws(FileSystemError) {
                 try countOperation(&s, "write", path)
                 if let capacity = s.capacity {
-                    let used = s.files.values.reduce(0) { $0 + $1.current.count }
+                    let used = s.inodes.values.reduce(0) { $0 + $1.current.count }
                     if used + bytes.count > capacity {
                         // A partial write up to the limit, then ENOSPC, as a real disk does.
                         let room = max(0, capacity - used)
-                        s.files[path, default: FileState()].current += bytes.prefix(room)
+                        s.inodes[inode, default: Inode()].current += bytes.prefix(room)
                         throw FileSystemError("write", path, errno: ENOSPC)
                     }
                 }
-                s.files[path, default: FileState()].current += bytes
+                s.inodes[inode, default: Inode()].current += bytes
                 return .success(())
             } catch {
                 return .failure(error)
@@ -140,7 +164,7 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         try result.get()
     }
 
-    func sync(_ path: String) throws(FileSystemError) {
+    func sync(_ inode: Int, _ path: String) throws(FileSystemError) {
         let latency = state.withLock { $0.syncLatency }
         if latency > 0 { usleep(latency) }
         let result: Result<Void, FileSystemError> = state.withLock { s in
@@ -148,9 +172,9 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
                 try countOperation(&s, "fdatasync", path)
                 s.fsyncs += 1
                 if s.failFsyncNumber == s.fsyncs { throw FileSystemError("fdatasync", path, errno: EIO) }
-                if var file = s.files[path] {
+                if var file = s.inodes[inode] {
                     file.durable = file.current
-                    s.files[path] = file
+                    s.inodes[inode] = file
                 }
                 return .success(())
             } catch {
@@ -161,10 +185,8 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     public func openForAppend(_ path: String) throws(FileSystemError) -> any DurableFile {
-        state.withLock { s in
-            if s.files[path] == nil { s.files[path] = FileState() }
-        }
-        return File(system: self, path: path)
+        let inode = state.withLock { s in s.names[path] ?? s.create(path) }
+        return File(system: self, path: path, inode: inode)
     }
 
     public func readFile(_ path: String) throws(FileSystemError) -> [UInt8] {
@@ -174,15 +196,17 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
 
     public func writeFile(_ path: String, _ bytes: [UInt8]) throws(FileSystemError) {
         let file = try openForAppend(path)
-        state.withLock { $0.files[path]?.current = [] }
+        state.withLock { s in
+            if let id = s.names[path] { s.inodes[id]?.current = [] }
+        }
         try file.append(bytes)
         try file.sync()
     }
 
     public func listDirectory(_ path: String) throws(FileSystemError) -> [String] {
         let listing: [String]? = state.withLock { s in
-            if s.files[path] != nil { return nil }
-            return s.files.keys.filter { Self.parent($0) == path }.map { String($0.dropFirst(path.count + 1)) }.sorted()
+            if s.names[path] != nil { return nil }
+            return s.names.keys.filter { Self.parent($0) == path }.map { String($0.dropFirst(path.count + 1)) }.sorted()
         }
         guard let listing else { throw FileSystemError("opendir", path, errno: ENOTDIR) }
         return listing
@@ -194,25 +218,23 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
 
     public func rename(_ from: String, _ to: String) throws(FileSystemError) {
         let moved: Bool = state.withLock { s in
-            guard let file = s.files.removeValue(forKey: from) else { return false }
-            var renamed = file
-            renamed.nameDurable = false
-            s.files[to] = renamed
+            guard let id = s.names.removeValue(forKey: from) else { return false }
+            s.names[to] = id
             return true
         }
         if !moved { throw FileSystemError("rename", from, errno: ENOENT) }
     }
 
     public func remove(_ path: String) throws(FileSystemError) {
-        _ = state.withLock { $0.files.removeValue(forKey: path) }
+        _ = state.withLock { $0.names.removeValue(forKey: path) }
     }
 
     public func truncate(_ path: String, to length: Int) throws(FileSystemError) {
         state.withLock { s in
-            guard var file = s.files[path] else { return }
+            guard let id = s.names[path], var file = s.inodes[id] else { return }
             file.current = Array(file.current.prefix(length))
             file.durable = Array(file.durable.prefix(length))
-            s.files[path] = file
+            s.inodes[id] = file
         }
     }
 
@@ -220,7 +242,10 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         let result: Result<Void, FileSystemError> = state.withLock { s in
             do throws(FileSystemError) {
                 try countOperation(&s, "fsync", path)
-                for key in s.files.keys where Self.parent(key) == path { s.files[key]?.nameDurable = true }
+                for key in s.durableNames.keys where Self.parent(key) == path && s.names[key] == nil {
+                    s.durableNames.removeValue(forKey: key)
+                }
+                for (key, id) in s.names where Self.parent(key) == path { s.durableNames[key] = id }
                 return .success(())
             } catch {
                 return .failure(error)
@@ -230,6 +255,10 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     public func fileExists(_ path: String) -> Bool {
-        state.withLock { $0.files[path] != nil || $0.directories.contains(path) }
+        state.withLock { $0.names[path] != nil || $0.directories.contains(path) }
+    }
+
+    public func fileSize(_ path: String) -> Int? {
+        contents(path)?.count
     }
 }

@@ -5,7 +5,7 @@ import NIOCore
 /// shards they touch in ascending index order, so they cannot deadlock.
 final class Shard: @unchecked Sendable {
     let index: Int
-    let lock = ShardLock()
+    let lock: ShardLock
     /// One table per database. `SWAPDB` swaps elements (under every shard's lock).
     @exclusivity(unchecked) var tables: [KeyTable]
     let slab = SlabAllocator()
@@ -18,6 +18,9 @@ final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var expiredStalePercentage = 0.0
     /// Heap bytes held by the collection objects of this shard's entries (see ``recharge(_:)``).
     @exclusivity(unchecked) var objectBytes = 0
+    /// Changes applied to this shard (write commands that changed something): summed for
+    /// `rdb_changes_since_last_save` and the `save` rules.
+    @exclusivity(unchecked) var changes = 0
     /// Receives a DEL for every key this shard expires (set by the engine under every shard's lock).
     @exclusivity(unchecked) var journal: (any MutationJournal)?
     /// The engine's keyspace observers (set by the engine under every shard's lock).
@@ -34,6 +37,7 @@ final class Shard: @unchecked Sendable {
 
     init(index: Int, databases: Int, hasher: KeyHasher) {
         self.index = index
+        self.lock = ShardLock(shardIndex: index)
         self.hasher = hasher
         self.tables = (0..<databases).map { _ in KeyTable() }
         self.randomState = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15

@@ -10,13 +10,22 @@ import Synchronization
 /// The dispatcher locks every shard a write command touches before running it (so the command and its journal
 /// record happen atomically, in the same order for every key), and the command's body locks the same shards again
 /// through the ordinary key helpers; reentrancy makes that second acquisition a counter increment.
+///
+/// A snapshot in progress leaves a ``pendingCapture`` on the locks of the shards it has not serialized yet: whoever
+/// takes such a lock next (a command, the expiry sweep, the snapshot's own thread) serializes the shard first, before
+/// it can change anything, so every shard is captured exactly as it was when the snapshot began.
 final class ShardLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let owner = Atomic<UInt>(0)
     // Only touched by the owning thread.
     private var depth = 0
+    /// The shard this lock guards.
+    let shardIndex: Int
+    /// The snapshot still waiting to serialize this shard. Read and written only under the lock.
+    var pendingCapture: KeyspaceCapture?
 
-    init() {
+    init(shardIndex: Int = 0) {
+        self.shardIndex = shardIndex
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         pthread_mutex_init(mutex, nil)
@@ -37,6 +46,10 @@ final class ShardLock: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         owner.store(me, ordering: .relaxed)
         depth = 1
+        if let capture = pendingCapture {
+            pendingCapture = nil
+            capture.captureShard(shardIndex)
+        }
     }
 
     @inline(__always)

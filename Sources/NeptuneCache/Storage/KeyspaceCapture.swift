@@ -1,0 +1,335 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+
+/// The keyspace's serialized form: the records a snapshot file carries inside its LZ4 frame.
+///
+/// ```
+/// record   := key-record | end-record
+/// key      := 0x01 | varint db | u8 type | u8 flags | [i64 expiry, Unix ms, if flags bit 0]
+///             | varint key length | key bytes | varint value length | value bytes
+/// end      := 0xFF | u64 number of key records before it
+/// ```
+/// Integers are little-endian, varints are LEB128. `type` is ``ValueType``'s raw value; `flags` bit 0 = has expiry,
+/// bit 1 = raw string encoding, bit 2 = not int-encodable, bit 3 = unshared copy (the string encoding flags OBJECT
+/// ENCODING reports). A string's value is its bytes. Readers refuse unknown opcodes, types and flag bits.
+public enum SnapshotRecord {
+    /// A key with its value.
+    public static let keyOpcode: UInt8 = 0x01
+    /// The end marker, with the number of key records.
+    public static let endOpcode: UInt8 = 0xFF
+    static let expiryFlag: UInt8 = 0x01
+    static let rawFlag: UInt8 = 0x02
+    static let notIntegerFlag: UInt8 = 0x04
+    static let unsharedFlag: UInt8 = 0x08
+    static let knownFlags: UInt8 = 0x0F
+
+    /// The end marker for `count` key records.
+    public static func endMarker(count: UInt64) -> [UInt8] {
+        var bytes: [UInt8] = [endOpcode]
+        withUnsafeBytes(of: count.littleEndian) { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
+    /// Appends one key record.
+    static func appendKey(db: Int, entry: Entry, to out: inout [UInt8]) {
+        out.append(keyOpcode)
+        appendVarint(db, to: &out)
+        out.append(entry.type.rawValue)
+        var flags: UInt8 = 0
+        if entry.hasExpiry { flags |= expiryFlag }
+        let entryFlags = entry.flags
+        if entryFlags & Entry.rawFlag != 0 { flags |= rawFlag }
+        if entryFlags & Entry.notIntegerFlag != 0 { flags |= notIntegerFlag }
+        if entryFlags & Entry.unsharedFlag != 0 { flags |= unsharedFlag }
+        out.append(flags)
+        if entry.hasExpiry {
+            withUnsafeBytes(of: entry.expiry.littleEndian) { out.append(contentsOf: $0) }
+        }
+        let key = entry.key
+        appendVarint(key.count, to: &out)
+        out.append(contentsOf: key)
+        // Strings are their bytes. (Collection types serialize through their object once they exist.)
+        let value = UnsafeRawBufferPointer(entry.value)
+        appendVarint(value.count, to: &out)
+        out.append(contentsOf: value)
+    }
+
+    @inline(__always)
+    static func appendVarint(_ value: Int, to out: inout [UInt8]) {
+        var v = UInt64(value)
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(truncatingIfNeeded: v))
+    }
+
+    /// Why a record cannot be loaded: the offset of the record in the buffer given to the loader, and the reason.
+    public struct DecodeError: Error, Equatable, Sendable, CustomStringConvertible {
+        public let offset: Int
+        public let reason: String
+
+        public var description: String { "\(reason) (record at data offset \(offset))" }
+    }
+}
+
+/// A point-in-time copy of the keyspace in the making, started by ``Engine/beginCapture(_:)``.
+///
+/// The capture is taken without stopping the world: ``Engine/beginCapture(_:)`` marks every shard "capture pending"
+/// under all shard locks (microseconds), and each shard is then serialized the first time anyone takes its lock:
+/// the snapshot's own thread through ``takeShard(_:)``, or a command that is about to change the shard (copy-on-write
+/// at shard granularity). Every shard is therefore serialized exactly as it was at ``sequence``, and a client waits
+/// at most for one shard's serialization.
+public final class KeyspaceCapture: @unchecked Sendable {
+    /// The journal sequence number the capture corresponds to (every record ≤ it is included, none after).
+    public let sequence: UInt64
+    /// Keys in the keyspace at the capture point (expired keys not yet reclaimed included).
+    public let keyCount: Int
+    /// Unix milliseconds when the capture began.
+    public let createdAt: Int64
+    /// Databases of the engine.
+    public let databases: Int
+    /// The engine's change counter at the capture point (for `rdb_changes_since_last_save`).
+    public let changesAtCapture: Int
+    private let engine: Engine
+    private let results: Mutex<[[UInt8]?]>
+    private let cancelled = Atomic<Bool>(false)
+    private let longestInline = Atomic<Int>(0)
+    private let capturedKeys = Atomic<Int>(0)
+
+    init(engine: Engine, sequence: UInt64, keyCount: Int, changes: Int, createdAt: Int64) {
+        self.engine = engine
+        self.sequence = sequence
+        self.keyCount = keyCount
+        self.changesAtCapture = changes
+        self.createdAt = createdAt
+        self.databases = engine.databases
+        self.results = Mutex(Array(repeating: nil, count: Engine.shardCount))
+    }
+
+    /// Serializes shard `index`. Called by ``ShardLock`` with that lock held, before its holder changes anything.
+    func captureShard(_ index: Int) {
+        if cancelled.load(ordering: .relaxed) { return }
+        let start = Self.nanoseconds()
+        let shard = engine.shards[index]
+        var out: [UInt8] = []
+        var estimate = 0
+        for table in shard.tables { estimate += table.count }
+        if estimate > 0 {
+            out.reserveCapacity(min(shard.slab.reservedBytes + estimate * 4, 1 << 30))
+        }
+        var keys = 0
+        for db in 0..<shard.tables.count {
+            let table = shard.tables[db]
+            guard table.count > 0 else { continue }
+            for slot in 0..<table.capacity where table.isLive(slot) {
+                SnapshotRecord.appendKey(db: db, entry: shard.entry(table, slot), to: &out)
+                keys += 1
+            }
+        }
+        capturedKeys.add(keys, ordering: .relaxed)
+        results.withLock { $0[index] = out }
+        let elapsed = Self.nanoseconds() - start
+        var longest = longestInline.load(ordering: .relaxed)
+        while elapsed > longest {
+            let (done, current) = longestInline.compareExchange(expected: longest, desired: elapsed, ordering: .relaxed)
+            if done { break }
+            longest = current
+        }
+    }
+
+    /// The records of shard `index`, serializing it now (under its lock) if no one has yet. Each shard's bytes are
+    /// handed out once and then released.
+    public func takeShard(_ index: Int) -> [UInt8] {
+        let lock = engine.shards[index].lock
+        lock.lock()
+        lock.unlock()
+        return results.withLock { results in
+            let bytes = results[index] ?? []
+            results[index] = nil
+            return bytes
+        }
+    }
+
+    /// Abandons the capture: shards not serialized yet are skipped when next locked.
+    public func cancel() {
+        cancelled.store(true, ordering: .relaxed)
+        results.withLock { $0 = Array(repeating: nil, count: Engine.shardCount) }
+    }
+
+    /// Key records serialized so far.
+    public var keysCaptured: Int { capturedKeys.load(ordering: .relaxed) }
+
+    /// The longest single shard serialization, in nanoseconds: the most a lock holder waited for the capture.
+    public var longestShardCaptureNanoseconds: Int { longestInline.load(ordering: .relaxed) }
+
+    static func nanoseconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+    }
+}
+
+extension Engine {
+    /// Starts a point-in-time capture of the keyspace.
+    ///
+    /// Locks every shard (in index order) for as long as `atCapturePoint` and a key count take, marks each shard
+    /// "capture pending" and returns; the shards are serialized afterwards (see ``KeyspaceCapture``).
+    /// - Parameter atCapturePoint: Runs with every shard locked, so no change can be applied or journaled meanwhile;
+    ///   returns the journal sequence number the capture corresponds to (and may start a new journal segment).
+    public func beginCapture(_ atCapturePoint: () -> UInt64) -> KeyspaceCapture {
+        withAllShards {
+            let sequence = atCapturePoint()
+            var keys = 0
+            var changes = 0
+            for shard in shards {
+                for table in shard.tables { keys += table.count }
+                changes &+= shard.changes
+            }
+            let capture = KeyspaceCapture(
+                engine: self,
+                sequence: sequence,
+                keyCount: keys,
+                changes: changes,
+                createdAt: clock.milliseconds()
+            )
+            for shard in shards { shard.lock.pendingCapture = capture }
+            return capture
+        }
+    }
+
+    /// Changes applied so far (write commands that changed something, and expired keys): Redis's dirty counter.
+    public func changeCount() -> Int {
+        var total = 0
+        for shard in shards {
+            shard.lock.withLock { total &+= shard.changes }
+        }
+        return total
+    }
+
+    /// Loads the snapshot records in `bytes` into the keyspace, stopping before a record that is cut off at the end.
+    ///
+    /// Keys are stored as the records say (expired ones too: recovery replays the journal with expiry suspended and
+    /// purges expired keys afterwards). A key already present is replaced.
+    /// - Parameters:
+    ///   - bytes: Records, possibly ending in the first part of one.
+    ///   - keysLoaded: Incremented for every key record loaded.
+    ///   - endCount: Set to the end marker's count when the end marker is read; nothing may follow it.
+    /// - Returns: The bytes consumed (complete records).
+    /// - Throws: ``SnapshotRecord/DecodeError`` for a malformed record or anything after the end marker.
+    public func loadSnapshotRecords(
+        _ bytes: UnsafeRawBufferPointer,
+        keysLoaded: inout Int,
+        endCount: inout UInt64?
+    ) throws(SnapshotRecord.DecodeError) -> Int {
+        var offset = 0
+        let count = bytes.count
+        let now = clock.milliseconds()
+        let access = lruClock(now)
+        while offset < count {
+            let start = offset
+            if endCount != nil {
+                throw SnapshotRecord.DecodeError(offset: start, reason: "data after the end marker")
+            }
+            let opcode = bytes[offset]
+            offset += 1
+            if opcode == SnapshotRecord.endOpcode {
+                guard count - offset >= 8 else { return start }
+                endCount = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                offset += 8
+                continue
+            }
+            guard opcode == SnapshotRecord.keyOpcode else {
+                throw SnapshotRecord.DecodeError(offset: start, reason: "unknown record type \(opcode)")
+            }
+            guard let db = try Self.readVarint(bytes, &offset, start) else { return start }
+            guard db < databases else {
+                throw SnapshotRecord.DecodeError(
+                    offset: start,
+                    reason: "database \(db) out of range (the server has \(databases) databases)"
+                )
+            }
+            guard count - offset >= 2 else { return start }
+            let typeByte = bytes[offset]
+            let flags = bytes[offset + 1]
+            offset += 2
+            guard let type = ValueType(rawValue: typeByte), type == .string else {
+                throw SnapshotRecord.DecodeError(offset: start, reason: "unsupported value type \(typeByte)")
+            }
+            guard flags & ~SnapshotRecord.knownFlags == 0 else {
+                throw SnapshotRecord.DecodeError(offset: start, reason: "unknown record flags \(flags)")
+            }
+            var expiry: Int64? = nil
+            if flags & SnapshotRecord.expiryFlag != 0 {
+                guard count - offset >= 8 else { return start }
+                expiry = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: Int64.self))
+                offset += 8
+            }
+            guard let keyLength = try Self.readVarint(bytes, &offset, start) else { return start }
+            guard count - offset >= keyLength else { return start }
+            let key = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + keyLength)])
+            offset += keyLength
+            guard let valueLength = try Self.readVarint(bytes, &offset, start) else { return start }
+            guard count - offset >= valueLength else { return start }
+            let value = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + valueLength)])
+            offset += valueLength
+            var encodingFlags: UInt8 = 0
+            if flags & SnapshotRecord.rawFlag != 0 { encodingFlags |= Entry.rawFlag }
+            if flags & SnapshotRecord.notIntegerFlag != 0 { encodingFlags |= Entry.notIntegerFlag }
+            if flags & SnapshotRecord.unsharedFlag != 0 { encodingFlags |= Entry.unsharedFlag }
+            let hash = hasher.hash(key)
+            let shard = shard(for: hash)
+            shard.lock.withLock {
+                let slot = shard.tables[db].find(key, hash: hash, slab: shard.slab)
+                let stored = shard.store(
+                    db,
+                    key: key,
+                    hash: hash,
+                    slot: slot,
+                    type: type,
+                    valueLength: value.count,
+                    expiry: expiry,
+                    access: access
+                ) { target in
+                    if value.count > 0 { target.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
+                }
+                stored.entry.flags |= encodingFlags
+            }
+            keysLoaded += 1
+        }
+        return offset
+    }
+
+    /// Reads a LEB128 varint; nil if the buffer ends inside it.
+    @inline(__always)
+    static func readVarint(
+        _ bytes: UnsafeRawBufferPointer,
+        _ offset: inout Int,
+        _ recordStart: Int
+    ) throws(SnapshotRecord.DecodeError) -> Int? {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        var i = offset
+        while i < bytes.count {
+            let byte = bytes[i]
+            i += 1
+            result |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 {
+                guard result <= UInt64(Int32.max) * 4 else {
+                    throw SnapshotRecord.DecodeError(offset: recordStart, reason: "length \(result) too large")
+                }
+                offset = i
+                return Int(result)
+            }
+            shift += 7
+            if shift > 56 {
+                throw SnapshotRecord.DecodeError(offset: recordStart, reason: "malformed length")
+            }
+        }
+        return nil
+    }
+}
