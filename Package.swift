@@ -148,6 +148,7 @@ let package = Package(
             dependencies: [
                 "NeptuneServer",
                 "NeptuneCache",
+                "NeptuneSnapshot",
                 "NeptuneTestSupport",
                 "NeptuneRESP",
                 .product(name: "NIOCore", package: "swift-nio"),

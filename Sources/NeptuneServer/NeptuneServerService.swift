@@ -4,6 +4,7 @@ import NIOPosix
 public import ServiceLifecycle
 import NeptuneCache
 import NeptuneRESP
+import NeptuneSnapshot
 import Synchronization
 
 /// The TCP face of Neptune: binds the configured addresses, serves RESP connections on an event-loop group, and on
@@ -101,7 +102,8 @@ public struct NeptuneServerError: Error, CustomStringConvertible, Sendable {
     public static let noBindAddress = NeptuneServerError(description: "no address could be bound")
 }
 
-/// Periodic work, as Redis's serverCron: the active expiry sweep (bounded CPU share) and idle-client timeouts.
+/// Periodic work, as Redis's serverCron: the active expiry sweep (bounded CPU share), idle-client timeouts and the
+/// `save` rules.
 public struct ServerCronService: Service {
     let state: ServerState
     let logger: Logger
@@ -140,6 +142,11 @@ public struct ServerCronService: Service {
             }
             if ticks % hz == 0 {
                 closeIdleClients()
+            }
+            // `save <seconds> <changes>` rules start a background snapshot, as Redis's serverCron does.
+            if let snapshotter = state.snapshotter, !state.engine.isLoading {
+                let rules = state.config.saveRules.map { (seconds: $0.seconds, changes: $0.changes) }
+                snapshotter.checkRules(rules, now: state.engine.clock.milliseconds())
             }
         }
     }

@@ -69,6 +69,10 @@ public final class ServerState: Sendable {
     public let config: ConfigStore
     /// The durability journal when `appendonly yes`; set once at start, before serving.
     nonisolated(unsafe) public var journal: Journal?
+    /// Takes snapshots (SAVE, BGSAVE, `save` rules, SHUTDOWN); set once at start, before serving.
+    nonisolated(unsafe) public var snapshotter: Snapshotter?
+    /// Progress of the load at start (INFO's `loading_*` fields while ``Engine/isLoading``).
+    public let loadingProgress = LoadingProgress()
     public let clients = ClientRegistry()
     /// Pub/sub channels and patterns with their subscribers.
     public let pubsub = PubSubHub()

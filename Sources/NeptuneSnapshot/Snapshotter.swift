@@ -63,6 +63,8 @@ public final class Snapshotter: @unchecked Sendable {
         public var lastLoadKeysExpired = 0
         /// The longest time a command waited for a shard to be serialized during the last save, nanoseconds.
         public var lastLongestPauseNanoseconds = 0
+
+        public init() {}
     }
 
     /// Why a save did not start.

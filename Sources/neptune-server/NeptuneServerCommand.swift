@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Logging
 import NIOCore
 import NIOPosix
@@ -6,6 +7,7 @@ import NeptuneCache
 import NeptuneServer
 import NeptuneSnapshot
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 #if canImport(Glibc)
@@ -77,38 +79,24 @@ struct NeptuneServerCommand: AsyncParsableCommand {
         let engine = Engine(databases: config.databases)
         let state = ServerState(engine: engine, config: config)
         state.registerServerCommands()
-        if config.appendonly {
-            // Recover before accepting clients; a damaged journal stops the start (never an empty start).
-            let directory = "\(config.dir)/\(config.appenddirname)"
-            let fileSystem = PosixFileSystem()
-            do {
-                let report = try JournalRecovery.recover(
-                    directory: directory,
-                    fileSystem: fileSystem,
-                    engine: engine,
-                    logger: logger
-                )
-                let policy = Journal.FsyncPolicy(rawValue: config.appendfsync.rawValue) ?? .everysec
-                let journal = try Journal(
-                    path: report.activeSegment,
-                    fileSystem: fileSystem,
-                    policy: policy,
-                    nextSequence: report.nextSequence,
-                    logger: logger
-                )
-                engine.attachJournal(journal)
-                state.journal = journal
-                logger.notice(
-                    "journal ready",
-                    metadata: ["file": "\(report.activeSegment)", "appendfsync": "\(policy.rawValue)",
-                               "keys": "\(engine.keyCount(db: 0))"]
-                )
-            } catch {
-                FileHandleOutput.standardError("Fatal error loading the journal: \(error)\n")
-                try? await group.shutdownGracefully()
-                throw ExitCode(1)
-            }
-        }
+        // Load the snapshot and the journal on a thread of its own while the server already accepts connections
+        // (commands get -LOADING meanwhile, as Redis answers); damage stops the process, naming file and offset.
+        let fileSystem = PosixFileSystem()
+        let snapshotter = Snapshotter(
+            configuration: .init(
+                directory: config.dir,
+                fileName: config.dbfilename,
+                journalDirectory: "\(config.dir)/\(config.appenddirname)"
+            ),
+            engine: engine,
+            fileSystem: fileSystem,
+            logger: logger
+        )
+        state.snapshotter = snapshotter
+        engine.isLoading = true
+        let loader = Loader(state: state, snapshotter: snapshotter, fileSystem: fileSystem, logger: logger)
+        DispatchQueue.global().async { loader.run() }
+        DispatchQueue.global().async { loader.logProgress() }
         logger.notice(
             "Neptune starting",
             metadata: ["pid": "\(getpid())", "event-loops": "\(loopCount)", "port": "\(config.port)"]
@@ -123,7 +111,9 @@ struct NeptuneServerCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        state.onShutdown { _ in
+        let shutdownRequest = Mutex<ServerState.ShutdownRequest?>(nil)
+        state.onShutdown { request in
+            shutdownRequest.withLock { $0 = request }
             Task { await serviceGroup.triggerGracefulShutdown() }
         }
         do {
@@ -134,8 +124,26 @@ struct NeptuneServerCommand: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
+        // SHUTDOWN SAVE always saves, SHUTDOWN NOSAVE never; otherwise (and on SIGTERM) save when `save` rules are
+        // configured, as Redis does.
+        let request = shutdownRequest.withLock { $0 }
+        let wantsSave = request?.save ?? !config.saveRules.isEmpty
+        var saveFailed = false
+        if wantsSave && !engine.isLoading {
+            snapshotter.waitUntilIdle()
+            logger.notice("Saving the final snapshot before exiting.")
+            do {
+                try snapshotter.save()
+            } catch {
+                logger.error("Error trying to save the DB", metadata: ["error": "\(error)"])
+                saveFailed = true
+            }
+        } else {
+            snapshotter.waitUntilIdle()
+        }
         state.journal?.close()
         try? await group.shutdownGracefully()
+        if saveFailed { throw ExitCode(1) }
         logger.notice("Neptune is now ready to exit, bye bye...")
     }
 
@@ -147,6 +155,73 @@ struct NeptuneServerCommand: AsyncParsableCommand {
         case "warning": .warning
         case "nothing": .critical
         default: .notice
+        }
+    }
+}
+
+/// Loads the snapshot and journal at start, then attaches the journal and ends the loading state.
+struct Loader: Sendable {
+    let state: ServerState
+    let snapshotter: Snapshotter
+    let fileSystem: PosixFileSystem
+    let logger: Logger
+
+    /// Logs the loading progress once a second until loading ends.
+    func logProgress() {
+        var ticks = 0
+        while state.engine.isLoading {
+            usleep(100_000)
+            ticks += 1
+            guard ticks % 10 == 0, state.engine.isLoading else { continue }
+            let progress = state.loadingProgress
+            logger.notice(
+                "loading",
+                metadata: [
+                    "loaded-bytes": "\(progress.loadedBytes)", "total-bytes": "\(progress.totalBytes)",
+                    "keys": "\(progress.keysLoaded)",
+                ]
+            )
+        }
+    }
+
+    func run() {
+        let config = state.config
+        let engine = state.engine
+        let started = ContinuousClock.now
+        do {
+            let report = try snapshotter.recover(journal: config.appendonly, progress: state.loadingProgress)
+            if config.appendonly, let journalReport = report.journal {
+                let policy = Journal.FsyncPolicy(rawValue: config.appendfsync.rawValue) ?? .everysec
+                let journal = try Journal(
+                    path: journalReport.activeSegment,
+                    fileSystem: fileSystem,
+                    policy: policy,
+                    nextSequence: report.nextSequence,
+                    logger: logger
+                )
+                state.journal = journal
+                snapshotter.attach(journal: journal)
+                engine.attachJournal(journal)
+                logger.notice(
+                    "journal ready",
+                    metadata: ["file": "\(journalReport.activeSegment)", "appendfsync": "\(policy.rawValue)"]
+                )
+            }
+            engine.isLoading = false
+            let elapsed = ContinuousClock.now - started
+            logger.notice(
+                "DB loaded from disk",
+                metadata: [
+                    "seconds": "\(elapsed)",
+                    "keys": "\(engine.keyspaceSummary().reduce(0) { $0 + $1.keys })",
+                    "snapshot-keys": "\(report.snapshot?.keysLoaded ?? 0)",
+                    "journal-records": "\(report.journal?.records ?? 0)",
+                    "expired": "\(report.keysExpired)",
+                ]
+            )
+        } catch {
+            FileHandleOutput.standardError("Fatal error loading the data: \(error)\n")
+            exit(1)
         }
     }
 }

@@ -34,7 +34,7 @@ import Darwin
         ("cluster-replica-no-failover", "no"), ("cluster-replica-validity-factor", "10"),
         ("cluster-require-full-coverage", "yes"), ("cluster-slave-no-failover", "no"),
         ("cluster-slave-validity-factor", "10"), ("crash-log-enabled", "yes"), ("crash-memcheck-enabled", "yes"),
-        ("daemonize", "no"), ("databases", "16"), ("dbfilename", "dump.rdb"), ("disable-thp", "yes"),
+        ("daemonize", "no"), ("databases", "16"), ("dbfilename", "dump.nsnap"), ("disable-thp", "yes"),
         ("dynamic-hz", "yes"), ("enable-debug-command", "no"), ("enable-module-command", "no"),
         ("enable-protected-configs", "no"), ("hash-max-listpack-entries", "512"), ("hash-max-listpack-value", "64"),
         ("hash-max-ziplist-entries", "512"), ("hash-max-ziplist-value", "64"), ("hll-sparse-max-bytes", "3000"),
@@ -139,7 +139,7 @@ import Darwin
                 ConfigStore.SaveRule(seconds: 60, changes: 10000),
             ]
         )
-        #expect(config.dbfilename == "dump.rdb")
+        #expect(config.dbfilename == "dump.nsnap")
         #expect(config.maxmemory == 0)
         #expect(config.maxmemoryPolicy == .noeviction)
         #expect(config.maxmemorySamples == 5)

@@ -195,29 +195,40 @@ extension ServerState {
     }
 
     private func persistenceFields() -> [(String, String)] {
+        let snapshot = snapshotter?.status ?? Snapshotter.Status()
+        let now = engine.clock.milliseconds()
+        let loading = engine.isLoading
         var fields: [(String, String)] = [
-            ("loading", engine.isLoading ? "1" : "0"),
+            ("loading", loading ? "1" : "0"),
             ("async_loading", "0"),
             ("current_cow_peak", "0"),
             ("current_cow_size", "0"),
+            ("current_cow_size_age", "0"),
             ("current_fork_perc", "0.00"),
-            ("current_save_keys_processed", "0"),
-            ("current_save_keys_total", "0"),
-            ("rdb_changes_since_last_save", "0"),
-            ("rdb_bgsave_in_progress", "0"),
-            ("rdb_last_save_time", "\(startTime / 1000)"),
-            ("rdb_last_bgsave_status", "ok"),
-            ("rdb_last_bgsave_time_sec", "-1"),
-            ("rdb_current_bgsave_time_sec", "-1"),
-            ("rdb_saves", "0"),
-            ("aof_enabled", journal != nil ? "1" : "0"),
+            ("current_save_keys_processed", "\(snapshot.currentKeysProcessed)"),
+            ("current_save_keys_total", "\(snapshot.currentKeysTotal)"),
+            ("rdb_changes_since_last_save", "\(snapshotter?.changesSinceLastSave ?? 0)"),
+            ("rdb_bgsave_in_progress", snapshot.inProgress ? "1" : "0"),
+            ("rdb_last_save_time", "\(snapshotter == nil ? startTime / 1000 : snapshot.lastSaveTime)"),
+            ("rdb_last_bgsave_status", snapshot.lastSaveSucceeded ? "ok" : "err"),
+            ("rdb_last_bgsave_time_sec", "\(snapshot.lastBackgroundDuration)"),
+            ("rdb_current_bgsave_time_sec", snapshot.inProgress ? "\((now - snapshot.currentStart) / 1000)" : "-1"),
+            ("rdb_saves", "\(snapshot.saves)"),
+            ("rdb_last_cow_size", "0"),
+            ("rdb_last_load_keys_expired", "\(snapshot.lastLoadKeysExpired)"),
+            ("rdb_last_load_keys_loaded", "\(snapshot.lastLoadKeysLoaded)"),
+            ("aof_enabled", journal != nil || (loading && config.appendonly) ? "1" : "0"),
             ("aof_rewrite_in_progress", "0"),
             ("aof_rewrite_scheduled", "0"),
             ("aof_last_rewrite_time_sec", "-1"),
             ("aof_current_rewrite_time_sec", "-1"),
             ("aof_last_bgrewrite_status", "ok"),
             ("aof_rewrites", "0"),
+            ("aof_rewrites_consecutive_failures", "0"),
             ("aof_last_write_status", journal.map { $0.acceptsWrites ? "ok" : "err" } ?? "ok"),
+            ("aof_last_cow_size", "0"),
+            ("module_fork_in_progress", "0"),
+            ("module_fork_last_cow_size", "0"),
         ]
         if let journal {
             fields += [
@@ -227,6 +238,21 @@ extension ServerState {
                 ("aof_buffer_length", "0"),
                 ("aof_pending_bio_fsync", "0"),
                 ("aof_delayed_fsync", "0"),
+            ]
+        }
+        if loading {
+            let progress = loadingProgress
+            let total = max(progress.totalBytes, 1)
+            let loaded = min(progress.loadedBytes, total)
+            let elapsed = max(0, now / 1000 - progress.startTime)
+            let eta = loaded > 0 ? Int64(Double(elapsed) * Double(total - loaded) / Double(loaded)) : 1
+            fields += [
+                ("loading_start_time", "\(progress.startTime)"),
+                ("loading_total_bytes", "\(progress.totalBytes)"),
+                ("loading_rdb_used_mem", "0"),
+                ("loading_loaded_bytes", "\(progress.loadedBytes)"),
+                ("loading_loaded_perc", ServerCommandSupport.fixed(Double(loaded) * 100 / Double(total), digits: 2)),
+                ("loading_eta_seconds", "\(eta)"),
             ]
         }
         return fields

@@ -18,6 +18,7 @@ extension ServerState {
         applyEngineSettings()
         engine.commands.register(serverCommandSpecs())
         engine.commands.register(pubSubCommandSpecs())
+        engine.commands.register(persistenceCommandSpecs())
     }
 
     func serverCommandSpecs() -> [CommandSpec] {

@@ -76,7 +76,7 @@ extension ConfigParameter {
         .string("cluster-config-file", mutable: false, emptyIsUnset: false, default: "nodes.conf"),
         .string("cluster-announce-hostname", emptyIsUnset: true, default: "", rule: .hostname),
         .string("syslog-ident", mutable: false, emptyIsUnset: false, default: "redis"),
-        .string("dbfilename", emptyIsUnset: false, default: "dump.rdb", rule: .databaseFilename, protected: true),
+        .string("dbfilename", emptyIsUnset: false, default: "dump.nsnap", rule: .databaseFilename, protected: true),
         .string(
             "appendfilename",
             mutable: false,

@@ -1,0 +1,64 @@
+import NIOCore
+import NeptuneCache
+import NeptuneRESP
+import NeptuneSnapshot
+
+extension ServerState {
+    /// SAVE, BGSAVE and LASTSAVE, with Redis 7.0's flags and replies.
+    func persistenceCommandSpecs() -> [CommandSpec] {
+        let server = "server"
+        return [
+            ServerCommandSupport.spec(
+                "save", 1, ["admin", "noscript", "no_async_loading", "no_multi"], ["admin", "slow", "dangerous"],
+                group: server, since: "1.0.0", summary: "Synchronously saves the database(s) to disk.",
+                complexity: "O(N) where N is the total number of keys in all databases"
+            ) { [self] _, a, c in try self.save(a, &c) },
+            ServerCommandSupport.spec(
+                "bgsave", -1, ["admin", "noscript", "no_async_loading"], ["admin", "slow", "dangerous"],
+                group: server, since: "1.0.0", summary: "Asynchronously saves the database(s) to disk.",
+                complexity: "O(1)"
+            ) { [self] _, a, c in try self.bgsave(a, &c) },
+            ServerCommandSupport.spec(
+                "lastsave", 1, ["loading", "stale", "fast"], ["admin", "fast", "dangerous"],
+                group: server, since: "1.0.0",
+                summary: "Returns the Unix timestamp of the last successful save to disk."
+            ) { [self] _, a, c in try self.lastsave(a, &c) },
+        ]
+    }
+
+    static let saveInProgress = CommandError("ERR Background save already in progress")
+
+    /// `SAVE`: takes a snapshot and replies once it is durable. Other clients keep being served meanwhile (the
+    /// snapshot is a copy-on-write capture), unlike Redis, which blocks every client.
+    func save(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
+        guard let snapshotter else { throw CommandError("ERR") }
+        do {
+            try snapshotter.save()
+        } catch Snapshotter.StartError.alreadyInProgress {
+            throw Self.saveInProgress
+        } catch {
+            throw CommandError("ERR")
+        }
+        c.reply.writeRESPSimpleString("OK")
+    }
+
+    /// `BGSAVE [SCHEDULE]`: starts a snapshot in the background.
+    func bgsave(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
+        if a.count > 1 && !(a.count == 2 && a[1].isCaseInsensitive("schedule")) {
+            throw CommandError.syntax
+        }
+        guard let snapshotter else { throw CommandError("ERR") }
+        do {
+            try snapshotter.saveInBackground()
+        } catch {
+            throw Self.saveInProgress
+        }
+        c.reply.writeRESPSimpleString("Background saving started")
+    }
+
+    /// `LASTSAVE`: Unix time of the last successful save.
+    func lastsave(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
+        let time = snapshotter?.status.lastSaveTime ?? startTime / 1000
+        c.reply.writeRESPInteger(Int(time))
+    }
+}
