@@ -40,12 +40,26 @@ enum SnapshotFixture {
             session.run("SELECT", "\(db)")
             guard case .array(let keys) = session.run("KEYS", "*") else { continue }
             for case .bulkString(let key) in keys {
-                let value = session.run([Array("GET".utf8), key])
+                let type = session.run([Array("TYPE".utf8), key]).stringValue ?? "?"
+                let value: String
+                switch type {
+                case "hash":
+                    value = Self.sorted(session.run([Array("HGETALL".utf8), key]))
+                case "set":
+                    value = Self.sorted(session.run([Array("SMEMBERS".utf8), key]))
+                default:
+                    value = "\(session.run([Array("GET".utf8), key]))"
+                }
                 let expiry = session.run([Array("PEXPIRETIME".utf8), key])
-                result["\(db)/\(key)"] = "\(value) \(expiry)"
+                result["\(db)/\(key)"] = "\(type) \(value) \(expiry)"
             }
         }
         return result
+    }
+
+    static func sorted(_ reply: RESPValue) -> String {
+        guard case .array(let items) = reply else { return "\(reply)" }
+        return items.map { "\($0)" }.sorted().joined(separator: ",")
     }
 
     /// An engine with keys in several databases: binary keys, empty values, expiries, a value larger than the
@@ -62,6 +76,11 @@ enum SnapshotFixture {
         session.run("SET", "big", String(repeating: "abcdefghij", count: 300_000))
         session.run("SET", "raw", "text")
         session.run("APPEND", "raw", "more")
+        session.run("HSET", "small-hash", "f1", "v1", "f2", "v2")
+        for i in 0..<300 { session.run("HSET", "big-hash", "field\(i)", "value\(i)") }
+        session.run("SADD", "ints", "1", "2", "3")
+        session.run("SADD", "words", "a", "b", "c")
+        session.run("PEXPIRE", "words", "900000")
         session.run("SELECT", "5")
         session.run("SET", "in-db-5", "five", "EX", "1000")
         session.run("SELECT", "15")
@@ -94,12 +113,16 @@ enum SnapshotFixture {
 
         let loaded = Engine(clock: ManualClock())
         let report = try SnapshotReader.load(path: "/data/dump.nsnap", fileSystem: fileSystem, engine: loaded)
-        #expect(report.keysLoaded == 2007)
-        #expect(report.metadata.keyCount == 2007)
+        #expect(report.keysLoaded == 2011)
+        #expect(report.metadata.keyCount == 2011)
         #expect(SnapshotFixture.dump(loaded) == SnapshotFixture.dump(engine))
         var session = EngineSession(engine: loaded)
         #expect(session.run("OBJECT", "ENCODING", "raw") == .bulkString(Array("raw".utf8)))
         #expect(session.run("STRLEN", "big") == .integer(3_000_000))
+        #expect(session.run("OBJECT", "ENCODING", "big-hash") == .bulkString(Array("hashtable".utf8)))
+        #expect(session.run("OBJECT", "ENCODING", "small-hash") == .bulkString(Array("listpack".utf8)))
+        #expect(session.run("OBJECT", "ENCODING", "ints") == .bulkString(Array("intset".utf8)))
+        #expect(session.run("HGET", "big-hash", "field299") == .bulkString(Array("value299".utf8)))
     }
 
     /// The file is a valid LZ4 stream: the `lz4` tool verifies it, checksums included.
@@ -118,7 +141,7 @@ enum SnapshotFixture {
         // And the decompressed content is the records, ending with the end marker.
         let bytes = try PosixFileSystem().readFile("\(directory)/dump.nsnap")
         let content = try LZ4Frame.decompress(bytes)
-        #expect(content.suffix(9) == SnapshotRecord.endMarker(count: 2007)[...])
+        #expect(content.suffix(9) == SnapshotRecord.endMarker(count: 2011)[...])
     }
 
     @Test func emptyKeyspaceSnapshotLoads() throws {

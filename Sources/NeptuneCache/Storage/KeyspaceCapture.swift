@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import NIOCore
 import Synchronization
 
 /// The keyspace's serialized form: the records a snapshot file carries inside its LZ4 frame.
@@ -15,7 +16,8 @@ import Synchronization
 /// ```
 /// Integers are little-endian, varints are LEB128. `type` is ``ValueType``'s raw value; `flags` bit 0 = has expiry,
 /// bit 1 = raw string encoding, bit 2 = not int-encodable, bit 3 = unshared copy (the string encoding flags OBJECT
-/// ENCODING reports). A string's value is its bytes. Readers refuse unknown opcodes, types and flag bits.
+/// ENCODING reports). A string's value is its bytes; a collection's value is its ``CollectionObject`` payload
+/// (``CollectionObject/serialize(into:)``). Readers refuse unknown opcodes, types and flag bits.
 public enum SnapshotRecord {
     /// A key with its value.
     public static let keyOpcode: UInt8 = 0x01
@@ -35,7 +37,7 @@ public enum SnapshotRecord {
     }
 
     /// Appends one key record.
-    static func appendKey(db: Int, entry: Entry, to out: inout [UInt8]) {
+    static func appendKey(db: Int, entry: Entry, to out: inout [UInt8], scratch: inout ByteBuffer) {
         out.append(keyOpcode)
         appendVarint(db, to: &out)
         out.append(entry.type.rawValue)
@@ -52,10 +54,16 @@ public enum SnapshotRecord {
         let key = entry.key
         appendVarint(key.count, to: &out)
         out.append(contentsOf: key)
-        // Strings are their bytes. (Collection types serialize through their object once they exist.)
-        let value = UnsafeRawBufferPointer(entry.value)
-        appendVarint(value.count, to: &out)
-        out.append(contentsOf: value)
+        if entry.type == .string {
+            let value = UnsafeRawBufferPointer(entry.value)
+            appendVarint(value.count, to: &out)
+            out.append(contentsOf: value)
+        } else {
+            scratch.clear()
+            entry.object.serialize(into: &scratch)
+            appendVarint(scratch.readableBytes, to: &out)
+            scratch.withUnsafeReadableBytes { out.append(contentsOf: $0) }
+        }
     }
 
     @inline(__always)
@@ -123,11 +131,12 @@ public final class KeyspaceCapture: @unchecked Sendable {
             out.reserveCapacity(min(shard.slab.reservedBytes + estimate * 4, 1 << 30))
         }
         var keys = 0
+        var scratch = ByteBuffer()
         for db in 0..<shard.tables.count {
             let table = shard.tables[db]
             guard table.count > 0 else { continue }
             for slot in 0..<table.capacity where table.isLive(slot) {
-                SnapshotRecord.appendKey(db: db, entry: shard.entry(table, slot), to: &out)
+                SnapshotRecord.appendKey(db: db, entry: shard.entry(table, slot), to: &out, scratch: &scratch)
                 keys += 1
             }
         }
@@ -257,7 +266,7 @@ extension Engine {
             let typeByte = bytes[offset]
             let flags = bytes[offset + 1]
             offset += 2
-            guard let type = ValueType(rawValue: typeByte), type == .string else {
+            guard let type = ValueType(rawValue: typeByte) else {
                 throw SnapshotRecord.DecodeError(offset: start, reason: "unsupported value type \(typeByte)")
             }
             guard flags & ~SnapshotRecord.knownFlags == 0 else {
@@ -283,6 +292,24 @@ extension Engine {
             if flags & SnapshotRecord.unsharedFlag != 0 { encodingFlags |= Entry.unsharedFlag }
             let hash = hasher.hash(key)
             let shard = shard(for: hash)
+            if type != .string {
+                var payload = ByteBuffer(bytes: value)
+                let object: CollectionObject
+                do {
+                    object = try CollectionObject.deserialize(type: type, from: &payload)
+                } catch {
+                    throw SnapshotRecord.DecodeError(offset: start, reason: "bad \(type.name) value: \(error)")
+                }
+                guard payload.readableBytes == 0 else {
+                    throw SnapshotRecord.DecodeError(offset: start, reason: "bytes left after the \(type.name) value")
+                }
+                shard.lock.withLock {
+                    let slot = shard.tables[db].find(key, hash: hash, slab: shard.slab)
+                    shard.storeObject(db, key: key, hash: hash, slot: slot, object: object, expiry: expiry, access: access)
+                }
+                keysLoaded += 1
+                continue
+            }
             shard.lock.withLock {
                 let slot = shard.tables[db].find(key, hash: hash, slab: shard.slab)
                 let stored = shard.store(
