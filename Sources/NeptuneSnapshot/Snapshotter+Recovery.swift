@@ -1,5 +1,5 @@
 import Logging
-public import NeptuneCache
+import NeptuneCache
 
 extension Snapshotter {
     /// What start-up recovery found.
