@@ -162,7 +162,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         nextSequence &+= 1
         JournalFormat.encode(sequence: sequence, db: db, arguments: arguments, into: &pending)
         pendingRecords += 1
-        let wake = writerSleeping && pendingRecords >= wakeThreshold
+        let wake = writerSleeping && (pendingRecords >= wakeThreshold || pending.count >= Self.lazyWriteBytes)
         if wake { writerSleeping = false }
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
@@ -183,7 +183,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         JournalFormat.encode(sequence: sequence, db: db, arguments: [JournalFormat.execRecord], into: &pending)
         nextSequence &+= 1
         pendingRecords += records.count + 2
-        let wake = writerSleeping && pendingRecords >= wakeThreshold
+        let wake = writerSleeping && (pendingRecords >= wakeThreshold || pending.count >= Self.lazyWriteBytes)
         if wake { writerSleeping = false }
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
@@ -273,8 +273,15 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// at most about one fsync's duration, within these bounds (nanoseconds).
     static let gatherWindowBounds: ClosedRange<Int64> = 20_000...2_000_000
 
+    /// Under `everysec` and `no`, where no reply waits for the journal: records are written to the file at most
+    /// this long (nanoseconds) after the previous write, or once this many bytes are pending, so that a busy
+    /// server makes one `write` per millisecond instead of one per record, and appenders rarely wake the writer.
+    static let lazyWriteInterval: Int64 = 1_000_000
+    static let lazyWriteBytes = 1 << 20
+
     private func run() {
         var lastSync = Self.monotonicNanoseconds()
+        var lastWrite: Int64 = 0
         var unsynced = false
         var batch: [UInt8] = []
         // Under `always`: gather the released clients' next records until `gatherTarget` are pending or the
@@ -295,6 +302,11 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     }
                 } else if pendingRecords < gatherTarget, Self.monotonicNanoseconds() < gatherDeadline {
                     waitLocked(threshold: gatherTarget, until: gatherDeadline)
+                } else if policy != .always, pending.count < Self.lazyWriteBytes,
+                    Self.monotonicNanoseconds() < lastWrite + Self.lazyWriteInterval
+                {
+                    // No reply waits for these records: collect more of them into one write.
+                    waitLocked(threshold: Int.max, until: lastWrite + Self.lazyWriteInterval)
                 } else {
                     break
                 }
@@ -344,6 +356,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     unsynced = true
                 }
                 let now = Self.monotonicNanoseconds()
+                lastWrite = now
                 switch policy {
                 case .always:
                     if unsynced {

@@ -125,6 +125,29 @@ import Testing
         #expect(scan.records.last?.sequence == 50)
     }
 
+    /// Under `everysec` and `no` appenders do not wake the writer per record, yet records reach the file within
+    /// milliseconds (no reply waits for them, but a crash of the process should lose as little as possible).
+    @Test(arguments: [Journal.FsyncPolicy.everysec, .no])
+    func lazyWritesStillReachTheFileQuickly(policy: Journal.FsyncPolicy) throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Journal(
+            path: Self.path, fileSystem: fileSystem, policy: policy, nextSequence: 1, logger: Self.logger
+        )
+        for round in 0..<3 {
+            for i in 0..<20 {
+                _ = journal.append(db: 0, arguments: [ByteBuffer(string: "SET"), ByteBuffer(string: "k\(round)-\(i)")])
+            }
+            var records = 0
+            for _ in 0..<200 where records < (round + 1) * 20 {
+                usleep(5_000)
+                let bytes = fileSystem.contents(Self.path) ?? []
+                records = (try? JournalFormat.scan(bytes, path: Self.path).records.count) ?? 0
+            }
+            #expect(records == (round + 1) * 20, "round \(round)")
+        }
+        journal.close()
+    }
+
     /// A failed fsync fails every waiter of the batch, including those that registered while it ran, and later
     /// waiters at once; nothing is acknowledged after the failure.
     @Test func failedFsyncFailsEveryWaiter() throws {
