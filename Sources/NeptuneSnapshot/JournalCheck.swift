@@ -139,7 +139,12 @@ public enum JournalCheck {
 
     /// The journal segments named by `arguments`: files as given, directories searched for `journal.*` segments
     /// (and in their `appendonlydir`), oldest first per directory.
-    public static func segmentPaths(for arguments: [String], fileSystem: any DurableFileSystem) throws(Failure) -> [String] {
+    /// - Parameter requireSegments: Throw when a directory holds no segment (false when it may hold only a snapshot).
+    public static func segmentPaths(
+        for arguments: [String],
+        fileSystem: any DurableFileSystem,
+        requireSegments: Bool = true
+    ) throws(Failure) -> [String] {
         var paths: [String] = []
         for argument in arguments {
             let trimmed = argument.count > 1 && argument.hasSuffix("/") ? String(argument.dropLast()) : argument
@@ -157,7 +162,9 @@ public enum JournalCheck {
             } catch {
                 throw Failure(description: "\(argument): \(error)")
             }
-            if found.isEmpty { throw Failure(description: "\(argument): no journal segments (journal.NNNNNNNN) found") }
+            if found.isEmpty && requireSegments {
+                throw Failure(description: "\(argument): no journal segments (journal.NNNNNNNN) found")
+            }
             paths += found
         }
         return paths

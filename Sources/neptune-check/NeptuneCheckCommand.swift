@@ -12,15 +12,17 @@ import Musl
 struct NeptuneCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "neptune-check",
-        abstract: "Verify Neptune journal files and show what they hold; repair a damaged journal with --fix.",
+        abstract: "Verify Neptune snapshot and journal files and show what they hold; repair a damaged journal with --fix.",
         discussion: """
-            Give a data directory (its appendonlydir is searched), a journal directory, or segment files. Every \
-            record is checked as the server checks it at start: framing, CRC-32C checksum, sequence numbers \
-            continuing from segment to segment.
+            Give a data directory (its *.nsnap snapshots and its appendonlydir are checked), a journal \
+            directory, or snapshot and segment files. Every journal record is checked as the server checks it at \
+            start: framing, CRC-32C checksum, sequence numbers continuing from segment to segment. A snapshot is \
+            loaded completely into a scratch engine (metadata, LZ4 checksums, every record) and its metadata and \
+            keys per database are shown.
 
-            Exit status: 0 when the journal is intact (or was repaired), 1 when it is corrupt (the server refuses \
-            to start) or cannot be read, 2 when only the last segment ends with a torn record (the server cuts it \
-            off at start).
+            Exit status: 0 when everything is intact (or the journal was repaired), 1 when a file is corrupt (the \
+            server refuses to start) or cannot be read, 2 when only the last journal segment ends with a torn \
+            record (the server cuts it off at start).
 
             --fix cuts the damaged segment back to its last valid record and removes the segments after it, after \
             showing what would be dropped and asking for confirmation (refused when standard input is closed, \
@@ -28,7 +30,7 @@ struct NeptuneCheckCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Data directories, journal directories or journal segment files.")
+    @Argument(help: "Data directories, journal directories, snapshot files or journal segment files.")
     var paths: [String]
 
     @Flag(help: "Truncate the journal to its last valid record (asks first).")
@@ -39,17 +41,44 @@ struct NeptuneCheckCommand: ParsableCommand {
 
     func run() throws {
         let fileSystem = PosixFileSystem()
+        var snapshots: [String] = []
+        var journalPaths: [String] = []
+        for path in paths {
+            if (try? fileSystem.listDirectory(path)) != nil {
+                snapshots += SnapshotCheck.snapshots(in: path, fileSystem: fileSystem)
+                journalPaths.append(path)
+            } else if fileSystem.fileExists(path) && SnapshotCheck.isSnapshot(path, fileSystem: fileSystem) {
+                snapshots.append(path)
+            } else {
+                journalPaths.append(path)
+            }
+        }
         let report: JournalCheck.Report
         do {
-            let segments = try JournalCheck.segmentPaths(for: paths, fileSystem: fileSystem)
+            let segments = try JournalCheck.segmentPaths(
+                for: journalPaths, fileSystem: fileSystem, requireSegments: snapshots.isEmpty
+            )
             report = try JournalCheck.inspect(paths: segments, fileSystem: fileSystem)
         } catch {
             printError("neptune-check: \(error)")
             throw ExitCode(1)
         }
-        print(report.description)
-        guard let repair = report.repair else { return }
-        let status: Int32 = report.isCorrupt ? 1 : 2
+        var snapshotCorrupt = false
+        for path in snapshots {
+            let summary = SnapshotCheck.inspect(path: path, fileSystem: fileSystem)
+            print(summary.description)
+            snapshotCorrupt = snapshotCorrupt || summary.isCorrupt
+        }
+        if !report.segments.isEmpty { print(report.description) }
+        if snapshotCorrupt {
+            print("a damaged snapshot cannot be repaired: restore it from a copy, or move it away to start from the "
+                + "journal alone")
+        }
+        guard let repair = report.repair else {
+            if snapshotCorrupt { throw ExitCode(1) }
+            return
+        }
+        let status: Int32 = report.isCorrupt || snapshotCorrupt ? 1 : 2
         guard fix else {
             print("run with --fix to cut the journal back to its last valid record")
             throw ExitCode(status)
@@ -78,6 +107,7 @@ struct NeptuneCheckCommand: ParsableCommand {
             throw ExitCode(1)
         }
         print("repaired: \(repair.truncate) is now \(repair.length) bytes")
+        if snapshotCorrupt { throw ExitCode(1) }
     }
 
     private func printError(_ message: String) {

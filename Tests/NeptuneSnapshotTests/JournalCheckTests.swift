@@ -104,3 +104,38 @@ import Testing
         #expect(fileSystem.contents("/data/other.txt") == text)
     }
 }
+
+/// `neptune-check`'s snapshot part: metadata and keys per database of a good snapshot; the offset of a damaged one.
+@Suite struct SnapshotCheckTests {
+    @Test func goodSnapshotIsDescribed() throws {
+        let fileSystem = FaultyFileSystem()
+        let engine = SnapshotFixture.populatedEngine()
+        try SnapshotFixture.snapshotter(engine, fileSystem).save()
+        let path = try #require(SnapshotCheck.snapshots(in: SnapshotFixture.directory, fileSystem: fileSystem).first)
+        #expect(SnapshotCheck.isSnapshot(path, fileSystem: fileSystem))
+        let summary = SnapshotCheck.inspect(path: path, fileSystem: fileSystem)
+        #expect(!summary.isCorrupt)
+        #expect(summary.metadata?.keyCount == UInt64(engine.keyCount(db: 0) + 2))
+        #expect(summary.keysPerDatabase.map { $0.db } == [0, 5, 15])
+        #expect(summary.keysPerDatabase.first?.keys == engine.keyCount(db: 0))
+        #expect(summary.description.contains("keys: db0=\(engine.keyCount(db: 0)) "))
+        #expect(summary.description.hasSuffix("  ok"))
+    }
+
+    @Test func damagedSnapshotNamesTheOffset() throws {
+        let fileSystem = FaultyFileSystem()
+        try SnapshotFixture.snapshotter(SnapshotFixture.populatedEngine(), fileSystem).save()
+        let path = try #require(SnapshotCheck.snapshots(in: SnapshotFixture.directory, fileSystem: fileSystem).first)
+        var bytes = try fileSystem.readFile(path)
+        bytes[bytes.count / 2] ^= 0xFF
+        try fileSystem.writeFile(path, bytes)
+        let summary = SnapshotCheck.inspect(path: path, fileSystem: fileSystem)
+        #expect(summary.isCorrupt)
+        #expect(summary.error?.path == path)
+        #expect(summary.description.contains("CORRUPT at offset "))
+        // A file that is not a snapshot at all is not mistaken for one.
+        let other = "\(SnapshotFixture.directory)/notes.txt"
+        try fileSystem.writeFile(other, Array("hello".utf8))
+        #expect(!SnapshotCheck.isSnapshot(other, fileSystem: fileSystem))
+    }
+}

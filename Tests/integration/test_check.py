@@ -122,3 +122,37 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     result = run_check(str(tmp_path / "nowhere"))
     assert result.returncode == 1
     assert "no such file or directory" in result.stderr
+
+
+def test_snapshot_is_checked_with_the_journal(tmp_path: Path) -> None:
+    try:
+        if "redis-server" in os.path.basename(neptune_server_path()):
+            pytest.skip("neptune-check reads Neptune's files, not Redis's")
+    except ServerError as e:
+        pytest.skip(str(e))
+    server = ServerProcess("neptune", tmp_path, ["--appendonly", "yes"]).start()
+    try:
+        with server.client() as c:
+            for i in range(100):
+                c.call("SET", f"key:{i}", f"value-{i}")
+            c.call("SELECT", "3")
+            c.call("SET", "other", "x", "EX", "1000")
+            assert c.call("SAVE") == Status(b"OK")
+            c.call("SET", "after", "the snapshot")
+    finally:
+        server.stop()
+    snapshots = sorted(tmp_path.glob("*.nsnap"))
+    assert snapshots, list(tmp_path.iterdir())
+    result = run_check(str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{snapshots[0]}: snapshot, " in result.stdout
+    assert "keys: db0=100 (0 with a TTL), db3=1 (1 with a TTL)" in result.stdout
+    assert "101 keys" in result.stdout
+    # A damaged snapshot: exit 1, file and offset named, nothing changed even with --fix --yes.
+    data = bytearray(snapshots[0].read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    snapshots[0].write_bytes(bytes(data))
+    damaged = run_check("--fix", "--yes", str(snapshots[0]))
+    assert damaged.returncode == 1, damaged.stdout + damaged.stderr
+    assert "CORRUPT at offset " in damaged.stdout
+    assert snapshots[0].read_bytes() == bytes(data)
