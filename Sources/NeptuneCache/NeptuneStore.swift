@@ -20,6 +20,9 @@ public import NeptuneRESP
 public final class NeptuneStore: Sendable {
     /// The engine behind this store.
     public let engine: Engine
+    /// What keeps the store durable (set by `NeptuneStore.open` in NeptuneSnapshot), nil for an in-memory store.
+    public let persistence: (any Sendable)?
+    private let closeHandler: (@Sendable () -> Void)?
 
     /// Creates an in-memory store.
     /// - Parameters:
@@ -27,12 +30,23 @@ public final class NeptuneStore: Sendable {
     ///   - clock: The time source for expiry; inject a manual clock in tests.
     public init(databases: Int = 16, clock: any NeptuneClock = SystemClock()) {
         self.engine = Engine(databases: databases, clock: clock)
+        self.persistence = nil
+        self.closeHandler = nil
     }
 
     /// Wraps an existing engine (for instance the one a server is serving). When the engine has a journal
     /// attached, typed writes go through the command dispatcher so that they are journaled like any command.
     public init(engine: Engine) {
         self.engine = engine
+        self.persistence = nil
+        self.closeHandler = nil
+    }
+
+    /// Wraps an engine kept durable by `persistence`; ``close()`` runs `onClose` (which stops it cleanly).
+    public init(engine: Engine, persistence: any Sendable, onClose: @escaping @Sendable () -> Void) {
+        self.engine = engine
+        self.persistence = persistence
+        self.closeHandler = onClose
     }
 
     // MARK: Raw commands
@@ -300,7 +314,11 @@ public final class NeptuneStore: Sendable {
     /// fsyncs what the journal holds and stops it; later writes are refused. Reads keep working. Does nothing
     /// for an in-memory store.
     public func close() {
-        engine.journal?.close()
+        if let closeHandler {
+            closeHandler()
+        } else {
+            engine.journal?.close()
+        }
     }
 
     // MARK: Helpers

@@ -87,6 +87,55 @@ import Testing
         #expect(acknowledgedTotal > 200)
     }
 
+    /// A snapshot, then more writes, then power loss: the reopened store has both (snapshot + journal after it),
+    /// and the snapshot deleted the journal segments it covers.
+    @Test func snapshotPlusJournalAfterItSurviveACrash() throws {
+        let fileSystem = FaultyFileSystem()
+        let store = try Self.open(fileSystem)
+        for i in 0..<50 { try store.set("before-\(i)", "\(i)") }
+        try store.saveSnapshot()
+        for i in 0..<20 { try store.set("after-\(i)", "\(i)") }
+        #expect(store.delete("before-0") == 1)
+        let image = fileSystem.crash()  // no close: power loss
+        #expect(image["\(Self.directory)/dump.nsnap"] != nil)
+        #expect(image["\(Self.directory)/appendonlydir/journal.00000001"] == nil)
+        let reopened = try Self.open(FaultyFileSystem(files: image))
+        #expect(reopened.count() == 69)
+        #expect(try reopened.get("before-49") == Array("49".utf8))
+        #expect(try reopened.get("after-19") == Array("19".utf8))
+        #expect(try reopened.get("before-0") == nil)
+        reopened.close()
+    }
+
+    /// `appendonly no`: only snapshots keep data, as with Redis's RDB alone; close takes one.
+    @Test func snapshotsAloneWithoutAJournal() throws {
+        let fileSystem = FaultyFileSystem()
+        let options = NeptuneStore.DurabilityOptions(appendonly: false, fileSystem: fileSystem)
+        let store = try NeptuneStore.open(directory: Self.directory, options: options, clock: ManualClock())
+        try store.set("a", "1")
+        try store.saveSnapshot()
+        try store.set("b", "2")
+        // Power loss before close: only the snapshot's data is there.
+        let crashed = try NeptuneStore.open(
+            directory: Self.directory,
+            options: .init(appendonly: false, fileSystem: FaultyFileSystem(files: fileSystem.crash())),
+            clock: ManualClock()
+        )
+        #expect(try crashed.get("a") == Array("1".utf8))
+        #expect(try crashed.get("b") == nil)
+        crashed.close()
+        // A clean close saves: everything is there.
+        store.close()
+        let reopened = try NeptuneStore.open(
+            directory: Self.directory,
+            options: .init(appendonly: false, fileSystem: FaultyFileSystem(files: fileSystem.crash())),
+            clock: ManualClock()
+        )
+        #expect(try reopened.get("b") == Array("2".utf8))
+        reopened.close()
+        #expect(throws: CommandError.self) { try NeptuneStore().saveSnapshot() }
+    }
+
     @Test func damagedJournalIsNotOpened() throws {
         var bytes = JournalFormatTests.segment([(1, 0, ["SET", "a", "1"]), (2, 0, ["SET", "b", "2"])])
         bytes[12] ^= 0x01
