@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -289,7 +290,7 @@ class Server:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 20.0, poll: float = 0.1) -> None:
         cpus = self.cpus
         log_file = open(self.log_path, "ab")
         try:
@@ -318,7 +319,7 @@ class Server:
                         return
             except (OSError, BenchError) as error:
                 last_error = error
-            time.sleep(0.1)
+            time.sleep(poll)
         self.stop()
         raise BenchError(
             f"{self.name} did not answer PING on port {self.port} within {timeout:.0f} s ({last_error}).\n"
@@ -654,6 +655,77 @@ class Runner:
                 self.stop_servers()
         return record
 
+    def bgsave_loop(self, server: "Server", stop: "threading.Event", counts: dict[str, int]) -> None:
+        """Starts BGSAVE again and again until stop is set (each one after the previous finished)."""
+        try:
+            with RespClient(server.port, timeout=60) as client:
+                while not stop.is_set():
+                    if client.call("BGSAVE") in ("Background saving started", "OK"):
+                        counts["saves"] += 1
+                    while not stop.is_set():
+                        info = parse_info(client.call("INFO", "persistence"))
+                        if info.get("rdb_bgsave_in_progress") == "0":
+                            break
+                        time.sleep(0.01)
+        except (OSError, BenchError) as error:
+            counts["error"] = str(error)
+
+    def run_snapshot_round(self, round_index: int) -> dict[str, Any]:
+        """SAVE time and file size, start-up load time, and GET p99 with and without a BGSAVE running."""
+        order = list(SERVERS) if round_index % 2 == 0 else list(reversed(SERVERS))
+        log(f"snapshot round {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        record: dict[str, Any] = {"round": round_index + 1, "order": order, "servers": {}}
+        try:
+            self.start_servers(round_index, base=self.durability_base())
+            for name in order:
+                self.load(self.servers[name])
+            for name in order:
+                server = self.servers[name]
+                result: dict[str, Any] = {}
+                with RespClient(server.port, timeout=900) as client:
+                    started = time.monotonic()
+                    reply = client.call("SAVE")
+                    result["saveSeconds"] = time.monotonic() - started
+                if reply != "OK":
+                    raise BenchError(f"SAVE on {server.name} answered {reply!r}")
+                workdir = Path(server.argv[server.argv.index("--dir") + 1])
+                files = [f for f in workdir.iterdir() if f.suffix in (".rdb", ".nsnap")]
+                result["fileBytes"] = sum(f.stat().st_size for f in files)
+                server.stop()
+                restarted = Server(name, server.argv, server.port, server.log_path, server.cpus)
+                started = time.monotonic()
+                restarted.start(timeout=900, poll=0.01)
+                result["startupSeconds"] = time.monotonic() - started
+                self.servers[name] = restarted
+                if restarted.call("DBSIZE") != self.options.keys:
+                    raise BenchError(f"{name} restarted from its snapshot without its {self.options.keys} keys")
+                baseline = self.workload(restarted, "neptune-benchmark", "GET", 1)
+                stop, counts = threading.Event(), {"saves": 0}
+                saver = threading.Thread(target=self.bgsave_loop, args=(restarted, stop, counts))
+                saver.start()
+                try:
+                    during = self.workload(restarted, "neptune-benchmark", "GET", 1)
+                finally:
+                    stop.set()
+                    saver.join(timeout=600)
+                if "error" in counts:
+                    raise BenchError(f"BGSAVE loop on {name}: {counts['error']}")
+                result.update({
+                    "p99MsWithout": baseline["p99Ms"], "p99MsDuringBgsave": during["p99Ms"],
+                    "opsPerSecondWithout": baseline["opsPerSecond"],
+                    "opsPerSecondDuringBgsave": during["opsPerSecond"], "bgsaves": counts["saves"],
+                    "p99DuringOverWithout": ratio(during["p99Ms"], baseline["p99Ms"]),
+                })
+                record["servers"][name] = result
+                log(
+                    f"  snapshot {name:<8} SAVE {result['saveSeconds']:.2f} s ({result['fileBytes'] / 2**20:.1f} MiB), "
+                    f"start-up {result['startupSeconds']:.2f} s, GET p99 {baseline['p99Ms']:.3f} ms without and "
+                    f"{during['p99Ms']:.3f} ms during {counts['saves']} BGSAVE(s)"
+                )
+        finally:
+            self.stop_servers()
+        return record
+
     def run_embedded(self) -> Optional[dict[str, Any]]:
         binary = self.binaries.get(EMBEDDED_PRODUCT)
         if binary is None or self.options.no_embedded:
@@ -688,9 +760,12 @@ class Runner:
         for round_index in range(self.options.rounds):
             self.rounds.append(self.run_round(round_index))
         durability_rounds = []
+        snapshot_rounds = []
         if not self.options.no_durability:
             for round_index in range(self.options.rounds):
                 durability_rounds.append(self.run_durability_round(round_index))
+            for round_index in range(self.options.rounds):
+                snapshot_rounds.append(self.run_snapshot_round(round_index))
         embedded = self.run_embedded()
         machine["loadAverageAtEnd"] = [round(value, 2) for value in os.getloadavg()]
         summary = summarize(self.rounds)
@@ -704,6 +779,7 @@ class Runner:
             "medians": summary["medians"],
             "ratios": summary["ratios"],
             "durability": summarize_durability(durability_rounds) if durability_rounds else None,
+            "snapshots": summarize_snapshots(snapshot_rounds) if snapshot_rounds else None,
             "embedded": embedded,
             "warnings": self.warnings,
         }
@@ -860,6 +936,28 @@ def summarize_durability(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rounds": rounds, "medians": medians, "ratios": ratios, "definition": "neptune median / redis median"}
 
 
+SNAPSHOT_METRICS = (
+    # key, label, unit, better
+    ("saveSeconds", "SAVE time", "s", "lower"),
+    ("fileBytes", "snapshot file size", "bytes", "lower"),
+    ("startupSeconds", "start-up load time (until PING answers)", "s", "lower"),
+    ("p99MsWithout", "GET p99 without a save", "ms", "lower"),
+    ("p99MsDuringBgsave", "GET p99 while BGSAVE runs", "ms", "lower"),
+    ("p99DuringOverWithout", "p99 during BGSAVE / p99 without", "ratio", "lower"),
+)
+
+
+def summarize_snapshots(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per snapshot metric and server, and Neptune / Redis ratios."""
+    medians = {
+        name: {metric: median([r["servers"][name].get(metric) for r in rounds if name in r["servers"]])
+               for metric, *_ in SNAPSHOT_METRICS}
+        for name in SERVERS
+    }
+    ratios = {metric: ratio(medians["neptune"][metric], medians["redis"][metric]) for metric, *_ in SNAPSHOT_METRICS}
+    return {"rounds": rounds, "medians": medians, "ratios": ratios, "definition": "neptune median / redis median"}
+
+
 def fmt(value: Optional[float], kind: str) -> str:
     if value is None:
         return "n/a"
@@ -965,6 +1063,23 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"| {key} | {fmt(n['opsPerSecond'], 'ops/s')} | {fmt(r['opsPerSecond'], 'ops/s')} | "
                 f"**{fmt(q['opsPerSecond'], 'ratio')}** | {fmt(n['p50Ms'], 'ms')} / {fmt(n['p99Ms'], 'ms')} | "
                 f"{fmt(r['p50Ms'], 'ms')} / {fmt(r['p99Ms'], 'ms')} | {fmt(n[cpu], 'us')} / {fmt(r[cpu], 'us')} |"
+            )
+    snapshots = results.get("snapshots")
+    if snapshots:
+        lines += [
+            "",
+            f"Snapshots, {settings['keys']:,} keys loaded as above (`--appendonly no`, files on the real disk): `SAVE` "
+            "time, start-up time from the snapshot (process start until `PING` answers, polled every 10 ms), and "
+            "GET p99 (neptune-benchmark, 50 connections, pipeline 1) without a save and while BGSAVE runs back to "
+            "back. Lower is better; ratio = Neptune / Redis:",
+            "",
+            "| measure | Neptune | Redis | ratio (lower is better) |",
+            "|---|---:|---:|---:|",
+        ]
+        for metric, label, unit, _ in SNAPSHOT_METRICS:
+            lines.append(
+                f"| {label} | {fmt(snapshots['medians']['neptune'][metric], unit)} | "
+                f"{fmt(snapshots['medians']['redis'][metric], unit)} | **{fmt(snapshots['ratios'].get(metric), 'ratio')}** |"
             )
     embedded = results.get("embedded")
     if embedded:

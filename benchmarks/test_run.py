@@ -122,6 +122,37 @@ class DurabilityTests(unittest.TestCase):
             run.parse_arguments(["--durability-scale", "0"])
 
 
+def fake_snapshots() -> dict:
+    rounds = []
+    for index, (neptune_save, redis_save) in enumerate([(0.5, 1.0), (0.4, 1.2), (0.6, 0.9)]):
+        servers = {}
+        for name, save in (("neptune", neptune_save), ("redis", redis_save)):
+            servers[name] = {
+                "saveSeconds": save, "fileBytes": 1000, "startupSeconds": save * 2, "p99MsWithout": 1.0,
+                "p99MsDuringBgsave": 1.2 if name == "neptune" else 3.0, "bgsaves": 2,
+                "p99DuringOverWithout": 1.2 if name == "neptune" else 3.0,
+            }
+        rounds.append({"round": index + 1, "order": ["neptune", "redis"], "servers": servers})
+    return run.summarize_snapshots(rounds)
+
+
+class SnapshotBenchmarkTests(unittest.TestCase):
+    def test_medians_and_ratios(self):
+        summary = fake_snapshots()
+        self.assertEqual(summary["medians"]["neptune"]["saveSeconds"], 0.5)
+        self.assertEqual(summary["medians"]["redis"]["saveSeconds"], 1.0)
+        self.assertAlmostEqual(summary["ratios"]["saveSeconds"], 0.5)
+        self.assertAlmostEqual(summary["ratios"]["p99DuringOverWithout"], 0.4)
+
+    def test_markdown_table(self):
+        results = fake_results()
+        self.assertNotIn("SAVE time", run.render_markdown(results))
+        results["snapshots"] = fake_snapshots()
+        markdown = run.render_markdown(results)
+        self.assertIn("| SAVE time | 0.50 | 1.00 | **0.50** |", markdown)
+        self.assertIn("| p99 during BGSAVE / p99 without | 1.20 | 3.00 | **0.40** |", markdown)
+
+
 class ParsingTests(unittest.TestCase):
     def test_proc_stat_counts_fields_after_the_last_parenthesis(self):
         # A command name with spaces and a ')' must not shift the fields.
