@@ -41,6 +41,8 @@ public final class Engine: Sendable {
     nonisolated(unsafe) var observers: [any KeyspaceObserver] = []
     /// The keys clients WATCH; registered as an observer on the first WATCH.
     let watches: WatchRegistry
+    /// FT.* secondary indexes; registered as an observer on the first FT.CREATE.
+    let searchIndexes: SearchIndexes
     private let _loading = Atomic<Bool>(false)
     /// Memory limit, accounting and eviction (Eviction/Engine+Eviction.swift).
     let eviction = EvictionController()
@@ -61,9 +63,11 @@ public final class Engine: Sendable {
         self._settings = Mutex(EngineSettings())
         self.startTime = clock.milliseconds()
         self.watches = WatchRegistry(shards: shards, clock: clock)
+        self.searchIndexes = SearchIndexes(shards: shards, clock: clock)
         commands.register(Self.builtinCommands)
         commands.register(Self.collectionCommands)
         commands.register(Self.transactionCommands)
+        commands.register(Self.searchCommands)
         for shard in shards { shard.clock = clock }
     }
 

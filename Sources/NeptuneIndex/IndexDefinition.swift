@@ -111,3 +111,38 @@ public struct IndexDefinition: Sendable, Hashable {
         fields.firstIndex { $0.name.elementsEqual(name) }
     }
 }
+
+extension IndexDefinition {
+    /// The FT.CREATE arguments that recreate this definition (after the command name): what the journal and
+    /// snapshots record.
+    public var createArguments: [[UInt8]] {
+        func word(_ s: String) -> [UInt8] { Array(s.utf8) }
+        func number(_ d: Double) -> [UInt8] {
+            word(d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d))
+        }
+        var args: [[UInt8]] = [name, word("ON"), word("HASH")]
+        if !prefixes.isEmpty {
+            args.append(word("PREFIX"))
+            args.append(word(String(prefixes.count)))
+            args.append(contentsOf: prefixes)
+        }
+        args += [word("SCORE"), number(defaultScore), word("LANGUAGE"), language, word("SCHEMA")]
+        for field in fields {
+            args.append(field.identifier)
+            if field.name != field.identifier { args += [word("AS"), field.name] }
+            args.append(word(field.type.rawValue))
+            switch field.type {
+            case .tag:
+                args += [word("SEPARATOR"), [field.separator]]
+                if field.caseSensitive { args.append(word("CASESENSITIVE")) }
+            case .text:
+                args += [word("WEIGHT"), number(field.weight)]
+            case .numeric:
+                break
+            }
+            if field.sortable { args.append(word("SORTABLE")) }
+            if field.noIndex { args.append(word("NOINDEX")) }
+        }
+        return args
+    }
+}

@@ -19,6 +19,8 @@ public indirect enum IndexQuery: Sendable, Hashable {
     case numericRange(field: [UInt8], range: NumericRange)
     /// Documents with at least one of the tags (`@f:{a | b}`).
     case tags(field: [UInt8], patterns: [TagPattern])
+    /// The documents with these keys (FT.SEARCH's INKEYS).
+    case keys([[UInt8]])
     /// Documents matching every clause (whitespace).
     case and([IndexQuery])
     /// Documents matching any clause (`|`).

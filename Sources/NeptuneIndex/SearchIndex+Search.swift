@@ -19,6 +19,7 @@ extension SearchIndex {
         case empty
         case numeric(NumericStore, NumericRange)
         case tags(TagStore, [TagPattern])
+        case documents([UInt32])
         case and([Plan])
         case or([Plan])
         case not(Plan)
@@ -43,6 +44,9 @@ extension SearchIndex {
                 }
             }
             return .tags(store, normalized)
+        case .keys(let keys):
+            var found = keys.compactMap { ids[$0] }
+            return .documents(Self.sortedUnique(&found))
         case .and(let children):
             let plans = children.map(plan)
             if plans.contains(where: { if case .empty = $0 { true } else { false } }) { return .empty }
@@ -71,6 +75,7 @@ extension SearchIndex {
         case .empty: return 0
         case .numeric(let store, let range): return store.count(range)
         case .tags(let store, let patterns): return store.lists(patterns).reduce(0) { $0 + $1.count }
+        case .documents(let list): return list.count
         case .and(let children): return children.map(estimate).min() ?? 0
         case .or(let children): return min(ids.count, children.reduce(0) { $0 + estimate($1) })
         case .not: return ids.count
@@ -86,6 +91,7 @@ extension SearchIndex {
             guard let value = store.value(id) else { return false }
             return range.contains(value)
         case .tags(let store, let patterns): return store.matches(id, patterns)
+        case .documents(let list): return Self.binarySearch(list, id)
         case .and(let children): return children.allSatisfy { matches($0, id) }
         case .or(let children): return children.contains { matches($0, id) }
         case .not(let child): return !matches(child, id)
@@ -101,6 +107,8 @@ extension SearchIndex {
             return []
         case .numeric(let store, let range):
             return store.documents(range)
+        case .documents(let list):
+            return list
         case .tags(let store, let patterns):
             let lists = store.lists(patterns)
             if lists.count == 1 { return lists[0].elements }
@@ -131,6 +139,16 @@ extension SearchIndex {
         case .not(let child):
             return allDocuments().filter { !matches(child, $0) }
         }
+    }
+
+    static func binarySearch(_ list: [UInt32], _ id: UInt32) -> Bool {
+        var low = 0
+        var high = list.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if list[mid] < id { low = mid + 1 } else { high = mid }
+        }
+        return low < list.count && list[low] == id
     }
 
     static func sortedUnique(_ values: inout [UInt32]) -> [UInt32] {

@@ -36,6 +36,9 @@ public final class SearchIndex {
     /// Largest document ID plus one (the size of per-document tables).
     public var documentIDBound: Int { keys.count }
 
+    /// The keys of every indexed document, in document-ID order.
+    public var documentKeys: [[UInt8]] { keys.compactMap { $0 } }
+
     /// Whether `key` is indexed.
     public func contains(key: [UInt8]) -> Bool { ids[key] != nil }
 

@@ -69,6 +69,7 @@ import Testing
                     return set.contains { $0.starts(with: p) }
                 }
             }
+        case .keys: return false  // not generated
         case .and(let children): return children.allSatisfy { matches($0, doc) }
         case .or(let children): return children.contains { matches($0, doc) }
         case .not(let child): return !matches(child, doc)

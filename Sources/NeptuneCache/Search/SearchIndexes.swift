@@ -1,0 +1,199 @@
+import NIOConcurrencyHelpers
+import NeptuneIndex
+
+/// One FT index: its ``SearchIndex`` and build state, guarded by `lock`.
+///
+/// Lock order: a shard lock may be held when taking `lock` (the write path and the build scan do), never the
+/// reverse, so searches take `lock`, copy the page of keys out, release it, then read the hashes.
+final class IndexHandle: @unchecked Sendable {
+    let lock = NIOLock()
+    let index: SearchIndex
+    /// Shards scanned by the running build (0...shardCount).
+    var scannedShards = 0
+    /// A build scan is running.
+    var building = false
+    /// Bumped when a build starts or the index is dropped: a scan of an older generation stops.
+    var generation = 0
+    /// Searches run on this index (FT.INFO `number_of_uses`).
+    var uses = 0
+    /// Time spent indexing by build scans, in milliseconds (FT.INFO `total_indexing_time`).
+    var indexingMilliseconds = 0.0
+
+    init(definition: IndexDefinition) {
+        self.index = SearchIndex(definition: definition)
+    }
+
+    var definition: IndexDefinition { index.definition }
+}
+
+/// The engine's secondary indexes (RediSearch-style, over hashes of database 0) and the keyspace observer that keeps
+/// them exact: every change to a covered key re-reads that key under its shard lock and updates each index before
+/// the write command returns, so a search right after a write sees it.
+///
+/// Indexes are added and removed only by write commands that hold every shard lock (FT.CREATE, FT.DROPINDEX,
+/// FLUSHALL), so the observer, which runs under one shard lock, reads a stable list without another lock.
+final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
+    /// RediSearch indexes only database 0.
+    static let database = 0
+    /// Databases with at most this many keys are indexed inline by FT.CREATE; larger ones in the background.
+    @exclusivity(unchecked) var inlineBuildLimit = 50_000
+
+    private let shards: [Shard]
+    private let clock: any NeptuneClock
+    /// By name; changed under every shard lock and `lock`, read under `lock`.
+    private var byName: [[UInt8]: IndexHandle] = [:]
+    private let lock = NIOLock()
+    /// The indexes in creation order; changed only under every shard lock.
+    @exclusivity(unchecked) private(set) var handles: [IndexHandle] = []
+    /// Registered with the engine as an observer (on the first FT.CREATE).
+    @exclusivity(unchecked) var observing = false
+
+    init(shards: [Shard], clock: any NeptuneClock) {
+        self.shards = shards
+        self.clock = clock
+    }
+
+    func handle(named name: [UInt8]) -> IndexHandle? {
+        lock.withLock { byName[name] }
+    }
+
+    var names: [[UInt8]] {
+        lock.withLock { handles.map(\.definition.name) }
+    }
+
+    /// Adds an index. The caller holds every shard lock.
+    func add(_ handle: IndexHandle) {
+        lock.withLock {
+            byName[handle.definition.name] = handle
+            handles.append(handle)
+        }
+    }
+
+    /// Removes an index. The caller holds every shard lock.
+    @discardableResult
+    func remove(named name: [UInt8]) -> IndexHandle? {
+        let handle: IndexHandle? = lock.withLock {
+            guard let handle = byName.removeValue(forKey: name) else { return nil }
+            handles.removeAll { $0 === handle }
+            return handle
+        }
+        handle?.lock.withLock { handle!.generation += 1 }
+        return handle
+    }
+
+    // MARK: Reading documents
+
+    /// The schema fields of the hash at `slot` (nil where absent), or nil if the key is not a live hash.
+    static func documentValues(_ shard: Shard, _ slot: Int, _ definition: IndexDefinition, now: Int64) -> [[UInt8]?]? {
+        let e = shard.entry(shard.tables[database], slot)
+        guard e.type == .hash, !(e.hasExpiry && e.expiry <= now) else { return nil }
+        let hash = unsafeDowncast(e.object, to: HashObject.self)
+        return definition.fields.map { field in field.identifier.withUnsafeBytes { hash.value($0) } }
+    }
+
+    /// Re-reads `key` (its shard locked by the caller) and updates `handle`'s index.
+    func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64) {
+        let slot = shard.tables[Self.database].find(key, hash: hash, slab: shard.slab)
+        let values = slot >= 0 ? Self.documentValues(shard, slot, handle.definition, now: now) : nil
+        let bytes = Array(key)
+        handle.lock.withLock { () -> Void in
+            if let values {
+                handle.index.index(key: bytes, values: values)
+            } else {
+                handle.index.remove(key: bytes)
+            }
+        }
+    }
+
+    // MARK: KeyspaceObserver
+
+    func keyChanged(db: Int, key: UnsafeRawBufferPointer, hash: UInt64) {
+        guard db == Self.database, !handles.isEmpty else { return }
+        let shard = shards[Int(truncatingIfNeeded: hash >> Engine.shardShift)]
+        var now: Int64? = nil
+        for handle in handles where handle.definition.covers(key: key) {
+            if now == nil { now = clock.milliseconds() }
+            update(handle, shard, key, hash, now: now!)
+        }
+    }
+
+    func databasesWillChange(_ event: DatabaseEvent) {
+        switch event {
+        case .flush(let db) where db == Self.database:
+            for handle in handles { handle.lock.withLock { handle.index.removeAll() } }
+        case .flush:
+            break
+        case .flushAll:
+            // FLUSHALL drops index definitions, as RediSearch does.
+            lock.withLock {
+                for handle in handles { handle.lock.withLock { handle.generation += 1 } }
+                byName = [:]
+                handles = []
+            }
+        case .swap(let a, let b) where a == Self.database || b == Self.database:
+            // Database 0's contents are about to be replaced: empty the indexes and rebuild them once the swap is
+            // done (the build waits for the shard locks the swap holds).
+            for handle in handles {
+                handle.lock.withLock { handle.index.removeAll() }
+                startBuild(handle, inline: false)
+            }
+        case .swap:
+            break
+        }
+    }
+
+    // MARK: Building
+
+    /// Indexes the existing keys of database 0 for `handle`: inline when asked (the caller holds every shard lock),
+    /// otherwise on a background task that scans one shard at a time under that shard's lock. Writes meanwhile are
+    /// indexed by the observer, so the index is exact once the scan ends; FT.INFO reports progress.
+    func startBuild(_ handle: IndexHandle, inline: Bool) {
+        let generation: Int = handle.lock.withLock {
+            handle.generation += 1
+            handle.building = true
+            handle.scannedShards = 0
+            return handle.generation
+        }
+        if inline {
+            for shard in shards { scan(handle, shard, generation) }
+            return
+        }
+        let this = self
+        Task.detached(priority: .utility) {
+            for shard in this.shards {
+                guard this.scan(handle, shard, generation) else { return }
+                await Task.yield()
+            }
+        }
+    }
+
+    /// Scans one shard; returns false if the build was superseded.
+    @discardableResult
+    func scan(_ handle: IndexHandle, _ shard: Shard, _ generation: Int) -> Bool {
+        let started = clock.milliseconds()
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        return handle.lock.withLock {
+            guard handle.generation == generation else { return false }
+            let table = shard.tables[Self.database]
+            let definition = handle.definition
+            let now = clock.milliseconds()
+            for slot in 0..<table.capacity where table.isLive(slot) {
+                let e = shard.entry(table, slot)
+                guard e.type == .hash, definition.covers(key: e.key),
+                    let values = Self.documentValues(shard, slot, definition, now: now)
+                else { continue }
+                handle.index.index(key: Array(e.key), values: values)
+            }
+            handle.scannedShards += 1
+            if handle.scannedShards == shards.count { handle.building = false }
+            handle.indexingMilliseconds += Double(clock.milliseconds() - started)
+            return true
+        }
+    }
+
+    /// Number of keys in database 0 (the caller holds every shard lock, or accepts an estimate).
+    func databaseKeyCount() -> Int {
+        shards.reduce(0) { $0 + $1.tables[Self.database].count }
+    }
+}

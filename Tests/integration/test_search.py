@@ -1,0 +1,236 @@
+"""Secondary indexes (FT.*) through redis-py's ``r.ft(...)`` over RESP2 and RESP3, checked against a brute-force
+evaluation in Python; read-your-writes after every kind of change; definitions surviving a restart.
+
+Redis here has no RediSearch module, so these run against neptune-server only (and skip when NEPTUNE_SERVER is a
+redis-server, the harness self-check).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+try:
+    import redis
+    import redis.exceptions
+    from redis.commands.search.field import NumericField, TagField, TextField
+    from redis.commands.search.index_definition import IndexDefinition, IndexType
+    from redis.commands.search.query import Query
+except ImportError:  # pragma: no cover - CI installs redis-py
+    pytest.fail("redis-py is not installed: pip install redis", pytrace=False)
+
+from servers import ServerProcess
+
+
+# RESP2, and RESP3 on the wire with redis-py's unified result objects (legacy_responses=False); the native RESP3
+# map is checked on its own below.
+CLIENTS = {"resp2": {"protocol": 2}, "resp3": {"protocol": 3, "legacy_responses": False}}
+
+
+@pytest.fixture(params=sorted(CLIENTS))
+def r(neptune_server: ServerProcess, request: pytest.FixtureRequest) -> Iterator["redis.Redis"]:
+    if neptune_server.is_redis_binary:
+        pytest.skip("redis-server has no FT.* commands")
+    client = redis.Redis(host=neptune_server.host, port=neptune_server.port, decode_responses=True, socket_timeout=10,
+                         **CLIENTS[request.param])
+    yield client
+    client.close()
+
+
+def create_products(r: "redis.Redis") -> None:
+    r.ft("idx").create_index(
+        [NumericField("price", sortable=True), TagField("color"), TextField("title"),
+         TagField("labels", separator=";", case_sensitive=True, as_name="lab")],
+        definition=IndexDefinition(prefix=["p:"], index_type=IndexType.HASH),
+    )
+
+
+def ids(result) -> list[str]:
+    return [doc.id for doc in result.docs]
+
+
+def test_search_shapes_and_options(r: "redis.Redis") -> None:
+    create_products(r)
+    r.hset("p:1", mapping={"price": 10, "color": "red,blue", "title": "Red shoe", "labels": "A;b"})
+    r.hset("p:2", mapping={"price": 20, "color": "green", "title": "Green hat"})
+    r.hset("p:3", mapping={"price": 30, "color": "Red", "title": "Red hat", "labels": "a"})
+    r.hset("q:1", mapping={"price": 15, "color": "red"})  # outside the prefix
+
+    res = r.ft("idx").search(Query("@price:[10 20]").sort_by("price"))
+    assert res.total == 2 and ids(res) == ["p:1", "p:2"]
+    assert res.docs[0].title == "Red shoe" and res.docs[0].price == "10"
+
+    res = r.ft("idx").search(Query("@color:{red}").sort_by("price", asc=False))
+    assert ids(res) == ["p:3", "p:1"]
+    res = r.ft("idx").search(Query("@lab:{a}"))
+    assert ids(res) == ["p:3"]  # CASESENSITIVE
+    res = r.ft("idx").search(Query("@color:{red} -@price:[30 30]").no_content())
+    assert ids(res) == ["p:1"] and not hasattr(res.docs[0], "title")
+    res = r.ft("idx").search(Query("@price:[(10 +inf]").return_fields("price").sort_by("price"))
+    assert ids(res) == ["p:2", "p:3"] and res.docs[0].price == "20" and not hasattr(res.docs[0], "color")
+    res = r.ft("idx").search(Query("@price:[$lo $hi]").sort_by("price").paging(1, 1), query_params={"lo": 0, "hi": 100})
+    assert res.total == 3 and ids(res) == ["p:2"]
+    res = r.ft("idx").search(Query("*").paging(0, 0))
+    assert res.total == 3 and res.docs == []
+    res = r.ft("idx").search(Query("@color:{green} | @price:[30 30]").sort_by("price").with_scores())
+    assert ids(res) == ["p:2", "p:3"] and res.docs[0].score == 1.0
+    res = r.ft("idx").search(Query("*").limit_ids("p:2", "p:9").no_content())
+    assert ids(res) == ["p:2"]
+
+    info = r.ft("idx").info()
+    assert int(info["num_docs"]) == 3 and int(info["hash_indexing_failures"]) == 0
+    assert int(info["indexing"]) == 0 and float(info["percent_indexed"]) == 1.0
+    assert r.execute_command("FT._LIST") == ["idx"]
+
+
+def test_native_resp3_map(neptune_server: ServerProcess) -> None:
+    if neptune_server.is_redis_binary:
+        pytest.skip("redis-server has no FT.* commands")
+    r = redis.Redis(host=neptune_server.host, port=neptune_server.port, protocol=3, decode_responses=True)
+    create_products(r)
+    r.hset("p:1", mapping={"price": 10, "color": "red"})
+    res = r.ft("idx").search(Query("@price:[0 100]"))
+    assert res["total_results"] == 1 and res["warning"] == [] and res["attributes"] == []
+    assert res["results"] == [{"id": "p:1", "extra_attributes": {"price": "10", "color": "red"}, "values": []}]
+    info = r.ft("idx").info()
+    assert info["attributes"][0] == {"identifier": "price", "attribute": "price", "type": "NUMERIC", "flags": ["SORTABLE"]}
+    r.close()
+
+
+def test_errors_are_clear(r: "redis.Redis") -> None:
+    create_products(r)
+    with pytest.raises(redis.exceptions.ResponseError, match="Syntax error at offset"):
+        r.ft("idx").search(Query("@price:[1 2"))
+    with pytest.raises(redis.exceptions.ResponseError, match="Full-text queries are not supported"):
+        r.ft("idx").search(Query("hello"))
+    with pytest.raises(redis.exceptions.ResponseError, match="no such index"):
+        r.ft("nope").search(Query("*"))
+    with pytest.raises(redis.exceptions.ResponseError, match="Index already exists"):
+        create_products(r)
+    with pytest.raises(redis.exceptions.ResponseError, match="VECTOR fields are not supported"):
+        r.execute_command("FT.CREATE", "v", "SCHEMA", "emb", "VECTOR", "FLAT", "6", "TYPE", "FLOAT32", "DIM", "2",
+                          "DISTANCE_METRIC", "L2")
+    with pytest.raises(redis.exceptions.ResponseError, match="ON JSON is not supported"):
+        r.execute_command("FT.CREATE", "j", "ON", "JSON", "SCHEMA", "$.a", "NUMERIC")
+    with pytest.raises(redis.exceptions.ResponseError, match="No such parameter"):
+        r.ft("idx").search(Query("@price:[$x 5]"), query_params={"y": 1})
+    with pytest.raises(redis.exceptions.ResponseError, match="Unknown Index name"):
+        r.execute_command("FT.DROPINDEX", "nope")
+
+
+def test_every_change_is_seen_by_the_next_query(r: "redis.Redis") -> None:
+    create_products(r)
+    q = Query("@color:{red}").no_content().sort_by("price")
+
+    def red() -> list[str]:
+        return ids(r.ft("idx").search(q))
+
+    r.hset("p:1", mapping={"price": 1, "color": "red"})
+    assert red() == ["p:1"]
+    r.hset("p:1", "color", "blue")
+    assert red() == []
+    r.hset("p:1", "color", "red")
+    r.hdel("p:1", "color")
+    assert red() == []
+    r.hset("p:2", mapping={"price": 2, "color": "red"})
+    r.rename("p:2", "p:3")
+    assert red() == ["p:3"]
+    r.rename("p:3", "other")
+    assert red() == []
+    r.rename("other", "p:4")
+    r.set("p:4", "a string now")
+    assert red() == []
+    r.hset("p:5", mapping={"price": 5, "color": "red"})
+    r.hset("p:6", mapping={"price": 6, "color": "red"})
+    r.delete("p:5")
+    r.unlink("p:6")
+    assert red() == []
+    r.hset("p:7", mapping={"price": "seven", "color": "red"})
+    assert red() == [] and int(r.ft("idx").info()["hash_indexing_failures"]) == 1
+    r.hset("p:7", "price", 7)
+    assert red() == ["p:7"]
+    r.pexpire("p:7", 50)
+    time.sleep(0.2)
+    assert red() == []
+    r.hset("p:8", mapping={"price": 8, "color": "red"})
+    r.flushdb()
+    assert red() == [] and r.execute_command("FT._LIST") == ["idx"]
+    r.hset("p:9", mapping={"price": 9, "color": "red"})
+    assert red() == ["p:9"]
+    r.flushall()
+    assert r.execute_command("FT._LIST") == []
+
+
+def test_dropindex_dd_deletes_the_documents(r: "redis.Redis") -> None:
+    create_products(r)
+    r.hset("p:1", mapping={"price": 1})
+    r.hset("q:1", mapping={"price": 1})
+    r.ft("idx").dropindex(delete_documents=True)
+    assert r.exists("p:1") == 0 and r.exists("q:1") == 1
+    assert r.execute_command("FT._LIST") == []
+
+
+def test_random_queries_match_brute_force(r: "redis.Redis") -> None:
+    rng = random.Random(6)
+    create_products(r)
+    docs: dict[str, dict[str, str]] = {}
+    colors = ["red", "blue", "green", "dark blue"]
+    for _ in range(600):
+        key = f"p:{rng.randrange(200)}"
+        if rng.random() < 0.15:
+            r.delete(key)
+            docs.pop(key, None)
+            continue
+        doc = {"price": str(rng.randrange(100)), "color": ",".join(rng.sample(colors, rng.randrange(1, 3)))}
+        r.delete(key)
+        r.hset(key, mapping=doc)
+        docs[key] = doc
+
+    def tags(doc: dict[str, str]) -> set[str]:
+        return {t.strip().lower() for t in doc.get("color", "").split(",") if t.strip()}
+
+    for _ in range(60):
+        lo = rng.randrange(100)
+        hi = lo + rng.randrange(40)
+        color = rng.choice(colors)
+        negate = rng.random() < 0.3
+        text = f"@price:[{lo} {hi}] {'-' if negate else ''}@color:{{{color.replace(' ', chr(92) + ' ')}}}"
+        expected = sorted(
+            (k for k, d in docs.items() if lo <= int(d["price"]) <= hi and ((color in tags(d)) != negate)),
+            key=lambda k: (int(docs[k]["price"]), k),
+        )
+        res = r.ft("idx").search(Query(text).sort_by("price").paging(0, 1000).no_content())
+        assert res.total == len(expected), text
+        assert set(ids(res)) == set(expected), text
+        assert [int(docs[k]["price"]) for k in ids(res)] == [int(docs[k]["price"]) for k in expected], text
+
+
+def test_definitions_survive_a_restart(tmp_path: Path) -> None:
+    workdir = tmp_path / "data"
+    server = ServerProcess("neptune", workdir, ["--appendonly", "yes"]).start()
+    if server.is_redis_binary:
+        server.stop()
+        pytest.skip("redis-server has no FT.* commands")
+    try:
+        r = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+        r.hset("p:1", mapping={"price": 10, "color": "red"})
+        create_products(r)
+        r.hset("p:2", mapping={"price": 20, "color": "red"})
+        r.execute_command("FT.CREATE", "gone", "SCHEMA", "x", "NUMERIC")
+        r.execute_command("FT.DROPINDEX", "gone")
+        r.close()
+    finally:
+        server.stop()
+    server = ServerProcess("neptune", workdir, ["--appendonly", "yes"]).start()
+    try:
+        r = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+        assert r.execute_command("FT._LIST") == ["idx"]
+        res = r.ft("idx").search(Query("@color:{red}").sort_by("price").no_content())
+        assert ids(res) == ["p:1", "p:2"]
+        r.close()
+    finally:
+        server.stop()
