@@ -169,3 +169,55 @@ public struct SnapshotError: Error, Equatable, Sendable, CustomStringConvertible
         "snapshot file \(path) at offset \(offset): \(reason)"
     }
 }
+
+extension SnapshotMetadata {
+    /// Tag of the optional field holding the secondary-index definitions (absent when there are none):
+    /// `u32 count | count × (u32 argument count | arguments × (u32 length | bytes))`, each definition being the
+    /// FT.CREATE arguments after the command name. Older readers keep it as an unknown field.
+    public static let indexDefinitionsTag: UInt16 = 6
+
+    /// The secondary-index definitions recorded in the snapshot (see ``indexDefinitionsTag``).
+    public var indexDefinitions: [[[UInt8]]] {
+        get {
+            guard let bytes = otherFields[Self.indexDefinitionsTag] else { return [] }
+            var offset = 0
+            func u32() -> Int? {
+                guard offset + 4 <= bytes.count else { return nil }
+                var value: UInt32 = 0
+                for i in 0..<4 { value |= UInt32(bytes[offset + i]) << (8 * UInt32(i)) }
+                offset += 4
+                return Int(value)
+            }
+            var result: [[[UInt8]]] = []
+            guard let count = u32() else { return [] }
+            for _ in 0..<count {
+                guard let argc = u32() else { return result }
+                var arguments: [[UInt8]] = []
+                for _ in 0..<argc {
+                    guard let length = u32(), offset + length <= bytes.count else { return result }
+                    arguments.append(Array(bytes[offset..<(offset + length)]))
+                    offset += length
+                }
+                result.append(arguments)
+            }
+            return result
+        }
+        set {
+            guard !newValue.isEmpty else {
+                otherFields[Self.indexDefinitionsTag] = nil
+                return
+            }
+            var out: [UInt8] = []
+            func u32(_ v: Int) { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: UInt32(v) >> (8 * UInt32(i)))) } }
+            u32(newValue.count)
+            for arguments in newValue {
+                u32(arguments.count)
+                for argument in arguments {
+                    u32(argument.count)
+                    out += argument
+                }
+            }
+            otherFields[Self.indexDefinitionsTag] = out
+        }
+    }
+}

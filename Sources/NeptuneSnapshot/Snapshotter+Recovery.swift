@@ -47,6 +47,20 @@ extension Snapshotter {
             } catch {
                 throw RecoveryFailure(description: "\(error)")
             }
+            let definitions = snapshot!.metadata.indexDefinitions
+            if !definitions.isEmpty {
+                // Index contents are not stored: rebuild them from the loaded hashes.
+                let started = engine.clock.milliseconds()
+                do {
+                    try engine.restoreSearchIndexes(definitions)
+                } catch {
+                    throw RecoveryFailure(description: "\(path): index definition refused: \(error)")
+                }
+                logger.notice(
+                    "secondary indexes rebuilt",
+                    metadata: ["indexes": "\(definitions.count)", "milliseconds": "\(engine.clock.milliseconds() - started)"]
+                )
+            }
             logger.notice(
                 "snapshot loaded",
                 metadata: [

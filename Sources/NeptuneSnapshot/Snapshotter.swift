@@ -218,7 +218,10 @@ public final class Snapshotter: @unchecked Sendable {
         let temporary = configuration.temporaryPath
         var newSegmentIndex: Int? = nil
         let journal = self.journal
+        var indexDefinitions: [[[UInt8]]] = []
         let capture = engine.beginCapture {
+            // Index definitions as of the capture point (every shard is locked here).
+            indexDefinitions = engine.searchIndexDefinitions()
             guard let journal else { return baseSequence.load(ordering: .relaxed) }
             let index = Self.segmentIndex(journal.path) + 1
             newSegmentIndex = index
@@ -230,12 +233,13 @@ public final class Snapshotter: @unchecked Sendable {
             try? fileSystem.remove(temporary)
             let file = try fileSystem.openForAppend(temporary)
             defer { file.close() }
-            let metadata = SnapshotMetadata(
+            var metadata = SnapshotMetadata(
                 sequence: capture.sequence,
                 keyCount: UInt64(capture.keyCount),
                 createdAt: capture.createdAt,
                 databases: UInt32(capture.databases)
             )
+            metadata.indexDefinitions = indexDefinitions
             let writer = try SnapshotWriter(file: file, path: temporary, metadata: metadata)
             for index in 0..<Engine.shardCount {
                 try writer.write(capture.takeShard(index))

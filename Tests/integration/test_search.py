@@ -234,3 +234,37 @@ def test_definitions_survive_a_restart(tmp_path: Path) -> None:
         r.close()
     finally:
         server.stop()
+
+
+def test_definitions_survive_a_snapshot_restart(tmp_path: Path) -> None:
+    workdir = tmp_path / "data"
+    server = ServerProcess("neptune", workdir, ["--appendonly", "no"]).start()
+    if server.is_redis_binary:
+        server.stop()
+        pytest.skip("redis-server has no FT.* commands")
+    try:
+        r = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+        create_products(r)
+        r.hset("p:1", mapping={"price": 10, "color": "red"})
+        r.hset("p:2", mapping={"price": 20, "color": "blue"})
+        r.hset("p:3", mapping={"price": "bad", "color": "red"})
+        assert r.save() is True
+        r.close()
+    finally:
+        server.stop()
+    server = ServerProcess("neptune", workdir, ["--appendonly", "no"]).start()
+    try:
+        r = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+        for _ in range(200):  # the server may still be loading in the background
+            try:
+                if r.execute_command("FT._LIST") == ["idx"]:
+                    break
+            except redis.exceptions.BusyLoadingError:
+                pass
+            time.sleep(0.05)
+        assert r.execute_command("FT._LIST") == ["idx"]
+        res = r.ft("idx").search(Query("@color:{red}").sort_by("price").no_content())
+        assert ids(res) == ["p:1"] and int(r.ft("idx").info()["hash_indexing_failures"]) == 1
+        r.close()
+    finally:
+        server.stop()

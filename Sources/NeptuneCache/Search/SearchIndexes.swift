@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NeptuneIndex
+import NIOCore
 
 /// One FT index: its ``SearchIndex`` and build state, guarded by `lock`.
 ///
@@ -195,5 +196,22 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     /// Number of keys in database 0 (the caller holds every shard lock, or accepts an estimate).
     func databaseKeyCount() -> Int {
         shards.reduce(0) { $0 + $1.tables[Self.database].count }
+    }
+}
+
+extension Engine {
+    /// The FT.CREATE arguments (after the command name) of every index, in creation order: what a snapshot records.
+    /// Call it with every shard locked (at a snapshot's capture point) for a view consistent with the keyspace.
+    public func searchIndexDefinitions() -> [[[UInt8]]] {
+        searchIndexes.handles.map(\.definition.createArguments)
+    }
+
+    /// Re-creates indexes from ``searchIndexDefinitions()`` after a snapshot is loaded: each is replayed as an
+    /// FT.CREATE and built from the loaded hashes before this returns.
+    /// - Throws: ``CommandError`` if a definition is refused (which means the snapshot does not match this build).
+    public func restoreSearchIndexes(_ definitions: [[[UInt8]]]) throws {
+        for arguments in definitions {
+            try replay(db: SearchIndexes.database, arguments: [ByteBuffer(string: "FT.CREATE")] + arguments.map { ByteBuffer(bytes: $0) })
+        }
     }
 }

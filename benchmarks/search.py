@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Secondary-index benchmark: FT.SEARCH latency, HSET throughput with and without an index, and index build time,
+on 1,000,000 hashes.
+
+    python3 benchmarks/search.py                 # builds release binaries, 1M hashes
+    python3 benchmarks/search.py --keys 100000   # smaller
+    python3 benchmarks/search.py --skip-build
+
+Redis here has no RediSearch module, so the query figures are absolute; the HSET figure is a ratio on the same
+server (same keys, same client) with the index present versus dropped. Standard library plus redis-benchmark.
+See benchmarks/README.md ("Secondary indexes") for the method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TAGS = 100
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def encode(*args: object) -> bytes:
+    parts = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(parts)
+
+
+class Client:
+    """A minimal pipelining RESP2 client (enough to count replies and read small ones)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def read(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind in (b"+", b":"):
+            return int(rest) if kind == b":" else rest.decode()
+        if kind == b"-":
+            raise RuntimeError(rest.decode())
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self._fill()
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data
+        if kind == b"*":
+            return [self.read() for _ in range(int(rest))]
+        raise RuntimeError(f"unexpected reply {line!r}")
+
+    def call(self, *args: object):
+        self.sock.sendall(encode(*args))
+        return self.read()
+
+    def pipeline(self, commands: list[bytes]) -> None:
+        self.sock.sendall(b"".join(commands))
+        for _ in commands:
+            self.read()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def info(client: Client, index: str) -> dict[str, object]:
+    values = client.call("FT.INFO", index)
+    return {values[i].decode(): values[i + 1] for i in range(0, len(values), 2)}
+
+
+def timed(client: Client, *args: object) -> float:
+    start = time.perf_counter_ns()
+    client.call(*args)
+    return (time.perf_counter_ns() - start) / 1e6
+
+
+def hset_throughput(port: int, keys: int, requests: int) -> float:
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-c", "50", "-P", "16", "-n", str(requests), "-r", str(keys), "-q",
+         "--csv", "HSET", "item:__rand_int__", "price", "__rand_int__", "cat", "c__rand_int__"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return float(re.findall(r'"([0-9.]+)"', out.strip().splitlines()[-1])[0])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=2000)
+    parser.add_argument("--hset-requests", type=int, default=1_000_000)
+    parser.add_argument("--skip-build", action="store_true")
+    parser.add_argument("--neptune-server", metavar="PATH")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search.json"))
+    options = parser.parse_args(argv)
+
+    binary = Path(options.neptune_server) if options.neptune_server else ROOT / ".build" / "release" / "neptune-server"
+    if not options.skip_build and not options.neptune_server:
+        log("building neptune-server (release)...")
+        subprocess.run(["swift", "build", "-c", "release", "--product", "neptune-server"], cwd=ROOT, check=True)
+    rng = random.Random(1)
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="neptune-search-bench-")
+    server = subprocess.Popen([str(binary), "--port", str(port), "--dir", workdir, "--save", ""],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results: dict[str, object] = {"keys": options.keys}
+    try:
+        for _ in range(200):
+            try:
+                client = Client(port)
+                client.call("PING")
+                break
+            except OSError:
+                time.sleep(0.05)
+        n = options.keys
+        log(f"loading {n:,} hashes...")
+        started = time.perf_counter()
+        batch: list[bytes] = []
+        for i in range(n):
+            # price uniform over [0, n): a window of width 100 holds ~100 documents.
+            batch.append(encode("HSET", f"item:{i}", "price", rng.randrange(n), "cat", f"c{rng.randrange(TAGS)}"))
+            if len(batch) == 10_000:
+                client.pipeline(batch)
+                batch = []
+        if batch:
+            client.pipeline(batch)
+        results["load_seconds"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        client.call("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "item:", "SCHEMA", "price", "NUMERIC",
+                    "SORTABLE", "cat", "TAG")
+        while int(info(client, "idx")["indexing"]) != 0:
+            time.sleep(0.01)
+        results["build_seconds"] = time.perf_counter() - started
+        details = info(client, "idx")
+        results["num_docs"] = int(details["num_docs"])
+        log(f"index built in {results['build_seconds']:.2f} s ({results['num_docs']:,} documents)")
+
+        ping = [timed(client, "PING") for _ in range(options.queries)]
+        ranges, totals = [], []
+        for _ in range(options.queries):
+            low = rng.randrange(n - 100)
+            start = time.perf_counter_ns()
+            reply = client.call("FT.SEARCH", "idx", f"@price:[{low} {low + 99}]", "LIMIT", "0", "100", "NOCONTENT")
+            ranges.append((time.perf_counter_ns() - start) / 1e6)
+            totals.append(reply[0])
+        tags = [timed(client, "FT.SEARCH", "idx", f"@cat:{{c{rng.randrange(TAGS)}}}", "LIMIT", "0", "10", "NOCONTENT")
+                for _ in range(options.queries)]
+        combined = [timed(client, "FT.SEARCH", "idx",
+                          f"@cat:{{c{rng.randrange(TAGS)}}} @price:[{(low := rng.randrange(n - 10_000))} {low + 9_999}]",
+                          "SORTBY", "price", "LIMIT", "0", "10")
+                    for _ in range(options.queries)]
+        results["ping_median_ms"] = statistics.median(ping)
+        results["range_docs_median"] = statistics.median(totals)
+        results["range_median_ms"] = statistics.median(ranges)
+        results["range_server_median_ms"] = statistics.median(ranges) - statistics.median(ping)
+        results["tag_median_ms"] = statistics.median(tags)
+        results["tag_server_median_ms"] = statistics.median(tags) - statistics.median(ping)
+        results["tag_and_range_sorted_median_ms"] = statistics.median(combined)
+
+        log("HSET throughput with the index, then without (twice)...")
+        with_index, without_index = [], []
+        for _ in range(2):
+            with_index.append(hset_throughput(port, n, options.hset_requests))
+            client.call("FT.DROPINDEX", "idx")
+            without_index.append(hset_throughput(port, n, options.hset_requests))
+            client.call("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "item:", "SCHEMA", "price", "NUMERIC",
+                        "SORTABLE", "cat", "TAG")
+            while int(info(client, "idx")["indexing"]) != 0:
+                time.sleep(0.01)
+        results["hset_with_index_rps"] = statistics.median(with_index)
+        results["hset_without_index_rps"] = statistics.median(without_index)
+        results["hset_ratio"] = results["hset_with_index_rps"] / results["hset_without_index_rps"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    Path(options.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(options.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
