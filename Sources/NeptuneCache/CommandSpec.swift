@@ -138,6 +138,9 @@ public final class CommandRegistry: @unchecked Sendable {
         let firstKey: Int
         let lastKey: Int
         let keyStep: Int
+        /// The keys are found by parsing the arguments (ZUNIONSTORE numkeys ..., LMPOP ...): such writes lock
+        /// every shard, so the body may touch any key and the journal still records the apply order.
+        let movableKeys: Bool
         /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
         let runsInsideMulti: Bool
         /// Allowed to a RESP2 client in subscribed mode.
@@ -152,10 +155,9 @@ public final class CommandRegistry: @unchecked Sendable {
             self.name = Array((spec.name.split(separator: "|").last.map(String.init) ?? spec.name).utf8)
             self.subcommands = spec.subcommands.map(Entry.init)
             self.isWrite = spec.flags.contains("write")
-            // Commands whose keys move (ZUNIONSTORE numkeys ..., LMPOP ...) are locked like keyless writes: every
-            // shard, so the body may touch any key and the journal still records the apply order.
-            self.firstKey = spec.flags.contains("movablekeys") ? 0 : spec.firstKey
             self.denyOOM = spec.flags.contains("denyoom")
+            self.firstKey = spec.firstKey
+            self.movableKeys = spec.flags.contains("movablekeys")
             self.lastKey = spec.lastKey
             self.keyStep = spec.step
             self.runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(spec.name)

@@ -244,6 +244,7 @@ public final class Engine: Sendable {
     /// The shards a write command touches, as a bit mask (every shard for keyless writes such as FLUSHALL).
     @inline(__always)
     func shardMask(_ entry: CommandRegistry.Entry, _ arguments: [ByteBuffer]) -> UInt64 {
+        if entry.movableKeys { return (1 << UInt64(Self.shardCount)) - 1 }
         guard entry.firstKey > 0 && entry.firstKey < arguments.count else {
             return entry.firstKey > 0 ? 0 : (1 << UInt64(Self.shardCount)) - 1
         }

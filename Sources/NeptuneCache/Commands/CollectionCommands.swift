@@ -139,6 +139,140 @@ extension Engine {
                  complexity: "O(1) for every call. O(N) for a complete iteration, including enough command "
                      + "calls for the cursor to return back to 0. N is the number of elements inside the "
                      + "collection..", sscan),
+                    // Sorted sets
+            spec("zadd", -4, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "sortedset", "fast"], "sorted-set",
+                 "Add one or more members to a sorted set, or update its score if it already exists", since: "1.2.0",
+                 complexity: "O(log(N)) for each item added, where N is the number of elements in the sorted "
+                     + "set.", zadd),
+            spec("zincrby", 4, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "sortedset", "fast"], "sorted-set",
+                 "Increment the score of a member in a sorted set", since: "1.2.0",
+                 complexity: "O(log(N)) where N is the number of elements in the sorted set.", zincrby),
+            spec("zrem", -3, ["write", "fast"], (1, 1, 1), ["write", "sortedset", "fast"], "sorted-set",
+                 "Remove one or more members from a sorted set", since: "1.2.0",
+                 complexity: "O(M*log(N)) with N being the number of elements in the sorted set and M the "
+                     + "number of elements to be removed.", zrem),
+            spec("zscore", 3, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Get the score associated with the given member in a sorted set", since: "1.2.0",
+                 complexity: "O(1)", zscore),
+            spec("zmscore", -3, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Get the score associated with the given members in a sorted set", since: "6.2.0",
+                 complexity: "O(N) where N is the number of members being requested.", zmscore),
+            spec("zcard", 2, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Get the number of members in a sorted set", since: "1.2.0",
+                 complexity: "O(1)", zcard),
+            spec("zcount", 4, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Count the members in a sorted set with scores within the given values", since: "2.0.0",
+                 complexity: "O(log(N)) with N being the number of elements in the sorted set.", zcount),
+            spec("zlexcount", 4, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Count the number of members in a sorted set between a given lexicographical range", since: "2.8.9",
+                 complexity: "O(log(N)) with N being the number of elements in the sorted set.", zlexcount),
+            spec("zrank", 3, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Determine the index of a member in a sorted set", since: "2.0.0",
+                 complexity: "O(log(N))", zrank),
+            spec("zrevrank", 3, ["readonly", "fast"], (1, 1, 1), ["read", "sortedset", "fast"], "sorted-set",
+                 "Determine the index of a member in a sorted set, with scores ordered from high to low",
+                 since: "2.0.0",
+                 complexity: "O(log(N))", zrevrank),
+            spec("zrange", -4, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Return a range of members in a sorted set", since: "1.2.0",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements returned.", zrange),
+            spec("zrangestore", -5, ["write", "denyoom"], (1, 2, 1), ["write", "sortedset", "slow"], "sorted-set",
+                 "Store a range of members from sorted set into another key", since: "6.2.0",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements stored into the destination key.", zrangestore),
+            spec("zrangebyscore", -4, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Return a range of members in a sorted set, by score", since: "1.0.5",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements being returned. If M is constant (e.g. always asking for the "
+                     + "first 10 elements with LIMIT), you can consider it O(log(N)).", zrangebyscore),
+            spec("zrevrangebyscore", -4, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+                 since: "2.2.0",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements being returned. If M is constant (e.g. always asking for the "
+                     + "first 10 elements with LIMIT), you can consider it O(log(N)).", zrevrangebyscore),
+            spec("zrangebylex", -4, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Return a range of members in a sorted set, by lexicographical range", since: "2.8.9",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements being returned. If M is constant (e.g. always asking for the "
+                     + "first 10 elements with LIMIT), you can consider it O(log(N)).", zrangebylex),
+            spec("zrevrangebylex", -4, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings.",
+                 since: "2.8.9",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements being returned. If M is constant (e.g. always asking for the "
+                     + "first 10 elements with LIMIT), you can consider it O(log(N)).", zrevrangebylex),
+            spec("zrevrange", -4, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+                 since: "1.2.0",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements returned.", zrevrange),
+            spec("zremrangebyrank", 4, ["write"], (1, 1, 1), ["write", "sortedset", "slow"], "sorted-set",
+                 "Remove all members in a sorted set within the given indexes", since: "2.0.0",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements removed by the operation.", zremrangebyrank),
+            spec("zremrangebyscore", 4, ["write"], (1, 1, 1), ["write", "sortedset", "slow"], "sorted-set",
+                 "Remove all members in a sorted set within the given scores", since: "1.2.0",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements removed by the operation.", zremrangebyscore),
+            spec("zremrangebylex", 4, ["write"], (1, 1, 1), ["write", "sortedset", "slow"], "sorted-set",
+                 "Remove all members in a sorted set between the given lexicographical range", since: "2.8.9",
+                 complexity: "O(log(N)+M) with N being the number of elements in the sorted set and M the "
+                     + "number of elements removed by the operation.", zremrangebylex),
+            spec("zpopmin", -2, ["write", "fast"], (1, 1, 1), ["write", "sortedset", "fast"], "sorted-set",
+                 "Remove and return members with the lowest scores in a sorted set", since: "5.0.0",
+                 complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being "
+                     + "the number of elements popped.", zpopmin),
+            spec("zpopmax", -2, ["write", "fast"], (1, 1, 1), ["write", "sortedset", "fast"], "sorted-set",
+                 "Remove and return members with the highest scores in a sorted set", since: "5.0.0",
+                 complexity: "O(log(N)*M) with N being the number of elements in the sorted set, and M being "
+                     + "the number of elements popped.", zpopmax),
+            spec("zmpop", -4, ["write", "movablekeys"], (0, 0, 0), ["write", "sortedset", "slow"], "sorted-set",
+                 "Remove and return members with scores in a sorted set", since: "7.0.0",
+                 complexity: "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of "
+                     + "elements in the sorted set, and M being the number of elements popped.", zmpop),
+            spec("zrandmember", -2, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Get one or multiple random elements from a sorted set", since: "6.2.0",
+                 complexity: "O(N) where N is the number of elements returned", zrandmember),
+            spec("zunion", -3, ["readonly", "movablekeys"], (0, 0, 0), ["read", "sortedset", "slow"], "sorted-set",
+                 "Add multiple sorted sets", since: "6.2.0",
+                 complexity: "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and "
+                     + "M being the number of elements in the resulting sorted set.", zunion),
+            spec("zinter", -3, ["readonly", "movablekeys"], (0, 0, 0), ["read", "sortedset", "slow"], "sorted-set",
+                 "Intersect multiple sorted sets", since: "6.2.0",
+                 complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K "
+                     + "being the number of input sorted sets and M being the number of elements in the "
+                     + "resulting sorted set.", zinter),
+            spec("zdiff", -3, ["readonly", "movablekeys"], (0, 0, 0), ["read", "sortedset", "slow"], "sorted-set",
+                 "Subtract multiple sorted sets", since: "6.2.0",
+                 complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the "
+                     + "sets, N is the size of the first set, and K is the size of the result set.", zdiff),
+            spec("zunionstore", -4, ["write", "denyoom", "movablekeys"], (1, 1, 1), ["write", "sortedset", "slow"],
+                 "sorted-set",
+                 "Add multiple sorted sets and store the resulting sorted set in a new key", since: "2.0.0",
+                 complexity: "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and "
+                     + "M being the number of elements in the resulting sorted set.", zunionstore),
+            spec("zinterstore", -4, ["write", "denyoom", "movablekeys"], (1, 1, 1), ["write", "sortedset", "slow"],
+                 "sorted-set",
+                 "Intersect multiple sorted sets and store the resulting sorted set in a new key", since: "2.0.0",
+                 complexity: "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K "
+                     + "being the number of input sorted sets and M being the number of elements in the "
+                     + "resulting sorted set.", zinterstore),
+            spec("zdiffstore", -4, ["write", "denyoom", "movablekeys"], (1, 1, 1), ["write", "sortedset", "slow"],
+                 "sorted-set",
+                 "Subtract multiple sorted sets and store the resulting sorted set in a new key", since: "6.2.0",
+                 complexity: "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the "
+                     + "sets, N is the size of the first set, and K is the size of the result set.", zdiffstore),
+            spec("zintercard", -3, ["readonly", "movablekeys"], (0, 0, 0), ["read", "sortedset", "slow"], "sorted-set",
+                 "Intersect multiple sorted sets and return the cardinality of the result", since: "7.0.0",
+                 complexity: "O(N*K) worst case with N being the smallest input sorted set, K being the number "
+                     + "of input sorted sets.", zintercard),
+            spec("zscan", -3, ["readonly"], (1, 1, 1), ["read", "sortedset", "slow"], "sorted-set",
+                 "Incrementally iterate sorted sets elements and associated scores", since: "2.8.0",
+                 complexity: "O(1) for every call. O(N) for a complete iteration, including enough command "
+                     + "calls for the cursor to return back to 0. N is the number of elements inside the "
+                     + "collection..", zscan),
         ]
     }
 }

@@ -65,7 +65,8 @@ public class CollectionObject: @unchecked Sendable {
         case .string: throw CollectionDecodingError("a string is not a collection")
         case .hash: object = try HashObject.decode(&reader)
         case .set: object = try SetObject.decode(&reader)
-        case .zset, .list: throw CollectionDecodingError("type \(type.name) not supported yet")
+        case .zset: object = try SortedSetObject.decode(&reader)
+        case .list: throw CollectionDecodingError("type \(type.name) not supported yet")
         }
         buffer = reader.buffer
         return object
@@ -77,7 +78,8 @@ public class CollectionObject: @unchecked Sendable {
         case .string: preconditionFailure("a string is not a collection")
         case .hash: HashObject()
         case .set: SetObject()
-        case .zset, .list: preconditionFailure("not supported yet")
+        case .zset: SortedSetObject()
+        case .list: preconditionFailure("not supported yet")
         }
     }
 }

@@ -147,6 +147,11 @@ struct PackedList {
         count = 0
     }
 
+    /// Makes room for `capacity` bytes in total (exactly, not doubled).
+    mutating func reserveCapacity(_ capacity: Int) {
+        reserveExactly(capacity)
+    }
+
     private mutating func reserveExactly(_ capacity: Int) {
         if bytes.capacity < capacity {
             var grown: [UInt8] = []
