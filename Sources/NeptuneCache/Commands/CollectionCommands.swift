@@ -273,6 +273,72 @@ extension Engine {
                  complexity: "O(1) for every call. O(N) for a complete iteration, including enough command "
                      + "calls for the cursor to return back to 0. N is the number of elements inside the "
                      + "collection..", zscan),
+                    // Lists
+            spec("lpush", -3, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "list", "fast"], "list",
+                 "Prepend one or multiple elements to a list", since: "1.0.0",
+                 complexity: "O(1) for each element added, so O(N) to add N elements when the command is "
+                     + "called with multiple arguments.", lpush),
+            spec("rpush", -3, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "list", "fast"], "list",
+                 "Append one or multiple elements to a list", since: "1.0.0",
+                 complexity: "O(1) for each element added, so O(N) to add N elements when the command is "
+                     + "called with multiple arguments.", rpush),
+            spec("lpushx", -3, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "list", "fast"], "list",
+                 "Prepend an element to a list, only if the list exists", since: "2.2.0",
+                 complexity: "O(1) for each element added, so O(N) to add N elements when the command is "
+                     + "called with multiple arguments.", lpushx),
+            spec("rpushx", -3, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "list", "fast"], "list",
+                 "Append an element to a list, only if the list exists", since: "2.2.0",
+                 complexity: "O(1) for each element added, so O(N) to add N elements when the command is "
+                     + "called with multiple arguments.", rpushx),
+            spec("lpop", -2, ["write", "fast"], (1, 1, 1), ["write", "list", "fast"], "list",
+                 "Remove and get the first elements in a list", since: "1.0.0",
+                 complexity: "O(N) where N is the number of elements returned", lpop),
+            spec("rpop", -2, ["write", "fast"], (1, 1, 1), ["write", "list", "fast"], "list",
+                 "Remove and get the last elements in a list", since: "1.0.0",
+                 complexity: "O(N) where N is the number of elements returned", rpop),
+            spec("llen", 2, ["readonly", "fast"], (1, 1, 1), ["read", "list", "fast"], "list",
+                 "Get the length of a list", since: "1.0.0",
+                 complexity: "O(1)", llen),
+            spec("lrange", 4, ["readonly"], (1, 1, 1), ["read", "list", "slow"], "list",
+                 "Get a range of elements from a list", since: "1.0.0",
+                 complexity: "O(S+N) where S is the distance of start offset from HEAD for small lists, from "
+                     + "nearest end (HEAD or TAIL) for large lists; and N is the number of elements in "
+                     + "the specified range.", lrange),
+            spec("lindex", 3, ["readonly"], (1, 1, 1), ["read", "list", "slow"], "list",
+                 "Get an element from a list by its index", since: "1.0.0",
+                 complexity: "O(N) where N is the number of elements to traverse to get to the element at "
+                     + "index. This makes asking for the first or the last element of the list O(1).", lindex),
+            spec("lset", 4, ["write", "denyoom"], (1, 1, 1), ["write", "list", "slow"], "list",
+                 "Set the value of an element in a list by its index", since: "1.0.0",
+                 complexity: "O(N) where N is the length of the list. Setting either the first or the last "
+                     + "element of the list is O(1).", lset),
+            spec("lrem", 4, ["write"], (1, 1, 1), ["write", "list", "slow"], "list",
+                 "Remove elements from a list", since: "1.0.0",
+                 complexity: "O(N+M) where N is the length of the list and M is the number of elements "
+                     + "removed.", lrem),
+            spec("ltrim", 4, ["write"], (1, 1, 1), ["write", "list", "slow"], "list",
+                 "Trim a list to the specified range", since: "1.0.0",
+                 complexity: "O(N) where N is the number of elements to be removed by the operation.", ltrim),
+            spec("linsert", 5, ["write", "denyoom"], (1, 1, 1), ["write", "list", "slow"], "list",
+                 "Insert an element before or after another element in a list", since: "2.2.0",
+                 complexity: "O(N) where N is the number of elements to traverse before seeing the value "
+                     + "pivot. This means that inserting somewhere on the left end on the list (head) "
+                     + "can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", linsert),
+            spec("lpos", -3, ["readonly"], (1, 1, 1), ["read", "list", "slow"], "list",
+                 "Return the index of matching elements on a list", since: "6.0.6",
+                 complexity: "O(N) where N is the number of elements in the list, for the average case. When "
+                     + "searching for elements near the head or the tail of the list, or when the MAXLEN "
+                     + "option is provided, the command may run in constant time.", lpos),
+            spec("lmove", 5, ["write", "denyoom"], (1, 2, 1), ["write", "list", "slow"], "list",
+                 "Pop an element from a list, push it to another list and return it", since: "6.2.0",
+                 complexity: "O(1)", lmove),
+            spec("rpoplpush", 3, ["write", "denyoom"], (1, 2, 1), ["write", "list", "slow"], "list",
+                 "Remove the last element in a list, prepend it to another list and return it", since: "1.2.0",
+                 complexity: "O(1)", rpoplpush),
+            spec("lmpop", -4, ["write", "movablekeys"], (0, 0, 0), ["write", "list", "slow"], "list",
+                 "Pop elements from a list", since: "7.0.0",
+                 complexity: "O(N+M) where N is the number of provided keys and M is the number of elements "
+                     + "returned.", lmpop),
         ]
     }
 }

@@ -66,7 +66,7 @@ public class CollectionObject: @unchecked Sendable {
         case .hash: object = try HashObject.decode(&reader)
         case .set: object = try SetObject.decode(&reader)
         case .zset: object = try SortedSetObject.decode(&reader)
-        case .list: throw CollectionDecodingError("type \(type.name) not supported yet")
+        case .list: object = try ListObject.decode(&reader)
         }
         buffer = reader.buffer
         return object
@@ -79,7 +79,7 @@ public class CollectionObject: @unchecked Sendable {
         case .hash: HashObject()
         case .set: SetObject()
         case .zset: SortedSetObject()
-        case .list: preconditionFailure("not supported yet")
+        case .list: ListObject()
         }
     }
 }
