@@ -5,6 +5,11 @@ Replies are compared byte for byte, except where Redis itself is not determinist
 - RANDOMKEY: each server's key must exist on the other server (both null on an empty database);
 - TTL/PTTL/EXPIRETIME/PEXPIRETIME: compared with a tolerance, because each server computed its deadline from its
   own clock a few milliseconds apart (negative answers -1/-2 must still match exactly).
+- SMEMBERS, HKEYS, HVALS, SINTER, SUNION, SDIFF: compared as multisets; HGETALL as sets of field/value pairs;
+  HSCAN/SSCAN/ZSCAN: driven to completion on each server and the unions compared;
+- HRANDFIELD, SRANDMEMBER, ZRANDMEMBER, SPOP: same reply shape (type, length, nesting), and every element the
+  subject chose must be in the reference's collection; after a random SPOP the key is deleted on both servers.
+The state checks also compare every collection's contents and OBJECT ENCODING.
 OBJECT FREQ/IDLETIME are never generated (they depend on time and policy).
 
 Timing is kept out of the results: positive expiry times are at least 100 seconds away (no key expires by itself
@@ -80,7 +85,8 @@ class Op:
     """One generated command and how its two replies are compared."""
 
     args: list[bytes]
-    #: exact | keys | ttl_s | ttl_ms | abs_s | abs_ms | randomkey | scan | dbsize
+    #: exact | keys | ttl_s | ttl_ms | abs_s | abs_ms | randomkey | scan | dbsize | unordered | pairs | random |
+    #: spop | cscan
     kind: str = "exact"
 
 
@@ -104,7 +110,8 @@ def fmt_raw(raw: bytes, limit: int = 400) -> str:
 
 
 class CommandGenerator:
-    """Seeded random commands over the string, key, database and connection families."""
+    """Seeded random commands over the string, key, database, connection, hash, set, sorted set and list
+    families."""
 
     def __init__(self, seed: int, *, interactive: bool = True, clock: Callable[[], float] = time.time) -> None:
         self.rng = random.Random(seed)
@@ -124,7 +131,21 @@ class CommandGenerator:
             (1.5, self.g_move), (0.5, self.g_ping), (0.5, self.g_echo), (2.5, self.g_arity),
             (0.3, self.g_unknown),
             (0.8, self.g_multi), (0.6, self.g_watch), (0.2, self.g_unwatch), (0.1, self.g_exec_alone),
+            # Collections (about half of all commands).
+            (5, self.g_hset), (1, self.g_hsetnx), (2.5, self.g_hget), (1, self.g_hmget), (1.5, self.g_hdel),
+            (1.5, self.g_hsmall), (1.5, self.g_hall), (1.5, self.g_hincr), (1, self.g_hrandfield),
+            (1.5, self.g_collscan),
+            (5, self.g_sadd), (1.5, self.g_srem), (1.5, self.g_smembers), (2, self.g_sis), (1, self.g_srandmember),
+            (1, self.g_smove), (2, self.g_salgebra), (0.7, self.g_sintercard),
+            (6, self.g_zadd), (1, self.g_zincrby), (1.5, self.g_zrem), (2, self.g_zpoint), (1.5, self.g_zcount),
+            (4, self.g_zrange), (1.5, self.g_zremrange), (1.5, self.g_zpop), (1, self.g_zrandmember),
+            (2, self.g_zsetop),
+            (5, self.g_push), (2, self.g_lpop), (2.5, self.g_lread), (2, self.g_lchange), (1, self.g_lpos),
+            (2, self.g_lmove),
         ]
+        if interactive:
+            # SPOP's random choice is resynchronized by deleting the key on both servers, which needs a round trip.
+            table.append((1, self.g_spop))
         self.funcs = [f for _, f in table]
         self.weights = [w for w, _ in table]
         # MULTI state: while queuing, only commands with exactly comparable replies are drawn (EXEC's array is
@@ -494,6 +515,337 @@ class CommandGenerator:
     def g_flushall(self) -> Op:
         return self.op(self.name("FLUSHALL"))
 
+    # -- collections -----------------------------------------------------------------------------------------------
+
+    MEMBERS: tuple[bytes, ...] = (
+        b"a", b"b", b"c", b"d", b"e", b"f", b"g", b"h", b"1", b"2", b"3", b"10", b"-5", b"007", b"",
+        b"x" * 70, b"\x00\xff", b"with space", b"9223372036854775807",
+    )
+
+    def member(self) -> bytes:
+        r = self.rng.random()
+        if r < 0.8:
+            return self.rng.choice(self.MEMBERS)
+        if r < 0.95:
+            return str(self.rng.randint(0, 40)).encode()
+        return self.value()
+
+    def members(self, lo: int = 1, hi: int = 4) -> list[bytes]:
+        if self.rng.random() < 0.03:
+            # Enough to cross the compact encodings' entry limits (128 fields, 512 integers).
+            n = self.rng.choice((100, 140, 600))
+            return [str(self.rng.randint(0, n * 2)).encode() if self.rng.random() < 0.5 else b"m%d" % i
+                    for i in range(n)]
+        return [self.member() for _ in range(self.rng.randint(lo, hi))]
+
+    def count_arg(self) -> bytes:
+        r = self.rng.random()
+        if r < 0.7:
+            return str(self.rng.randint(-6, 8)).encode()
+        # No huge negative counts: HRANDFIELD key -4611686018427387904 would make Redis build a reply that size.
+        return self.rng.choice((b"0", b"abc", b"", b"-9223372036854775808", b"9223372036854775807", b"1.5",
+                                b"200"))
+
+    def score_arg(self) -> bytes:
+        r = self.rng.random()
+        if r < 0.6:
+            return str(self.rng.randint(-10, 10)).encode()
+        if r < 0.75:
+            return repr(self.rng.randint(-20, 20) / 4).encode()
+        return self.rng.choice(FLOAT_EDGES)
+
+    def score_bound(self) -> bytes:
+        r = self.rng.random()
+        if r < 0.5:
+            return (b"(" if self.rng.random() < 0.3 else b"") + str(self.rng.randint(-10, 10)).encode()
+        return self.rng.choice((b"-inf", b"+inf", b"inf", b"(1.5", b"(", b"", b"abc", b"nan", b"(-inf", b" 1",
+                                b"1e1", b"(5", b"0"))
+
+    def lex_bound(self) -> bytes:
+        r = self.rng.random()
+        if r < 0.6:
+            return self.rng.choice((b"[", b"(")) + self.member()
+        return self.rng.choice((b"-", b"+", b"a", b"", b"[", b"(", b"+x", b"-a"))
+
+    # hashes
+
+    def g_hset(self) -> Op:
+        args = [self.name(self.rng.choice(("HSET", "HMSET"))), self.key()]
+        for m in self.members():
+            args += [m, self.value() if self.rng.random() < 0.7 else self.member()]
+        if self.rng.random() < 0.05:
+            args.append(self.member())
+        return self.op(*args)
+
+    def g_hsetnx(self) -> Op:
+        return self.op(self.name("HSETNX"), self.key(), self.member(), self.value())
+
+    def g_hget(self) -> Op:
+        return self.op(self.name("HGET"), self.key(), self.member())
+
+    def g_hmget(self) -> Op:
+        return self.op(self.name("HMGET"), self.key(), *self.members())
+
+    def g_hdel(self) -> Op:
+        return self.op(self.name("HDEL"), self.key(), *self.members())
+
+    def g_hsmall(self) -> Op:
+        which = self.rng.choice(("HEXISTS", "HSTRLEN", "HLEN"))
+        if which == "HLEN":
+            return self.op(self.name(which), self.key())
+        return self.op(self.name(which), self.key(), self.member())
+
+    def g_hall(self) -> Op:
+        which = self.rng.choice(("HKEYS", "HVALS", "HGETALL"))
+        return self.op(self.name(which), self.key(), kind="pairs" if which == "HGETALL" else "unordered")
+
+    def g_hincr(self) -> Op:
+        if self.rng.random() < 0.5:
+            return self.op(self.name("HINCRBY"), self.key(), self.member(), self.int_arg())
+        return self.op(self.name("HINCRBYFLOAT"), self.key(), self.member(), self.float_arg())
+
+    def g_hrandfield(self) -> Op:
+        args = [self.name("HRANDFIELD"), self.key()]
+        if self.rng.random() < 0.7:
+            args.append(self.count_arg())
+            if self.rng.random() < 0.5:
+                args.append(self.name(self.rng.choice(("WITHVALUES", "WITHVALUES", "X"))))
+        return self.op(*args, kind="random")
+
+    def scan_options(self) -> list[bytes]:
+        out: list[bytes] = []
+        if self.rng.random() < 0.3:
+            out += [self.name("MATCH"), self.rng.choice((b"*", b"a*", b"m1*", b"?", b"[a-c]", b"*0"))]
+        if self.rng.random() < 0.3:
+            out += [self.name("COUNT"), self.rng.choice((b"1", b"5", b"100", b"0", b"-1", b"x"))]
+        if self.rng.random() < 0.05:
+            out += [self.name("TYPE"), b"hash"]
+        return out
+
+    def g_collscan(self) -> Op:
+        which = self.rng.choice(("HSCAN", "SSCAN", "ZSCAN"))
+        cursor = b"0" if self.rng.random() < 0.9 else self.rng.choice((b"x", b"-1", b""))
+        kind = "cscan" if self.interactive and cursor == b"0" else "exact"
+        if kind == "exact":
+            cursor = self.rng.choice((b"x", b"-x", b"1.5"))  # errors or nothing: deterministic
+        return self.op(self.name(which), self.key(), cursor, *self.scan_options(), kind=kind)
+
+    # sets
+
+    def g_sadd(self) -> Op:
+        return self.op(self.name("SADD"), self.key(), *self.members())
+
+    def g_srem(self) -> Op:
+        return self.op(self.name("SREM"), self.key(), *self.members())
+
+    def g_smembers(self) -> Op:
+        return self.op(self.name("SMEMBERS"), self.key(), kind="unordered")
+
+    def g_sis(self) -> Op:
+        which = self.rng.choice(("SISMEMBER", "SMISMEMBER", "SCARD"))
+        if which == "SCARD":
+            return self.op(self.name(which), self.key())
+        if which == "SISMEMBER":
+            return self.op(self.name(which), self.key(), self.member())
+        return self.op(self.name(which), self.key(), *self.members())
+
+    def g_spop(self) -> Op:
+        args = [self.name("SPOP"), self.key()]
+        if self.rng.random() < 0.6:
+            args.append(self.count_arg())
+        return self.op(*args, kind="spop")
+
+    def g_srandmember(self) -> Op:
+        args = [self.name("SRANDMEMBER"), self.key()]
+        if self.rng.random() < 0.7:
+            args.append(self.count_arg())
+        return self.op(*args, kind="random")
+
+    def g_smove(self) -> Op:
+        return self.op(self.name("SMOVE"), self.key(), self.key(), self.member())
+
+    def g_salgebra(self) -> Op:
+        which = self.rng.choice(("SINTER", "SUNION", "SDIFF", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE"))
+        kind = "exact" if which.endswith("STORE") else "unordered"
+        return self.op(self.name(which), *self.keys(1, 4), kind=kind)
+
+    def g_sintercard(self) -> Op:
+        keys = self.keys(1, 3)
+        n = str(len(keys)).encode() if self.rng.random() < 0.85 else self.rng.choice((b"0", b"5", b"x", b"-1"))
+        args = [self.name("SINTERCARD"), n, *keys]
+        if self.rng.random() < 0.4:
+            args += [self.name("LIMIT"), self.rng.choice((b"0", b"1", b"2", b"-1", b"x"))]
+        return self.op(*args)
+
+    # sorted sets
+
+    def g_zadd(self) -> Op:
+        args = [self.name("ZADD"), self.key()]
+        for flag in ("NX", "XX", "GT", "LT", "CH", "INCR"):
+            if self.rng.random() < 0.08:
+                args.append(self.name(flag))
+        for m in self.members(1, 3):
+            args += [self.score_arg(), m]
+        if self.rng.random() < 0.04:
+            args.append(self.member())
+        return self.op(*args)
+
+    def g_zincrby(self) -> Op:
+        return self.op(self.name("ZINCRBY"), self.key(), self.score_arg(), self.member())
+
+    def g_zrem(self) -> Op:
+        return self.op(self.name("ZREM"), self.key(), *self.members())
+
+    def g_zpoint(self) -> Op:
+        which = self.rng.choice(("ZSCORE", "ZMSCORE", "ZCARD", "ZRANK", "ZREVRANK"))
+        if which == "ZCARD":
+            return self.op(self.name(which), self.key())
+        if which == "ZMSCORE":
+            return self.op(self.name(which), self.key(), *self.members())
+        return self.op(self.name(which), self.key(), self.member())
+
+    def g_zcount(self) -> Op:
+        if self.rng.random() < 0.5:
+            return self.op(self.name("ZCOUNT"), self.key(), self.score_bound(), self.score_bound())
+        return self.op(self.name("ZLEXCOUNT"), self.key(), self.lex_bound(), self.lex_bound())
+
+    def range_options(self, allow_by: bool) -> list[bytes]:
+        out: list[bytes] = []
+        for _ in range(self.rng.choice((0, 1, 1, 2))):
+            r = self.rng.random()
+            if r < 0.35:
+                out.append(self.name("WITHSCORES"))
+            elif r < 0.6:
+                out += [self.name("LIMIT"), self.count_arg(), self.count_arg()]
+            elif r < 0.75 and allow_by:
+                out.append(self.name("REV"))
+            elif r < 0.95 and allow_by:
+                out.append(self.name(self.rng.choice(("BYSCORE", "BYLEX"))))
+            else:
+                out.append(self.junk())
+        return out
+
+    def g_zrange(self) -> Op:
+        which = self.rng.choice(("ZRANGE", "ZRANGE", "ZRANGESTORE", "ZREVRANGE", "ZRANGEBYSCORE",
+                                 "ZREVRANGEBYSCORE", "ZRANGEBYLEX", "ZREVRANGEBYLEX"))
+        head = [self.name(which)] + ([self.key()] if which == "ZRANGESTORE" else []) + [self.key()]
+        if "LEX" in which:
+            return self.op(*head, self.lex_bound(), self.lex_bound(), *self.range_options(False))
+        if "SCORE" in which:
+            return self.op(*head, self.score_bound(), self.score_bound(), *self.range_options(False))
+        opts = self.range_options(which != "ZREVRANGE")
+        if b"BYLEX" in [o.upper() for o in opts]:
+            bounds = [self.lex_bound(), self.lex_bound()]
+        elif b"BYSCORE" in [o.upper() for o in opts]:
+            bounds = [self.score_bound(), self.score_bound()]
+        else:
+            bounds = [self.index_arg(), self.index_arg()]
+        return self.op(*head, *bounds, *opts)
+
+    def g_zremrange(self) -> Op:
+        which = self.rng.choice(("ZREMRANGEBYRANK", "ZREMRANGEBYSCORE", "ZREMRANGEBYLEX"))
+        if which == "ZREMRANGEBYRANK":
+            return self.op(self.name(which), self.key(), self.index_arg(), self.index_arg())
+        if which == "ZREMRANGEBYSCORE":
+            return self.op(self.name(which), self.key(), self.score_bound(), self.score_bound())
+        return self.op(self.name(which), self.key(), self.lex_bound(), self.lex_bound())
+
+    def g_zpop(self) -> Op:
+        r = self.rng.random()
+        if r < 0.7:
+            args = [self.name(self.rng.choice(("ZPOPMIN", "ZPOPMAX"))), self.key()]
+            if self.rng.random() < 0.6:
+                args.append(self.count_arg())
+            return self.op(*args)
+        keys = self.keys(1, 3)
+        n = str(len(keys)).encode() if self.rng.random() < 0.85 else self.rng.choice((b"0", b"5", b"x"))
+        args = [self.name("ZMPOP"), n, *keys, self.name(self.rng.choice(("MIN", "MAX", "MIN", "MAX", "LEFT")))]
+        if self.rng.random() < 0.5:
+            args += [self.name("COUNT"), self.count_arg()]
+        return self.op(*args)
+
+    def g_zrandmember(self) -> Op:
+        args = [self.name("ZRANDMEMBER"), self.key()]
+        if self.rng.random() < 0.7:
+            args.append(self.count_arg())
+            if self.rng.random() < 0.5:
+                args.append(self.name(self.rng.choice(("WITHSCORES", "WITHSCORES", "X"))))
+        return self.op(*args, kind="random")
+
+    def g_zsetop(self) -> Op:
+        which = self.rng.choice(("ZUNION", "ZINTER", "ZDIFF", "ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE",
+                                 "ZINTERCARD"))
+        keys = self.keys(1, 3)
+        n = str(len(keys)).encode() if self.rng.random() < 0.9 else self.rng.choice((b"0", b"5", b"x", b"-1"))
+        args = [self.name(which)] + ([self.key()] if which.endswith("STORE") else []) + [n, *keys]
+        for _ in range(self.rng.choice((0, 0, 1, 2))):
+            r = self.rng.random()
+            if r < 0.3:
+                args += [self.name("WEIGHTS")] + [self.rng.choice((b"1", b"2", b"-1", b"0.5", b"x", b"inf"))
+                                                 for _ in keys]
+            elif r < 0.55:
+                args += [self.name("AGGREGATE"), self.name(self.rng.choice(("SUM", "MIN", "MAX", "AVG")))]
+            elif r < 0.8:
+                args.append(self.name("WITHSCORES"))
+            elif r < 0.95:
+                args += [self.name("LIMIT"), self.rng.choice((b"0", b"1", b"-1"))]
+            else:
+                args.append(self.junk())
+        return self.op(*args)
+
+    # lists
+
+    def g_push(self) -> Op:
+        which = self.rng.choice(("LPUSH", "RPUSH", "LPUSH", "RPUSH", "LPUSHX", "RPUSHX"))
+        return self.op(self.name(which), self.key(), *self.members())
+
+    def g_lpop(self) -> Op:
+        args = [self.name(self.rng.choice(("LPOP", "RPOP"))), self.key()]
+        if self.rng.random() < 0.5:
+            args.append(self.count_arg())
+        return self.op(*args)
+
+    def g_lread(self) -> Op:
+        which = self.rng.choice(("LLEN", "LINDEX", "LRANGE", "LRANGE"))
+        if which == "LLEN":
+            return self.op(self.name(which), self.key())
+        if which == "LINDEX":
+            return self.op(self.name(which), self.key(), self.index_arg())
+        return self.op(self.name(which), self.key(), self.index_arg(), self.index_arg())
+
+    def g_lchange(self) -> Op:
+        which = self.rng.choice(("LSET", "LREM", "LTRIM", "LINSERT"))
+        if which == "LSET":
+            return self.op(self.name(which), self.key(), self.index_arg(), self.member())
+        if which == "LREM":
+            return self.op(self.name(which), self.key(), self.count_arg(), self.member())
+        if which == "LTRIM":
+            return self.op(self.name(which), self.key(), self.index_arg(), self.index_arg())
+        where = self.name(self.rng.choice(("BEFORE", "AFTER", "BEFORE", "AFTER", "MIDDLE")))
+        return self.op(self.name(which), self.key(), where, self.member(), self.member())
+
+    def g_lpos(self) -> Op:
+        args = [self.name("LPOS"), self.key(), self.member()]
+        for _ in range(self.rng.choice((0, 1, 2, 3))):
+            opt = self.rng.choice(("RANK", "COUNT", "MAXLEN", "FOO"))
+            args += [self.name(opt), self.count_arg()]
+        return self.op(*args)
+
+    def g_lmove(self) -> Op:
+        r = self.rng.random()
+        if r < 0.4:
+            return self.op(self.name("RPOPLPUSH"), self.key(), self.key())
+        if r < 0.8:
+            return self.op(self.name("LMOVE"), self.key(), self.key(),
+                           self.name(self.rng.choice(("LEFT", "RIGHT", "UP"))),
+                           self.name(self.rng.choice(("LEFT", "RIGHT"))))
+        keys = self.keys(1, 3)
+        n = str(len(keys)).encode() if self.rng.random() < 0.85 else self.rng.choice((b"0", b"5", b"x"))
+        args = [self.name("LMPOP"), n, *keys, self.name(self.rng.choice(("LEFT", "RIGHT", "MIN")))]
+        if self.rng.random() < 0.5:
+            args += [self.name("COUNT"), self.count_arg()]
+        return self.op(*args)
+
     # -- databases and connection ----------------------------------------------------------------------------------
 
     def g_select(self) -> Op:
@@ -521,6 +873,10 @@ class CommandGenerator:
         "UNLINK", "EXISTS", "TYPE", "RENAME", "RENAMENX", "KEYS", "SCAN", "RANDOMKEY", "DBSIZE", "TOUCH", "COPY",
         "EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "PERSIST",
         "OBJECT", "SELECT", "SWAPDB", "MOVE", "PING", "ECHO", "FLUSHDB",
+        "HSET", "HGET", "HDEL", "HLEN", "HGETALL", "HINCRBY", "HRANDFIELD", "HSCAN", "SADD", "SREM", "SCARD",
+        "SMOVE", "SINTERCARD", "SPOP", "ZADD", "ZRANGE", "ZRANGESTORE", "ZSCORE", "ZCOUNT", "ZPOPMIN", "ZMPOP",
+        "ZUNIONSTORE", "ZINTERCARD", "ZRANDMEMBER", "LPUSH", "LPOP", "LRANGE", "LSET", "LINSERT", "LPOS", "LMOVE",
+        "LMPOP", "RPOPLPUSH",
     )
 
     def g_arity(self) -> Op:
@@ -531,7 +887,10 @@ class CommandGenerator:
         if name == "SCAN" and args:
             args[0] = b"x"  # a numeric cursor other than 0 gives implementation-defined results
         kind = {"KEYS": "keys", "RANDOMKEY": "randomkey", "DBSIZE": "dbsize", "TTL": "ttl_s", "PTTL": "ttl_ms",
-                "EXPIRETIME": "abs_s", "PEXPIRETIME": "abs_ms"}.get(name, "exact")
+                "EXPIRETIME": "abs_s", "PEXPIRETIME": "abs_ms", "HGETALL": "pairs", "HRANDFIELD": "random",
+                "ZRANDMEMBER": "random", "SPOP": "random"}.get(name, "exact")
+        if name in ("HSCAN", "SPOP") and len(args) >= 2:
+            args[1] = b"x"  # keeps the reply deterministic (an invalid cursor, or an invalid count)
         return self.op(self.name(name), *args, kind=kind)
 
     def g_unknown(self) -> Op:
@@ -605,12 +964,73 @@ def compare(op: Op, a: Reply, b: Reply) -> str | None:
                 return None
             return f"times differ by {b.value - a.value} (tolerance {tolerance})"
         return "different replies"
+    if kind == "unordered":
+        if _is_list(a.value) and _is_list(b.value):
+            if sorted(map(_hashable, a.value)) == sorted(map(_hashable, b.value)):
+                return None
+            return "different elements (compared as multisets)"
+        return "different replies"
+    if kind == "pairs":
+        pa, pb = _pairs(a.value), _pairs(b.value)
+        if pa is not None and pb is not None and pa == pb:
+            return None
+        return "different field/value pairs (compared unordered)"
+    if kind in ("random", "spop"):
+        return _same_shape(a.value, b.value)
     if kind == "randomkey":
         if isinstance(a.value, bytes) and isinstance(b.value, bytes) and \
                 not isinstance(a.value, Error) and not isinstance(b.value, Error):
             return None  # membership is checked by the runner
         return "different reply shapes"
     return "different replies"
+
+
+def _is_list(v: Any) -> bool:
+    return isinstance(v, list) and not isinstance(v, RespMap)
+
+
+def _hashable(v: Any) -> Any:
+    """A sortable, hashable form of a parsed reply element (nested pairs become tuples)."""
+    if isinstance(v, list):
+        return (1, tuple(_hashable(x) for x in v))
+    if isinstance(v, float):
+        return (2, repr(v))
+    if isinstance(v, int):
+        return (3, repr(v))
+    if v is None:
+        return (4, "")
+    return (0, bytes(v))
+
+
+def _pairs(v: Any) -> list | None:
+    """HGETALL's reply as a sorted list of (field, value): a RESP2 flat array or a RESP3 map."""
+    if isinstance(v, RespMap):
+        return sorted((_hashable(k), _hashable(x)) for k, x in v)
+    if isinstance(v, list) and len(v) % 2 == 0:
+        return sorted((_hashable(v[i]), _hashable(v[i + 1])) for i in range(0, len(v), 2))
+    return None
+
+
+def _same_shape(a: Any, b: Any) -> str | None:
+    """Random choices: same kind of reply, same length, same nesting (errors must be identical, checked by raw)."""
+    if isinstance(a, Error) or isinstance(b, Error):
+        return "different replies"
+    if type(a) is not type(b) and not (isinstance(a, bytes) and isinstance(b, bytes)):
+        return f"different reply types ({type(a).__name__} vs {type(b).__name__})"
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"different lengths ({len(a)} vs {len(b)})"
+        for x, y in zip(a, b):
+            if isinstance(x, list) != isinstance(y, list):
+                return "different nesting"
+    return None
+
+
+def _leaves(v: Any) -> list:
+    """Every scalar inside a parsed reply."""
+    if isinstance(v, list):
+        return [leaf for x in v for leaf in _leaves(x)]
+    return [v]
 
 
 class DifferentialRunner:
@@ -679,17 +1099,89 @@ class DifferentialRunner:
         if op.kind == "scan":
             self._scan(index, op)
             return
+        if op.kind == "cscan":
+            self._collection_scan(index, op)
+            return
         a, b = self._both(op.args)
         self._track_select(op, a)
         reason = compare(op, a, b)
         if reason is None and op.kind == "randomkey" and a.raw != b.raw:
             reason = self._randomkey_membership(a.value, b.value)
+        if reason is None and op.kind in ("random", "spop") and a.raw != b.raw:
+            reason = self._random_membership(op, b.value)
+        if op.kind == "spop" and a.raw != b.raw:
+            # The servers removed different random members: resynchronize by deleting the key on both.
+            for side in (0, 1):
+                self._io(side, lambda c: c.call("DEL", op.args[1]))
         if reason is not None and op.kind == "dbsize":
             if not self._dbsize_with_expired(a.value, b.value):
                 reason = None
         if reason is not None:
             self.report(index, fmt_args(op.args), reason, a.raw, b.raw)
         self.history.append((index, op, a.raw))
+
+    def _contents(self, side: int, key: bytes) -> set | None:
+        """Every field, value, member and score of the collection at ``key``, flattened into a set."""
+        kind = self._io(side, lambda c: c.call("TYPE", key))
+        command = {b"hash": ("HGETALL", key), b"set": ("SMEMBERS", key), b"list": ("LRANGE", key, 0, -1),
+                   b"zset": ("ZRANGE", key, 0, -1, "WITHSCORES")}.get(bytes(kind) if kind else b"")
+        if command is None:
+            return None
+        value = self._io(side, lambda c: c.call(*command))
+        if isinstance(value, RespMap):
+            value = [x for pair in value for x in pair]
+        return {_hashable(x) for x in _leaves(value)}
+
+    def _random_membership(self, op: Op, value: Any) -> str | None:
+        """The subject's random choice must come from the reference's collection (checked interactively only)."""
+        if self.a is None or op.kind == "spop" or not isinstance(value, list):
+            return None
+        contents = self._contents(0, op.args[1])
+        if contents is None:
+            return None
+        missing = [x for x in _leaves(value) if _hashable(x) not in contents]
+        if missing:
+            return f"random choice not in the collection: {missing[:5]!r}"
+        return None
+
+    def _collection_scan(self, index: int, op: Op) -> None:
+        """HSCAN/SSCAN/ZSCAN driven to cursor 0 on each server; the unions (pairs for H/Z) compared."""
+        results = []
+        for side in (0, 1):
+            cursor = b"0"
+            seen: set = set()
+            raw = b""
+            status = "endless"
+            for _ in range(100_000):
+                args = [op.args[0], op.args[1], cursor, *op.args[3:]]
+                reply = self._io(side, lambda c: c.request(*args))
+                raw = reply.raw
+                v = reply.value
+                if isinstance(v, Error):
+                    status = "error"
+                    break
+                if not (isinstance(v, list) and len(v) == 2 and isinstance(v[1], list)):
+                    status = "malformed"
+                    break
+                items = v[1]
+                if op.args[0].upper() in (b"HSCAN", b"ZSCAN"):
+                    seen.update((bytes(items[i]), bytes(items[i + 1])) for i in range(0, len(items) - 1, 2))
+                else:
+                    seen.update(bytes(x) for x in items)
+                cursor = bytes(v[0])
+                if cursor == b"0":
+                    status = "ok"
+                    break
+            results.append((status, seen, raw))
+        (sa, seen_a, raw_a), (sb, seen_b, raw_b) = results
+        command = fmt_args(op.args) + "  (driven to cursor 0)"
+        if sa == "ok" and sb == "ok":
+            if seen_a != seen_b:
+                self.report(index, command, f"scan unions differ: only in reference {sorted(seen_a - seen_b)[:5]!r}, "
+                            f"only in subject {sorted(seen_b - seen_a)[:5]!r}", raw_a, raw_b)
+        elif not (sa == sb == "error" and raw_a == raw_b):
+            self.report(index, command, f"scan outcome {sa} on reference, {sb} on subject", raw_a, raw_b)
+        self.history.append((index, op, raw_a))
 
     def _randomkey_membership(self, key_a: bytes, key_b: bytes) -> str | None:
         in_b = self._io(1, lambda c: c.call("EXISTS", key_a))
@@ -764,8 +1256,15 @@ class DifferentialRunner:
                 self.report(index, f"(state check of db {db}) KEYS *", reason, ka.raw, kb.raw)
                 continue
             for key in sorted(ka.value):
-                for args, kind in (([b"TYPE", key], "exact"), ([b"GET", key], "exact"),
-                                   ([b"PTTL", key], "ttl_ms")):
+                checks = [([b"TYPE", key], "exact"), ([b"GET", key], "exact"), ([b"PTTL", key], "ttl_ms"),
+                          ([b"OBJECT", b"ENCODING", key], "exact")]
+                kind_of_key = self._io(0, lambda c: c.call("TYPE", key))
+                content = {b"hash": ([b"HGETALL", key], "pairs"), b"set": ([b"SMEMBERS", key], "unordered"),
+                           b"zset": ([b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"], "exact"),
+                           b"list": ([b"LRANGE", key, b"0", b"-1"], "exact")}.get(bytes(kind_of_key))
+                if content is not None:
+                    checks.append(content)
+                for args, kind in checks:
                     ra, rb = self._both(args)
                     reason = compare(Op(args, kind), ra, rb)
                     if reason is not None:

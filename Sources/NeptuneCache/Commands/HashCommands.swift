@@ -76,6 +76,7 @@ extension Engine {
         guard let increment = a[3].withUnsafeReadableBytes({ RedisNumber.parseLongDouble($0) }) else {
             throw CommandError.notFloat
         }
+        if increment.isNaN || increment.isInfinite { throw CommandError("ERR value is NaN or Infinity") }
         let limits = engine.collectionLimits
         let text = try engine.writeObject(a[1], db: c.db, now: c.now, .hash, as: HashObject.self, create: true) { hash in
             try a[2].withUnsafeReadableBytes { f -> [UInt8] in

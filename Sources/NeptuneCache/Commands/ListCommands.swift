@@ -169,9 +169,9 @@ extension Engine {
     }
 
     static func lindex(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
-        let index = try integer(a[2])
         try engine.readObject(a[1], c, .list, as: ListObject.self) { list in
             guard let list else { return c.reply.writeRESPNull(c.protocolVersion) }
+            let index = try integer(a[2])  // parsed after the key's type check, as in Redis
             let i = index < 0 ? Int64(list.count) + index : index
             guard i >= 0 && i < Int64(list.count) else { return c.reply.writeRESPNull(c.protocolVersion) }
             c.reply.writeRESPBulkString(list[Int(i)])
@@ -197,7 +197,7 @@ extension Engine {
         while j < a.count {
             let more = j < a.count - 1
             if a[j].isCaseInsensitive("rank") && more {
-                rank = try rangeLong(a[j + 1], min: -Int64.max, max: Int64.max)
+                rank = try integer(a[j + 1])
                 if rank == 0 {
                     throw CommandError(
                         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
@@ -223,7 +223,8 @@ extension Engine {
                 return count != -1 ? c.reply.writeRESPArrayHeader(0) : c.reply.writeRESPNull(c.protocolVersion)
             }
             let fromTail = rank < 0
-            var skip = rank.magnitude - 1
+            // Redis negates the rank in a C long: LONG_MIN stays negative and matches the first hit from the tail.
+            var skip = rank == .min ? 0 : rank.magnitude - 1
             var matches: [Int] = []
             var examined: Int64 = 0
             var i = fromTail ? list.count - 1 : 0
@@ -253,8 +254,10 @@ extension Engine {
     // MARK: Changes in the middle
 
     static func lset(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
-        let index = try integer(a[2])
-        let done: Void? = try engine.writeObject(a[1], db: c.db, now: c.now, .list, as: ListObject.self, create: false) { list in
+        // The key and its type are checked before the index, as in Redis.
+        let done: Void? = try engine.writeObject(a[1], db: c.db, now: c.now, .list, as: ListObject.self, create: false) {
+            list in
+            let index = try integer(a[2])
             let i = index < 0 ? Int64(list.count) + index : index
             guard i >= 0 && i < Int64(list.count) else { throw CommandError("ERR index out of range") }
             list[Int(i)] = a[3].bytes

@@ -113,7 +113,7 @@ public final class ListObject: CollectionObject, @unchecked Sendable {
             }
         } else {
             var i = all.count - 1
-            while i >= 0 && removed < -limit {
+            while i >= 0 && UInt(removed) < limit.magnitude {
                 if all[i] == item {
                     all.remove(at: i)
                     removed += 1
