@@ -50,6 +50,9 @@ REDIS_BENCHMARK_RANDOM_KEYS = 100_000
 EMBEDDED_PRODUCT = "neptune-embedded-benchmark"
 FSYNC_MODES = ("always", "everysec")
 DURABILITY_CLIENTS = (1, 50)
+#: The small-hash memory workload: this many hashes of HASH_FIELDS fields of VALUE_BYTES each (listpack in Redis).
+HASH_KEYS = 100_000
+HASH_FIELDS = 5
 
 
 class BenchError(Exception):
@@ -533,6 +536,39 @@ class Runner:
         )
         return result
 
+    def load_hashes(self, server: Server) -> dict[str, Any]:
+        """Writes HASH_KEYS small hashes and measures the memory they cost (RSS and used_memory growth)."""
+        rss_before = server.rss_bytes()
+        used_before = int(server.info("memory").get("used_memory", "0") or 0)
+        argv = [
+            str(self.binaries["neptune-benchmark"]), "--host", "127.0.0.1", "--port", str(server.port),
+            "--keyspace", str(HASH_KEYS), "--key-prefix", "hash:", "--data-size", str(VALUE_BYTES), "--json",
+            "--load", "--command", hash_command(HASH_FIELDS), "--connections", "50", "--pipeline", "16",
+        ]
+        stdout, wall, _ = self.run_client(argv, timeout=1800)
+        report = json.loads(stdout)
+        if report.get("errors"):
+            raise BenchError(f"loading hashes into {server.name} got {report['errors']} errors: "
+                             f"{report.get('errorSamples')}")
+        last = "hash:%08d" % (HASH_KEYS - 1)
+        if server.call("HLEN", last) != HASH_FIELDS:
+            raise BenchError(f"after loading hashes {server.name} has no {HASH_FIELDS}-field hash {last}")
+        time.sleep(0.5)
+        rss_after = server.rss_bytes()
+        used_after = int(server.info("memory").get("used_memory", "0") or 0)
+        result = {
+            "hashKeys": HASH_KEYS,
+            "hashFields": HASH_FIELDS,
+            "hashEncoding": server.call("OBJECT", "ENCODING", last),
+            "hashRssBytesPerKey": (rss_after - rss_before) / HASH_KEYS,
+            "hashUsedMemoryBytesPerKey": (used_after - used_before) / HASH_KEYS if used_after else None,
+        }
+        log(
+            f"  hashes {server.name}: {HASH_KEYS} x {HASH_FIELDS} fields in {wall:.2f} s, RSS growth "
+            f"{result['hashRssBytesPerKey']:.0f} B/hash, encoding {result['hashEncoding']}"
+        )
+        return result
+
     def workload(self, server: Server, client: str, command: str, pipeline: int,
                  clients: Optional[int] = None, requests: Optional[int] = None) -> dict[str, Any]:
         options = self.options
@@ -613,6 +649,8 @@ class Runner:
                                 f"p50 {result['p50Ms']:.3f} ms  p99 {result['p99Ms']:.3f} ms  "
                                 f"server CPU {result['serverCpuMicrosecondsPerRequest']:.2f} us/req"
                             )
+            for name in order:
+                record["load"][name].update(self.load_hashes(self.servers[name]))
         finally:
             self.stop_servers()
         return record
@@ -797,6 +835,11 @@ class Runner:
         return 1 if self.failed else 0
 
 
+def hash_command(fields: int) -> str:
+    """The neptune-benchmark template of the small-hash load: `HSET __key__ f1 __data__ f2 __data__ ...`."""
+    return "HSET __key__ " + " ".join(f"f{i} __data__" for i in range(1, fields + 1))
+
+
 def workload_key(client: str, command: str, pipeline: int) -> str:
     return f"{client} {command} P{pipeline}"
 
@@ -888,6 +931,8 @@ LOAD_METRICS = (
     ("rssAfterBytes", "RSS after load", "bytes", "lower"),
     ("rssBytesPerKey", "RSS growth per key", "bytes", "lower"),
     ("usedMemoryAfterBytes", "INFO used_memory after load", "bytes", "lower"),
+    ("hashRssBytesPerKey", "RSS growth per small hash (5 fields)", "bytes", "lower"),
+    ("hashUsedMemoryBytesPerKey", "used_memory growth per small hash", "bytes", "lower"),
 )
 
 
@@ -1033,7 +1078,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"Loading {settings['keys']:,} keys (`key:%08d`, {settings['valueBytes']}-byte values; neptune-benchmark "
-        "--load, 50 connections, pipeline 16), then memory (lower is better):",
+        f"--load, 50 connections, pipeline 16), then memory (lower is better); after the workloads, {HASH_KEYS:,} "
+        f"hashes of {HASH_FIELDS} fields (`HSET hash:%08d f1 v ... f{HASH_FIELDS} v`, Redis's listpack encoding):",
         "",
         "| measure | Neptune | Redis | ratio (lower is better) |",
         "|---|---:|---:|---:|",

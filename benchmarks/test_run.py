@@ -30,6 +30,7 @@ def sample(ops: float, p50: float, p99: float, cpu: float) -> dict:
 def load(seconds: float, rss: int) -> dict:
     return {
         "seconds": seconds, "rssAfterBytes": rss, "rssBytesPerKey": rss / 1000, "usedMemoryAfterBytes": rss // 2,
+        "hashRssBytesPerKey": rss / 2**20, "hashUsedMemoryBytesPerKey": rss / 2**21,
     }
 
 
@@ -250,8 +251,15 @@ class SummaryTests(unittest.TestCase):
         self.assertEqual(results["ratios"]["workloads"][key]["opsPerSecond"], 2.0)
         self.assertEqual(results["ratios"]["workloads"][key]["serverCpuMicrosecondsPerRequest"], 0.5)
         self.assertEqual(results["ratios"]["load"]["seconds"], 0.5)
+        self.assertEqual(results["ratios"]["load"]["hashRssBytesPerKey"], 0.5)
+        self.assertEqual(results["ratios"]["better"]["hashRssBytesPerKey"], "lower")
+
         self.assertEqual(results["ratios"]["better"]["opsPerSecond"], "higher")
         self.assertEqual(results["ratios"]["better"]["p99Ms"], "lower")
+
+    def test_hash_load_command_sets_every_field(self):
+        self.assertEqual(run.hash_command(3), "HSET __key__ f1 __data__ f2 __data__ f3 __data__")
+        self.assertIn("RSS growth per small hash", run.render_markdown(fake_results()))
 
     def test_ratio_of_missing_values(self):
         self.assertIsNone(run.ratio(None, 2.0))

@@ -98,8 +98,8 @@ public struct CollectionDecodingError: Error, Equatable, Sendable, CustomStringC
 
 /// The thresholds at which compact encodings convert to general ones (Redis 7.0's defaults and config names).
 public struct CollectionLimits: Sendable, Equatable {
-    /// `hash-max-listpack-entries` (alias `hash-max-ziplist-entries`).
-    public var hashMaxListpackEntries = 128
+    /// `hash-max-listpack-entries` (alias `hash-max-ziplist-entries`; 512 in Redis 7.0).
+    public var hashMaxListpackEntries = 512
     /// `hash-max-listpack-value` (alias `hash-max-ziplist-value`).
     public var hashMaxListpackValue = 64
     /// `set-max-intset-entries`.

@@ -80,7 +80,8 @@ extension ServerState {
 
     /// Applies the configuration parameters the engine reads, now and whenever CONFIG SET changes them:
     /// `proto-max-bulk-len`, the memory limit and eviction policy (`maxmemory`, `maxmemory-policy`,
-    /// `maxmemory-samples`, `lfu-log-factor`, `lfu-decay-time`) and shared integers.
+    /// `maxmemory-samples`, `lfu-log-factor`, `lfu-decay-time`), shared integers, and the compact encodings' limits
+    /// (`hash-max-listpack-entries`, `hash-max-listpack-value`, `set-max-intset-entries`, `zset-max-listpack-*`).
     func applyEngineSettings() {
         let engine = self.engine
         let config = self.config
@@ -97,7 +98,15 @@ extension ServerState {
                 lfuLogFactor: config.lfuLogFactor,
                 lfuDecayTime: config.lfuDecayTime
             )
+            var limits = CollectionLimits()
+            func limit(_ name: String) -> Int { Int(clamping: config.integer(name) ?? 0) }
+            limits.hashMaxListpackEntries = limit("hash-max-listpack-entries")
+            limits.hashMaxListpackValue = limit("hash-max-listpack-value")
+            limits.setMaxIntsetEntries = limit("set-max-intset-entries")
+            limits.zsetMaxListpackEntries = limit("zset-max-listpack-entries")
+            limits.zsetMaxListpackValue = limit("zset-max-listpack-value")
             engine.updateSettings { settings in
+                settings.collectionLimits = limits
                 settings.protoMaxBulkLength = bulk
                 settings.lfuPolicy = lfu
                 // Redis does not share integer objects when an LRU or LFU policy must track each one.
@@ -107,7 +116,8 @@ extension ServerState {
         apply("")
         for name in [
             "proto-max-bulk-len", "maxmemory", "maxmemory-policy", "maxmemory-samples", "lfu-log-factor",
-            "lfu-decay-time",
+            "lfu-decay-time", "hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries",
+            "zset-max-listpack-entries", "zset-max-listpack-value",
         ] {
             config.observe(name, apply)
         }
