@@ -76,7 +76,7 @@ extension Engine {
             guard create else { return nil }
             let object = unsafeDowncast(CollectionObject.make(type), to: T.self)
             let result = try body(object)
-            if object.count > 0 {
+            if !object.isEmpty {
                 shard.storeObject(db, key: k, hash: hash, slot: -1, object: object, expiry: nil, access: lruClock(now))
             }
             return result
@@ -92,7 +92,7 @@ extension Engine {
             shard.recharge(object)
             throw error
         }
-        if object.count == 0 {
+        if object.isEmpty {
             // The body may have inserted other keys of this shard: find the slot again.
             let current = shard.tables[db].find(k, hash: hash, slab: shard.slab)
             if current >= 0 { shard.remove(db, current) }
@@ -122,7 +122,7 @@ extension Engine {
         with object: CollectionObject
     ) -> Bool {
         let slot = shard.find(db, k, hash, now: now)
-        if object.count == 0 {
+        if object.isEmpty {
             if slot >= 0 { shard.remove(db, slot) }
             return slot >= 0
         }

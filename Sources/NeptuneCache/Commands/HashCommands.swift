@@ -43,7 +43,7 @@ extension Engine {
             var removed = 0
             for i in 2..<a.count {
                 if a[i].withUnsafeReadableBytes({ hash.remove($0) }) { removed += 1 }
-                if hash.count == 0 { break }
+                if hash.isEmpty { break }
             }
             return removed
         } ?? 0
@@ -230,7 +230,7 @@ extension Engine {
             let options = try ScanOptions(a, from: 3)
             var out: [[UInt8]] = []
             var next: UInt64 = 0
-            if let table = hash.table {
+            if let table = hash.table?.dictionary {
                 let window = scanWindow(total: table.count, cursor: cursor, count: options.count)
                 next = window.next
                 var index = table.index(table.startIndex, offsetBy: window.range.lowerBound)

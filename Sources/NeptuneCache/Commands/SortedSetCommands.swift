@@ -64,25 +64,61 @@ extension Engine {
     }
 
     /// Ranks `[start, end)` of the elements within a lexicographic range (meaningful when scores are equal).
-    static func lexWindow(_ zset: SortedSetObject, _ min: LexBound, _ max: LexBound) -> Range<Int> {
+    ///
+    /// When scores differ the order is not lexicographic and Redis's answer depends on how it searches: a listpack
+    /// is scanned linearly from the head (or, `reverse`, from the tail) to the first member inside the bound, then
+    /// members are taken while they stay inside the other bound. Small sorted sets reproduce that exactly; a skiplist
+    /// is searched by rank, as Redis's skiplist is.
+    static func lexWindow(_ zset: SortedSetObject, _ min: LexBound, _ max: LexBound, reverse: Bool = false)
+        -> Range<Int>
+    {
         func compare(_ a: [UInt8], _ b: [UInt8]) -> Int {
             a.withUnsafeBytes { x in b.withUnsafeBytes { [UInt8].compareBytes(x, $0) } }
         }
-        let start: Int
-        switch min {
-        case .minimum: start = 0
-        case .maximum: return 0..<0
-        case .value(let v, let exclusive):
-            start = zset.countBefore { _, m in exclusive ? compare(m, v) <= 0 : compare(m, v) < 0 }
+        func aboveMin(_ m: [UInt8]) -> Bool {
+            switch min {
+            case .minimum: true
+            case .maximum: false
+            case .value(let v, let exclusive): exclusive ? compare(m, v) > 0 : compare(m, v) >= 0
+            }
         }
-        let end: Int
-        switch max {
-        case .maximum: end = zset.count
-        case .minimum: return 0..<0
-        case .value(let v, let exclusive):
-            end = zset.countBefore { _, m in exclusive ? compare(m, v) < 0 : compare(m, v) <= 0 }
+        func belowMax(_ m: [UInt8]) -> Bool {
+            switch max {
+            case .maximum: true
+            case .minimum: false
+            case .value(let v, let exclusive): exclusive ? compare(m, v) < 0 : compare(m, v) <= 0
+            }
         }
-        return start..<Swift.max(start, end)
+        // Redis's empty-range test, then whether the range can overlap the first and last members at all.
+        switch (min, max) {
+        case (.maximum, _), (_, .minimum): return 0..<0
+        case (.value(let a, let ax), .value(let b, let bx)):
+            let order = compare(a, b)
+            if order > 0 || (order == 0 && (ax || bx)) { return 0..<0 }
+        default: break
+        }
+        let n = zset.count
+        guard n > 0,
+            let first = zset.elements(fromRank: 0, count: 1).first,
+            let last = zset.elements(fromRank: n - 1, count: 1).first,
+            aboveMin(last.member), belowMax(first.member)
+        else { return 0..<0 }
+        if !zset.isPacked {
+            let start = zset.countBefore { _, m in !aboveMin(m) }
+            let end = zset.countBefore { _, m in belowMax(m) }
+            return start..<Swift.max(start, end)
+        }
+        let all = zset.allElements
+        if reverse {
+            guard let hi = all.lastIndex(where: { belowMax($0.member) }), aboveMin(all[hi].member) else { return 0..<0 }
+            var lo = hi
+            while lo > 0 && aboveMin(all[lo - 1].member) { lo -= 1 }
+            return lo..<(hi + 1)
+        }
+        guard let lo = all.firstIndex(where: { aboveMin($0.member) }), belowMax(all[lo].member) else { return 0..<0 }
+        var hi = lo + 1
+        while hi < all.count && belowMax(all[hi].member) { hi += 1 }
+        return lo..<hi
     }
 
     /// Redis's rank sanitizing (ZRANGE, ZREMRANGEBYRANK): negative ranks count from the end.
@@ -390,7 +426,7 @@ extension Engine {
             guard let min = LexBound(a[minIndex]), let max = LexBound(a[maxIndex]) else {
                 throw CommandError("ERR min or max not valid string range item")
             }
-            window = { lexWindow($0, min, max) }
+            window = { lexWindow($0, min, max, reverse: reverse) }
         }
         let select: (SortedSetObject) -> [SortedSetObject.Element] = { zset in
             let w = window(zset)

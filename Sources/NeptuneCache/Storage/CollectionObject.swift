@@ -18,8 +18,9 @@ import Darwin
 /// for small contents (Redis's `listpack` and `intset`) and converts to a general one past the limits in
 /// ``CollectionLimits``, so `OBJECT ENCODING` answers as Redis 7.0 does.
 public class CollectionObject: @unchecked Sendable {
-    /// The bytes the owning shard has been charged for this object (kept by ``Shard`` so its total never drifts).
-    var chargedBytes = 0
+    /// The bytes the owning shard has been charged for this object (kept by ``Shard`` so its total never drifts);
+    /// 32 bits keep a small hash's object at 40 bytes.
+    var chargedBytes: Int32 = 0
 
     init() {}
 
@@ -31,6 +32,9 @@ public class CollectionObject: @unchecked Sendable {
 
     /// Number of elements (fields for a hash, members for sets and sorted sets, items for a list).
     public var count: Int { fatalError("CollectionObject is abstract") }
+
+    /// Whether the collection has no elements (its key is then deleted).
+    var isEmpty: Bool { count == 0 }
 
     /// Approximate heap bytes the object holds (payload, per-element overhead, the object itself); counted in
     /// used memory and by eviction.

@@ -1,61 +1,170 @@
 public import NIOCore
 
-/// A hash: a listpack-like ``PackedList`` of alternating fields and values while small, a dictionary past
-/// `hash-max-listpack-entries` fields or when a field or value is longer than `hash-max-listpack-value`.
-/// Conversion is one way, as in Redis.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A hash: while small, fields and values packed back to back (each a LEB128 length then the bytes) in one malloc'd
+/// block sized exactly, as Redis's listpack is; a dictionary past `hash-max-listpack-entries` fields or when a field
+/// or value is longer than `hash-max-listpack-value`. Conversion is one way, as in Redis.
+///
+/// The packed form costs the object (40 bytes) plus one block of about the payload's size, so a 5-field hash of short
+/// values takes no more memory than in Redis.
 public final class HashObject: CollectionObject, @unchecked Sendable {
-    /// Field, value, field, value ... (listpack encoding); empty once converted.
-    private(set) var packed = PackedList()
+    /// Bytes used in `block`.
+    private var length: Int32 = 0
+    /// The packed fields and values (nil when empty or converted).
+    private var block: UnsafeMutableRawPointer?
     /// The hashtable encoding, or nil while packed.
-    private(set) var table: [[UInt8]: [UInt8]]?
-    /// Field and value bytes held by `table`.
-    private var tablePayload = 0
+    private(set) var table: Table?
+
+    /// The hashtable encoding's storage, allocated only for hashes past the compact limits.
+    final class Table {
+        var dictionary: [[UInt8]: [UInt8]] = [:]
+        /// Field and value bytes held.
+        var payload = 0
+    }
 
     override init() {}
 
+    deinit {
+        free(block)
+    }
+
     public override var valueType: ValueType { .hash }
     public override var encodingName: String { table == nil ? "listpack" : "hashtable" }
-    public override var count: Int { table?.count ?? packed.count / 2 }
     var isPacked: Bool { table == nil }
+
+    public override var count: Int {
+        if let table { return table.dictionary.count }
+        var n = 0
+        var o = 0
+        while o < Int(length) {
+            o = next(o)
+            n += 1
+        }
+        return n / 2
+    }
+
+    override var isEmpty: Bool {
+        if let table { return table.dictionary.isEmpty }
+        return length == 0
+    }
 
     public override var memoryBytes: Int {
         if let table {
             // Native dictionary storage: a key and a value array per element plus bucket metadata.
-            return 64 + table.capacity * 17 + table.count * 64 + tablePayload
+            return 96 + table.dictionary.capacity * 17 + table.dictionary.count * 64 + table.payload
         }
-        return 48 + packed.heapBytes
+        // The block is sized exactly; malloc adds its 8-byte header and rounds to 16.
+        return 48 + (block == nil ? 0 : (Int(length) + 8 + 15) & ~15)
     }
 
     public override func copy() -> CollectionObject {
         let other = HashObject()
-        other.packed = packed
-        other.table = table
-        other.tablePayload = tablePayload
+        if let table {
+            let t = Table()
+            t.dictionary = table.dictionary
+            t.payload = table.payload
+            other.table = t
+        } else if let block, length > 0 {
+            other.block = malloc(Int(length))
+            other.block!.copyMemory(from: block, byteCount: Int(length))
+            other.length = length
+        }
         return other
     }
 
-    // MARK: Access
+    // MARK: The packed block
 
-    /// Offset of `field`'s element in the packed list, or nil.
-    private func packedOffset(_ field: UnsafeRawBufferPointer) -> Int? {
+    /// The element at `offset`: where its bytes start and its length.
+    @inline(__always)
+    private func element(_ offset: Int) -> (start: Int, count: Int) {
+        let p = block.unsafelyUnwrapped
+        var o = offset
+        var n = 0
+        var shift = 0
+        while true {
+            let b = p.load(fromByteOffset: o, as: UInt8.self)
+            o += 1
+            n |= Int(b & 0x7F) << shift
+            if b < 0x80 { break }
+            shift += 7
+        }
+        return (o, n)
+    }
+
+    @inline(__always)
+    private func next(_ offset: Int) -> Int {
+        let e = element(offset)
+        return e.start + e.count
+    }
+
+    @inline(__always)
+    private func bytes(_ offset: Int) -> UnsafeRawBufferPointer {
+        let e = element(offset)
+        return UnsafeRawBufferPointer(start: block.unsafelyUnwrapped + e.start, count: e.count)
+    }
+
+    /// Offset of `field`'s element, or nil.
+    private func offset(of field: UnsafeRawBufferPointer) -> Int? {
         var o = 0
-        let end = packed.endOffset
-        while o < end {
-            let value = packed.next(o)
-            if packed.equals(at: o, field) { return o }
-            o = packed.next(value)
+        while o < Int(length) {
+            let f = element(o)
+            let valueOffset = f.start + f.count
+            if f.count == field.count
+                && (f.count == 0 || memcmp(block.unsafelyUnwrapped + f.start, field.baseAddress!, f.count) == 0)
+            {
+                return o
+            }
+            o = next(valueOffset)
         }
         return nil
     }
 
+    /// Replaces the bytes `[start, end)` of the block with the encodings of `elements`, resizing it exactly.
+    private func splice(_ start: Int, _ end: Int, _ elements: [UnsafeRawBufferPointer]) {
+        var added = 0
+        for e in elements { added += Entry.varintSize(e.count) + e.count }
+        let old = Int(length)
+        let newLength = old - (end - start) + added
+        if newLength == 0 {
+            free(block)
+            block = nil
+            length = 0
+            return
+        }
+        if newLength > old || block == nil {
+            block = realloc(block, newLength)
+        }
+        let p = block.unsafelyUnwrapped
+        if end < old && start + added != end {
+            (p + start + added).copyMemory(from: p + end, byteCount: old - end)
+        }
+        var o = start
+        for e in elements {
+            Entry.writeVarint(p, &o, e.count)
+            if e.count > 0 { (p + o).copyMemory(from: e.baseAddress!, byteCount: e.count) }
+            o += e.count
+        }
+        if newLength < old { block = realloc(block, newLength) }
+        length = Int32(newLength)
+    }
+
+    // MARK: Access
+
     /// Runs `body` with the value of `field`, or returns nil when the field is absent.
     func withValue<R>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
         if let table {
-            guard let value = table[Array(field)] else { return nil }
+            guard let value = table.dictionary[Array(field)] else { return nil }
             return try value.withUnsafeBytes(body)
         }
-        guard let o = packedOffset(field) else { return nil }
-        return try packed.withElement(at: packed.next(o), body)
+        guard let o = offset(of: field) else { return nil }
+        return try body(bytes(next(o)))
     }
 
     func value(_ field: UnsafeRawBufferPointer) -> [UInt8]? {
@@ -63,31 +172,29 @@ public final class HashObject: CollectionObject, @unchecked Sendable {
     }
 
     func contains(_ field: UnsafeRawBufferPointer) -> Bool {
-        if let table { return table[Array(field)] != nil }
-        return packedOffset(field) != nil
+        if let table { return table.dictionary[Array(field)] != nil }
+        return offset(of: field) != nil
     }
 
     /// Calls `body` with each field and value, in the encoding's order.
     func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         if let table {
-            for (field, value) in table {
+            for (field, value) in table.dictionary {
                 try field.withUnsafeBytes { f in try value.withUnsafeBytes { v in try body(f, v) } }
             }
             return
         }
         var o = 0
-        let end = packed.endOffset
-        while o < end {
-            let v = packed.next(o)
-            try packed.withElement(at: o) { f in try packed.withElement(at: v) { value in try body(f, value) } }
-            o = packed.next(v)
+        while o < Int(length) {
+            let v = next(o)
+            try body(bytes(o), bytes(v))
+            o = next(v)
         }
     }
 
     /// Every field and value, in iteration order.
     var pairs: [(field: [UInt8], value: [UInt8])] {
         var result: [(field: [UInt8], value: [UInt8])] = []
-        result.reserveCapacity(count)
         forEach { f, v in result.append((Array(f), Array(v))) }
         return result
     }
@@ -100,50 +207,50 @@ public final class HashObject: CollectionObject, @unchecked Sendable {
         if table == nil && (field.count > limits.hashMaxListpackValue || value.count > limits.hashMaxListpackValue) {
             convertToTable()
         }
-        if table != nil {
+        if let table {
             let key = Array(field)
-            let old = table![key]
-            table![key] = Array(value)
+            let old = table.dictionary.updateValue(Array(value), forKey: key)
             if let old {
-                tablePayload += value.count - old.count
+                table.payload += value.count - old.count
                 return false
             }
-            tablePayload += field.count + value.count
+            table.payload += field.count + value.count
             return true
         }
-        if let o = packedOffset(field) {
-            packed.replace(at: packed.next(o), with: value)
+        if let o = offset(of: field) {
+            let v = next(o)
+            splice(v, next(v), [value])
             return false
         }
-        packed.append(field, value)
-        if packed.count / 2 > limits.hashMaxListpackEntries { convertToTable() }
+        splice(Int(length), Int(length), [field, value])
+        if count > limits.hashMaxListpackEntries { convertToTable() }
         return true
     }
 
     /// Removes `field`; returns whether it was there.
     @discardableResult
     func remove(_ field: UnsafeRawBufferPointer) -> Bool {
-        if table != nil {
-            guard let old = table!.removeValue(forKey: Array(field)) else { return false }
-            tablePayload -= field.count + old.count
+        if let table {
+            guard let old = table.dictionary.removeValue(forKey: Array(field)) else { return false }
+            table.payload -= field.count + old.count
             return true
         }
-        guard let o = packedOffset(field) else { return false }
-        packed.remove(at: o, elements: 2)
+        guard let o = offset(of: field) else { return false }
+        splice(o, next(next(o)), [])
         return true
     }
 
     private func convertToTable() {
-        var dict: [[UInt8]: [UInt8]] = [:]
-        dict.reserveCapacity(packed.count / 2)
-        var payload = 0
+        let t = Table()
+        t.dictionary.reserveCapacity(count)
         forEach { f, v in
-            dict[Array(f)] = Array(v)
-            payload += f.count + v.count
+            t.dictionary[Array(f)] = Array(v)
+            t.payload += f.count + v.count
         }
-        table = dict
-        tablePayload = payload
-        packed.removeAll()
+        free(block)
+        block = nil
+        length = 0
+        table = t
     }
 
     // MARK: Snapshot payload
@@ -162,22 +269,17 @@ public final class HashObject: CollectionObject, @unchecked Sendable {
         let n = try reader.count(minimumSize: 2)
         let hash = HashObject()
         if !packed { hash.convertToTable() }
+        var unlimited = CollectionLimits()
+        unlimited.hashMaxListpackEntries = .max
+        unlimited.hashMaxListpackValue = .max
         for _ in 0..<n {
             let field = try reader.bytes()
             let value = try reader.bytes()
             let isNew = field.withUnsafeBytes { f in
-                value.withUnsafeBytes { v in hash.setWithoutConversion(f, v) }
+                value.withUnsafeBytes { v in hash.set(f, v, limits: unlimited) }
             }
             guard isNew else { throw CollectionDecodingError("duplicate hash field") }
         }
         return hash
-    }
-
-    /// Inserts keeping the current encoding (loading restores the saved encoding).
-    private func setWithoutConversion(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
-        var unlimited = CollectionLimits()
-        unlimited.hashMaxListpackEntries = .max
-        unlimited.hashMaxListpackValue = .max
-        return set(field, value, limits: unlimited)
     }
 }

@@ -94,7 +94,7 @@ final class Shard: @unchecked Sendable {
     func releaseObject(_ entry: Entry) {
         guard entry.type != .string else { return }
         let object = Unmanaged<CollectionObject>.fromOpaque(entry.objectPointer)
-        objectBytes -= object.takeUnretainedValue().chargedBytes
+        objectBytes -= Int(object.takeUnretainedValue().chargedBytes)
         object.release()
     }
 
@@ -102,8 +102,9 @@ final class Shard: @unchecked Sendable {
     @inline(__always)
     func recharge(_ object: CollectionObject) {
         let bytes = object.memoryBytes
-        objectBytes += bytes - object.chargedBytes
-        object.chargedBytes = bytes
+        let charged = Int32(clamping: bytes)
+        objectBytes += Int(charged) - Int(object.chargedBytes)
+        object.chargedBytes = charged
     }
 
     /// Stores `object` as the value of `key` (replacing the entry in `slot`, or inserting when `slot` is -1):
@@ -119,9 +120,9 @@ final class Shard: @unchecked Sendable {
         access: UInt32
     ) -> (slot: Int, entry: Entry) {
         let reference = UInt(bitPattern: Unmanaged.passRetained(object).toOpaque())
-        let bytes = object.memoryBytes
-        object.chargedBytes = bytes
-        objectBytes += bytes
+        let charged = Int32(clamping: object.memoryBytes)
+        object.chargedBytes = charged
+        objectBytes += Int(charged)
         return store(
             db,
             key: key,
