@@ -39,9 +39,12 @@ extension Engine {
 
     static func exists(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         var found = 0
-        for i in 1..<a.count {
-            engine.withKey(a[i]) { key, hash, shard in
-                if shard.find(c.db, key, hash, now: c.now) >= 0 { found += 1 }
+        // All the keys' shards are locked together, so EXISTS never counts half of a transaction or an MSET.
+        engine.withShards(of: Array(a[1...])) {
+            for i in 1..<a.count {
+                engine.withKey(a[i]) { key, hash, shard in
+                    if shard.find(c.db, key, hash, now: c.now) >= 0 { found += 1 }
+                }
             }
         }
         c.reply.writeRESPInteger(found)
@@ -49,12 +52,14 @@ extension Engine {
 
     static func touch(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         var found = 0
-        for i in 1..<a.count {
-            engine.withKey(a[i]) { key, hash, shard in
-                let slot = shard.find(c.db, key, hash, now: c.now)
-                if slot >= 0 {
-                    found += 1
-                    if !c.noTouch { shard.touch(shard.entry(shard.tables[c.db], slot), now: c.now) }
+        engine.withShards(of: Array(a[1...])) {
+            for i in 1..<a.count {
+                engine.withKey(a[i]) { key, hash, shard in
+                    let slot = shard.find(c.db, key, hash, now: c.now)
+                    if slot >= 0 {
+                        found += 1
+                        if !c.noTouch { shard.touch(shard.entry(shard.tables[c.db], slot), now: c.now) }
+                    }
                 }
             }
         }
