@@ -42,6 +42,14 @@ public struct CommandContext: Sendable {
     var journalBatch: [(db: Int, arguments: [ByteBuffer])]?
     /// Set while recovery replays the journal: expiry is suspended and `now` reads as the distant past.
     public var replaying = false
+    /// How replies reach this client after it blocked (BLPOP …). The host sets it once per connection; when nil
+    /// (an embedded caller) blocking commands never block: with every key empty they reply as if their timeout
+    /// had elapsed, as Redis does inside MULTI.
+    public var blockingDelivery: BlockedClientDelivery?
+    /// Set by a blocking command that blocked: the command wrote no reply, and the host must stop running this
+    /// client's commands until the ``BlockedClient`` is served (its delivery is called) or its wait is ended with
+    /// ``Engine/unblock(_:with:)``. The host takes it and sets it back to nil.
+    public var blockedClient: BlockedClient?
 
     public init(
         db: Int = 0,
@@ -145,6 +153,8 @@ public final class CommandRegistry: @unchecked Sendable {
         let runsInsideMulti: Bool
         /// Allowed to a RESP2 client in subscribed mode.
         let allowedWhileSubscribed: Bool
+        /// A blocking command (BLPOP …): the dispatcher makes sure the blocked-client registry observes writes.
+        let isBlocking: Bool
         /// Whether the command runs while the dataset is loading (Redis's `loading` flag); others get `-LOADING`.
         let allowedWhileLoading: Bool
 
@@ -160,6 +170,7 @@ public final class CommandRegistry: @unchecked Sendable {
             self.movableKeys = spec.flags.contains("movablekeys")
             self.lastKey = spec.lastKey
             self.keyStep = spec.step
+            self.isBlocking = spec.flags.contains("blocking")
             self.runsInsideMulti = ["exec", "discard", "multi", "watch", "quit", "reset"].contains(spec.name)
             self.allowedWhileSubscribed = [
                 "ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe", "punsubscribe", "quit",

@@ -43,6 +43,8 @@ public final class Engine: Sendable {
     let watches: WatchRegistry
     /// FT.* secondary indexes; registered as an observer on the first FT.CREATE.
     let searchIndexes: SearchIndexes
+    /// Clients blocked on keys (BLPOP …); registered as an observer before the first blocking command runs.
+    let blocking = BlockingRegistry()
     private let _loading = Atomic<Bool>(false)
     /// Memory limit, accounting and eviction (Eviction/Engine+Eviction.swift).
     let eviction = EvictionController()
@@ -68,6 +70,7 @@ public final class Engine: Sendable {
         commands.register(Self.collectionCommands)
         commands.register(Self.transactionCommands)
         commands.register(Self.searchCommands)
+        commands.register(Self.blockingCommands)
         for shard in shards { shard.clock = clock }
     }
 
@@ -189,8 +192,11 @@ public final class Engine: Sendable {
         }
         // Lock every shard the command touches, run it and journal it before unlocking: for each key the journal
         // order is the apply order. The body's own locking of the same shards is reentrant.
-        let mask = shardMask(entry, arguments)
-        lockShards(mask)
+        let topLevel = context.journalBatch == nil
+        if entry.isBlocking && topLevel { blocking.activate(self) }
+        // At top level the mask widens to the shards blocked BLMOVE clients push to, so that clients this write
+        // serves are served before the locks are released. Inside EXEC, EXEC holds (and widened) the locks.
+        let mask = topLevel ? lockForWrite(shardMask(entry, arguments)) : lockShards(shardMask(entry, arguments))
         defer { unlockShards(mask) }
         context.journal = .asReceived
         context.reportedOwnChanges = false
@@ -230,6 +236,8 @@ public final class Engine: Sendable {
         if !observers.isEmpty && !context.reportedOwnChanges {
             notifyWrite(entry, arguments, context)
         }
+        // Clients blocked on keys this command gave data are served now, before any other client runs.
+        if topLevel { serveBlockedClients(mask, now: context.now) }
         return entry.spec.name
     }
 
@@ -259,13 +267,16 @@ public final class Engine: Sendable {
         return mask
     }
 
+    /// Locks the shards of `mask` in index order and returns `mask`.
     @inline(__always)
-    func lockShards(_ mask: UInt64) {
+    @discardableResult
+    func lockShards(_ mask: UInt64) -> UInt64 {
         var m = mask
         while m != 0 {
             shards[m.trailingZeroBitCount].lock.lock()
             m &= m - 1
         }
+        return mask
     }
 
     @inline(__always)

@@ -242,8 +242,8 @@ extension Engine {
         for watched in state.watched {
             mask |= 1 << (watched.hash >> shardShift)
         }
-        engine.lockShards(mask)
-        defer { engine.unlockShards(mask) }
+        let locked = engine.lockForWrite(mask)
+        defer { engine.unlockShards(locked) }
         // Redis 7: a watched key that expired since WATCH fails the transaction. Looking it up removes it, and the
         // removal touches the watch.
         let now = engine.clock.milliseconds()
@@ -273,6 +273,8 @@ extension Engine {
                 c.journalSequence = journal.appendTransaction(records)
             }
         }
+        // Clients blocked on keys the transaction gave data are served after it, as in Redis.
+        engine.serveBlockedClients(locked, now: c.now)
     }
 
     /// Ends MULTI without running it and forgets the watched keys (DISCARD, EXECABORT).

@@ -155,7 +155,9 @@ public struct ServerCronService: Service {
         let timeout = state.config.timeout
         guard timeout > 0 else { return }
         let now = state.engine.clock.milliseconds()
-        for client in state.clients.all where now - client.lastInteraction > Int64(timeout) * 1000 {
+        // As Redis, a client waiting in a blocking command is not idle: its own timeout applies.
+        for client in state.clients.all
+        where now - client.lastInteraction > Int64(timeout) * 1000 && client.blockedClient == nil {
             logger.debug("closing idle client", metadata: ["client": "\(client.address)"])
             client.close()
         }

@@ -92,6 +92,31 @@ extension ServerState {
         c.reply.writeRESPVerbatimString(text, c.protocolVersion)
     }
 
+    /// `CLIENT UNBLOCK client-id [TIMEOUT|ERROR]`: ends the wait of a client blocked in BLPOP … with the nil
+    /// reply (TIMEOUT, the default) or `-UNBLOCKED client unblocked via CLIENT UNBLOCK` (ERROR). Replies 1 if the
+    /// client was blocked, 0 otherwise.
+    func clientUnblock(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
+        guard a.count == 3 || a.count == 4 else {
+            let name = String(ServerCommandSupport.cString(a[1]).prefix(128))
+            throw CommandError("ERR unknown subcommand or wrong number of arguments for '\(name)'. Try CLIENT HELP.")
+        }
+        var outcome = UnblockOutcome.timeout
+        if a.count == 4 {
+            if a[3].isCaseInsensitive("timeout") {
+                outcome = .timeout
+            } else if a[3].isCaseInsensitive("error") {
+                outcome = .unblockedError
+            } else {
+                throw CommandError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            }
+        }
+        let id = try ServerCommandSupport.integer(a[2])
+        guard let target = clients.client(id: Int(truncatingIfNeeded: id)), let blocked = target.blockedClient else {
+            return c.reply.writeRESPInteger(0)
+        }
+        c.reply.writeRESPInteger(engine.unblock(blocked, with: outcome) ? 1 : 0)
+    }
+
     /// `CLIENT KILL ip:port` (replies `+OK`) or `CLIENT KILL <filter> <value> ...` (replies the number killed).
     ///
     /// Filters: ID, TYPE, ADDR, LADDR, USER, SKIPME (default yes), MAXAGE (seconds; Redis 7.4). A connection that
@@ -269,6 +294,8 @@ extension ServerState {
                 "    Control the replies sent to the current connection.",
                 "SETNAME <name>",
                 "    Assign the name <name> to the current connection.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "SETINFO <option> <value>",
                 "    Set client meta attr. Options are:",
                 "    * LIB-NAME: the client lib name.",

@@ -134,9 +134,9 @@ extension ServerState {
             ("maxclients", "\(config.maxclients)"),
             ("client_recent_max_input_buffer", "0"),
             ("client_recent_max_output_buffer", "0"),
-            ("blocked_clients", "0"),
+            ("blocked_clients", "\(engine.blockedClientCount)"),
             ("tracking_clients", "0"),
-            ("clients_in_timeout_table", "0"),
+            ("clients_in_timeout_table", "\(engine.blockedClientsWithTimeout)"),
         ]
     }
 

@@ -104,6 +104,11 @@ extension ServerState {
                          complexity: "O(N) where N is the number of client connections") {
                         [self] _, a, c in try self.clientKill(a, &c)
                     },
+                    spec("client|unblock", -3, adminFlags, adminConnection, group: connection, since: "5.0.0",
+                         summary: "Unblock a client blocked in a blocking command from a different connection",
+                         complexity: "O(log N) where N is the number of client connections") {
+                        [self] _, a, c in try self.clientUnblock(a, &c)
+                    },
                     spec("client|no-evict", 3, adminFlags, adminConnection, group: connection, since: "7.0.0",
                          summary: "Protects the connection from client eviction.") {
                         [self] _, a, c in try self.clientNoEvict(a, &c)

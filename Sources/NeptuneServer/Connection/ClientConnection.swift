@@ -35,6 +35,8 @@ public final class ClientConnection: @unchecked Sendable {
     private var _patterns: [[UInt8]] = []
     /// Hands a pub/sub message to the connection's event loop (installed by the connection handler).
     private var _delivery: (@Sendable (ByteBuffer) -> Void)?
+    /// The blocking command this client waits in (BLPOP …), set and cleared by its connection's event loop.
+    private var _blocked: BlockedClient?
 
     /// CLIENT REPLY: whether this connection's replies are sent.
     public enum ReplyMode: UInt8, Sendable {
@@ -114,6 +116,12 @@ public final class ClientConnection: @unchecked Sendable {
     /// Sends a pub/sub message to this client, from any thread: it is queued on the client's event loop.
     func deliver(_ message: ByteBuffer) {
         lock.withLock { _delivery }?(message)
+    }
+
+    /// The blocking command the client waits in, if any (CLIENT LIST's `b` flag, CLIENT UNBLOCK, idle timeout).
+    var blockedClient: BlockedClient? {
+        get { lock.withLock { _blocked } }
+        set { lock.withLock { _blocked = newValue } }
     }
 
     /// Subscribed channels (or patterns), in subscription order.
@@ -238,6 +246,7 @@ public final class ClientConnection: @unchecked Sendable {
             var flags = ""
             if _multiCount >= 0 { flags += "x" }
             if !_channels.isEmpty || !_patterns.isEmpty { flags += "P" }
+            if _blocked != nil { flags += "b" }
             if _noEvict { flags += "e" }
             if _noTouch { flags += "T" }
             if flags.isEmpty { flags = "N" }

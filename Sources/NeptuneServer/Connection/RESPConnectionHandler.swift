@@ -44,6 +44,11 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var heldContext: ChannelHandlerContext?
     /// Whether this handler is in its loop's ``DurableReplyQueue`` (managed by the queue).
     var isQueuedForDurability = false
+    /// The blocking command (BLPOP …) this client waits in: no further command runs until it ends; input keeps
+    /// being buffered in `pending`.
+    private var blocked: BlockedClient?
+    /// Fires the blocked command's timeout.
+    private var blockTimer: Scheduled<Void>?
 
     init(state: ServerState, logger: Logger) {
         self.state = state
@@ -81,6 +86,9 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         client.installDelivery { message in
             loop.execute { handler.value.deliverPush(message, boundContext.value) }
         }
+        context.blockingDelivery = { blockedClient, reply, sequence in
+            loop.execute { handler.value.blockedClientEnded(blockedClient, reply, sequence, boundContext.value) }
+        }
         channelContext.fireChannelActive()
     }
 
@@ -89,6 +97,17 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             state.clients.remove(client)
             client.removeDelivery()
             state.unsubscribeAll(client)
+        }
+        // Break the handler's reference cycle through its own delivery closure, and stop waiting.
+        context.blockingDelivery = nil
+        if let waiting = blocked {
+            blocked = nil
+            blockTimer?.cancel()
+            blockTimer = nil
+            client?.blockedClient = nil
+            if !engine.unblock(waiting, with: .disconnected) {
+                engine.forgetBlocked(waiting)
+            }
         }
         state.engine.resetTransaction(&context)
         channelContext.fireChannelInactive()
@@ -103,8 +122,14 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         } else {
             pending!.writeBuffer(&incoming)
         }
+        processPending(channelContext)
+    }
+
+    /// Runs the buffered commands until the input runs out, a command blocks (BLPOP …) or the connection closes.
+    private func processPending(_ channelContext: ChannelHandlerContext) {
+        guard pending != nil else { return }
         do {
-            while !closing, try decoder.decode(buffer: &pending!, into: &arguments) {
+            while !closing, blocked == nil, try decoder.decode(buffer: &pending!, into: &arguments) {
                 run(channelContext)
                 // The arguments are slices of `pending`: release them so the next read can append to it in place.
                 arguments.removeAll(keepingCapacity: true)
@@ -171,6 +196,54 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         if let client, client.closeAfterReply {
             closeAfterFlush(channelContext)
         }
+        if let waiting = context.blockedClient {
+            context.blockedClient = nil
+            beginBlocking(waiting, channelContext)
+        }
+    }
+
+    // MARK: Blocking commands
+
+    /// The command just run blocked (BLPOP … found no data): remember it, publish it for CLIENT LIST and CLIENT
+    /// UNBLOCK, and arm its timeout. Commands after it stay buffered until it ends.
+    private func beginBlocking(_ waiting: BlockedClient, _ channelContext: ChannelHandlerContext) {
+        blocked = waiting
+        client?.blockedClient = waiting
+        guard let deadline = waiting.deadline else { return }
+        // Beyond a year the timer is not armed: such a client waits until served, unblocked or disconnected.
+        let delay = max(0, deadline - engine.clock.milliseconds())
+        guard delay < 366 * 86_400_000 else { return }
+        let loop = channelContext.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let engine = self.engine
+        blockTimer = loop.scheduleTask(in: .milliseconds(delay)) {
+            guard handler.value.blocked === waiting else { return }
+            // If a write served it meanwhile, that reply is already on its way to this loop.
+            engine.unblock(waiting, with: .timeout)
+        }
+    }
+
+    /// A blocked command ended (served by a write, timed out or CLIENT UNBLOCK): send its reply (under
+    /// `appendfsync always`, once the pop that served it is durable), then run the commands buffered behind it.
+    func blockedClientEnded(
+        _ waiting: BlockedClient,
+        _ reply: ByteBuffer,
+        _ sequence: UInt64,
+        _ channelContext: ChannelHandlerContext
+    ) {
+        engine.forgetBlocked(waiting)
+        guard blocked === waiting else { return }
+        blocked = nil
+        blockTimer?.cancel()
+        blockTimer = nil
+        client?.blockedClient = nil
+        guard !closing, channelContext.channel.isActive else { return }
+        var reply = reply
+        context.reply.writeBuffer(&reply)
+        if sequence > context.journalSequence { context.journalSequence = sequence }
+        flushReplies(channelContext)
+        processPending(channelContext)
+        flushReplies(channelContext)
     }
 
     /// Tells the client record which command ran last, once per read rather than once per command.
