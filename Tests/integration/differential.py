@@ -141,7 +141,7 @@ class CommandGenerator:
             (4, self.g_zrange), (1.5, self.g_zremrange), (1.5, self.g_zpop), (1, self.g_zrandmember),
             (2, self.g_zsetop),
             (5, self.g_push), (2, self.g_lpop), (2.5, self.g_lread), (2, self.g_lchange), (1, self.g_lpos),
-            (2, self.g_lmove),
+            (2, self.g_lmove), (1.5, self.g_blocking),
         ]
         if interactive:
             # SPOP's random choice is resynchronized by deleting the key on both servers, which needs a round trip.
@@ -846,6 +846,30 @@ class CommandGenerator:
             args += [self.name("COUNT"), self.count_arg()]
         return self.op(*args)
 
+    def timeout_arg(self) -> bytes:
+        """A blocking command's timeout: never 0 (one connection would wait forever), mostly a few milliseconds."""
+        return self.rng.choice((b"0.001", b"0.003", b"0.001", b"1e-9", b"0x0.01p-3", b"-1", b"x", b"nan", b"inf"))
+
+    def g_blocking(self) -> Op:
+        """The blocking pops: at once when a key has data, else a nil reply after a few milliseconds."""
+        which = self.rng.choice(("BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX",
+                                 "BZMPOP"))
+        if which in ("BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"):
+            return self.op(self.name(which), *self.keys(1, 3), self.timeout_arg())
+        if which == "BRPOPLPUSH":
+            return self.op(self.name(which), self.key(), self.key(), self.timeout_arg())
+        if which == "BLMOVE":
+            return self.op(self.name(which), self.key(), self.key(),
+                           self.name(self.rng.choice(("LEFT", "RIGHT", "UP"))),
+                           self.name(self.rng.choice(("LEFT", "RIGHT"))), self.timeout_arg())
+        keys = self.keys(1, 3)
+        n = str(len(keys)).encode() if self.rng.random() < 0.85 else self.rng.choice((b"0", b"5", b"x"))
+        ends = ("LEFT", "RIGHT", "MIN") if which == "BLMPOP" else ("MIN", "MAX", "LEFT")
+        args = [self.name(which), self.timeout_arg(), n, *keys, self.name(self.rng.choice(ends))]
+        if self.rng.random() < 0.5:
+            args += [self.name("COUNT"), self.count_arg()]
+        return self.op(*args)
+
     # -- databases and connection ----------------------------------------------------------------------------------
 
     def g_select(self) -> Op:
@@ -876,7 +900,7 @@ class CommandGenerator:
         "HSET", "HGET", "HDEL", "HLEN", "HGETALL", "HINCRBY", "HRANDFIELD", "HSCAN", "SADD", "SREM", "SCARD",
         "SMOVE", "SINTERCARD", "SPOP", "ZADD", "ZRANGE", "ZRANGESTORE", "ZSCORE", "ZCOUNT", "ZPOPMIN", "ZMPOP",
         "ZUNIONSTORE", "ZINTERCARD", "ZRANDMEMBER", "LPUSH", "LPOP", "LRANGE", "LSET", "LINSERT", "LPOS", "LMOVE",
-        "LMPOP", "RPOPLPUSH",
+        "LMPOP", "RPOPLPUSH", "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP",
     )
 
     def g_arity(self) -> Op:
