@@ -430,10 +430,12 @@ extension Engine {
     static func keys(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         var out = ByteBuffer()
         var count = 0
+        // Every shard stays locked for the whole walk (as Redis's single thread does), so KEYS never returns half
+        // of an EXEC or an MSET.
         a[1].withUnsafeReadableBytes { pattern in
             let all = GlobPattern.isMatchAll(pattern)
-            for shard in engine.shards {
-                shard.lock.withLock {
+            engine.withAllShards {
+                for shard in engine.shards {
                     let table = shard.tables[c.db]
                     for slot in 0..<table.capacity where table.isLive(slot) {
                         let e = shard.entry(table, slot)
@@ -601,7 +603,9 @@ extension Engine {
     }
 
     static func dbsize(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
-        c.reply.writeRESPInteger(engine.keyCount(db: c.db))
+        // All shards at once: a count never includes half of an EXEC or an MSET.
+        let count = engine.withAllShards { engine.keyCount(db: c.db) }
+        c.reply.writeRESPInteger(count)
     }
 
     // MARK: Flushing
