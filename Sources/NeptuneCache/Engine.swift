@@ -46,6 +46,13 @@ public final class Engine: Sendable {
     /// Clients blocked on keys (BLPOP …); registered as an observer before the first blocking command runs.
     let blocking = BlockingRegistry()
     private let _loading = Atomic<Bool>(false)
+    private let _writesRefused = Atomic<Bool>(false)
+    /// A snapshot capture is in progress: write commands serialize the pending shards they lock first.
+    let capturing = Atomic<Bool>(false)
+
+    /// Whether a snapshot capture is in progress.
+    var isCapturing: Bool { capturing.load(ordering: .relaxed) }
+    private let _writeRefusal = Mutex<String?>(nil)
     /// Memory limit, accounting and eviction (Eviction/Engine+Eviction.swift).
     let eviction = EvictionController()
 
@@ -88,6 +95,16 @@ public final class Engine: Sendable {
         withAllShards {
             self.journal = journal
             for shard in shards { shard.journal = journal }
+        }
+    }
+
+    /// The error write commands (and PING, as in Redis) get while the host refuses writes, e.g. Redis's
+    /// `stop-writes-on-bgsave-error` MISCONF after a failed snapshot; nil when writes are accepted.
+    public var writeRefusal: String? {
+        get { _writesRefused.load(ordering: .relaxed) ? _writeRefusal.withLock { $0 } : nil }
+        set {
+            _writeRefusal.withLock { $0 = newValue }
+            _writesRefused.store(newValue != nil, ordering: .relaxed)
         }
     }
 
@@ -186,6 +203,11 @@ public final class Engine: Sendable {
             }
             return entry.spec.name
         }
+        if _writesRefused.load(ordering: .relaxed), let message = writeRefusal {
+            context.reply.writeRESPError(message)
+            context.transaction?.flagQueuingError()
+            return entry.spec.name
+        }
         if let journal, !journal.acceptsWrites {
             context.reply.writeRESPError(journal.refusalMessage)
             return entry.spec.name
@@ -198,6 +220,13 @@ public final class Engine: Sendable {
         // serves are served before the locks are released. Inside EXEC, EXEC holds (and widened) the locks.
         let mask = topLevel ? lockForWrite(shardMask(entry, arguments)) : lockShards(shardMask(entry, arguments))
         defer { unlockShards(mask) }
+        if capturing.load(ordering: .relaxed) {
+            var m = mask
+            while m != 0 {
+                shards[m.trailingZeroBitCount].prepareForChange()
+                m &= m - 1
+            }
+        }
         context.journal = .asReceived
         context.reportedOwnChanges = false
         do {

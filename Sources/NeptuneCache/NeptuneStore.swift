@@ -133,7 +133,7 @@ public final class NeptuneStore: Sendable {
         keepTTL: Bool = false,
         db: Int = 0
     ) throws -> Bool {
-        guard engine.journal == nil else {
+        guard engine.journal == nil && !engine.isCapturing else {
             var arguments = [Array("SET".utf8), key, value]
             if let ttl { arguments += [Array("PX".utf8), Array(String(Self.milliseconds(ttl)).utf8)] }
             switch condition {
@@ -163,7 +163,7 @@ public final class NeptuneStore: Sendable {
     /// - Throws: ``CommandError`` for a non-integer value, overflow, or a wrong type.
     @discardableResult
     public func increment(_ key: [UInt8], by increment: Int64 = 1, db: Int = 0) throws -> Int64 {
-        guard engine.journal == nil else {
+        guard engine.journal == nil && !engine.isCapturing else {
             let reply = execute([Array("INCRBY".utf8), key, Array(String(increment).utf8)], db: db)
             return try Self.unwrap(reply) { $0.intValue.map { Int64($0) } }
         }
@@ -200,7 +200,7 @@ public final class NeptuneStore: Sendable {
     /// Deletes keys; returns how many existed.
     @discardableResult
     public func delete(_ keys: [UInt8]..., db: Int = 0) -> Int {
-        guard engine.journal == nil else {
+        guard engine.journal == nil && !engine.isCapturing else {
             return execute([Array("DEL".utf8)] + keys, db: db).intValue ?? 0
         }
         return keys.reduce(0) { $0 + (engine.deleteKey($1, db: db) ? 1 : 0) }
@@ -299,7 +299,7 @@ public final class NeptuneStore: Sendable {
 
     /// Removes every key of `db`, or of every database when `db` is nil.
     public func flush(db: Int? = nil) {
-        guard engine.journal == nil else {
+        guard engine.journal == nil && !engine.isCapturing else {
             if let db {
                 _ = execute(["FLUSHDB"], db: db)
             } else {

@@ -147,6 +147,7 @@ public struct ServerCronService: Service {
             if let snapshotter = state.snapshotter, !state.engine.isLoading {
                 let rules = state.config.saveRules.map { (seconds: $0.seconds, changes: $0.changes) }
                 snapshotter.checkRules(rules, now: state.engine.clock.milliseconds())
+                state.applySnapshotWriteRefusal()
             }
         }
     }

@@ -37,6 +37,8 @@ public struct SnapshotMetadata: Equatable, Sendable {
         case databases = 4
         /// UTF-8: the program that wrote it.
         case producer = 5
+        /// (u32 database, u64 keys) pairs for the databases holding keys: lets a reader size its tables first.
+        case databaseKeys = 7
     }
 
     public var formatVersion: UInt32
@@ -45,6 +47,8 @@ public struct SnapshotMetadata: Equatable, Sendable {
     public var createdAt: Int64
     public var databases: UInt32
     public var producer: String
+    /// Keys per database (databases without keys omitted).
+    public var databaseKeys: [Int: UInt64] = [:]
     /// Fields with tags this version does not know, kept as read.
     public var otherFields: [UInt16: [UInt8]]
 
@@ -76,6 +80,14 @@ public struct SnapshotMetadata: Equatable, Sendable {
             (Tag.databases.rawValue, bytes(of: databases)),
             (Tag.producer.rawValue, Array(producer.utf8)),
         ]
+        if !databaseKeys.isEmpty {
+            var pairs: [UInt8] = []
+            for db in databaseKeys.keys.sorted() {
+                append(UInt32(db), to: &pairs)
+                append(databaseKeys[db]!, to: &pairs)
+            }
+            fields.append((Tag.databaseKeys.rawValue, pairs))
+        }
         for tag in otherFields.keys.sorted() { fields.append((tag, otherFields[tag]!)) }
         append(UInt32(fields.count), to: &out)
         for (tag, value) in fields {
@@ -128,6 +140,11 @@ public struct SnapshotMetadata: Equatable, Sendable {
             case .createdAt: metadata.createdAt = try integer(Int64.self)
             case .databases: metadata.databases = try integer(UInt32.self)
             case .producer: metadata.producer = String(decoding: value, as: UTF8.self)
+            case .databaseKeys:
+                guard value.count % 12 == 0 else { throw fail(offset, "metadata field \(tag) has length \(value.count)") }
+                for pair in stride(from: 0, to: value.count, by: 12) {
+                    metadata.databaseKeys[Int(read(UInt32.self, value, pair))] = read(UInt64.self, value, pair + 4)
+                }
             case nil: metadata.otherFields[tag] = value
             }
             seen.insert(tag)

@@ -97,6 +97,9 @@ public enum SnapshotReader {
         progress: LoadingProgress? = nil
     ) throws(SnapshotError) -> Report {
         let (metadata, dataStart) = try readMetadata(bytes, path: path)
+        for (db, keys) in metadata.databaseKeys where keys < UInt64(Int32.max) {
+            engine.reserve(keys: Int(keys), db: db)
+        }
         var keysLoaded = 0
         var endCount: UInt64? = nil
         let end = try decompress(bytes, from: dataStart, path: path, progress: progress) {

@@ -240,6 +240,9 @@ public final class Snapshotter: @unchecked Sendable {
                 databases: UInt32(capture.databases)
             )
             metadata.indexDefinitions = indexDefinitions
+            for (db, keys) in capture.keysPerDatabase.enumerated() where keys > 0 {
+                metadata.databaseKeys[db] = UInt64(keys)
+            }
             let writer = try SnapshotWriter(file: file, path: temporary, metadata: metadata)
             for index in 0..<Engine.shardCount {
                 try writer.write(capture.takeShard(index))

@@ -71,6 +71,26 @@ import Testing
         #expect(fileSystem.contents("/data/dump.nsnap") == nil)
     }
 
+    @Test func failedSnapshotStopsWritesUntilOneSucceeds() throws {
+        let (state, fileSystem) = Self.makeState()
+        try state.config.set("save", "3600 1")
+        var session = ServerSession(state)
+        session.run("SET", "a", "1")
+        fileSystem.failAfter(operations: 1)
+        #expect(session.raw("SAVE") == "-ERR\r\n")
+        state.applySnapshotWriteRefusal()
+        let refusal = "-\(ServerState.bgsaveErrorRefusal)\r\n"
+        #expect(session.raw("SET", "b", "2") == refusal)
+        #expect(session.raw("PING") == refusal)
+        #expect(session.raw("GET", "a") == "$1\r\n1\r\n")
+        try state.config.set("stop-writes-on-bgsave-error", "no")
+        state.applySnapshotWriteRefusal()
+        #expect(session.raw("SET", "b", "2") == "+OK\r\n")
+        try state.config.set("stop-writes-on-bgsave-error", "yes")
+        state.applySnapshotWriteRefusal()
+        #expect(session.raw("SET", "b", "3") == refusal)
+    }
+
     @Test func saveRulesStartABackgroundSave() throws {
         let clock = ManualClock()
         let (state, fileSystem) = Self.makeState(clock: clock)

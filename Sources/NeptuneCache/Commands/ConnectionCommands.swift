@@ -4,6 +4,7 @@ import NeptuneRESP
 extension Engine {
     static func ping(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         if a.count > 2 { throw CommandError.wrongArity("ping") }
+        if let refusal = engine.writeRefusal { throw CommandError(refusal) }
         if c.isSubscribed && c.protocolVersion == .v2 {
             c.reply.writeRESPArrayHeader(2)
             c.reply.writeRESPBulkString("pong")

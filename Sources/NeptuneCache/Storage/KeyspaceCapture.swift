@@ -103,14 +103,17 @@ public final class KeyspaceCapture: @unchecked Sendable {
     public let databases: Int
     /// The engine's change counter at the capture point (for `rdb_changes_since_last_save`).
     public let changesAtCapture: Int
+    /// Keys per database at the capture point.
+    public let keysPerDatabase: [Int]
     private let engine: Engine
     private let results: Mutex<[[UInt8]?]>
     private let cancelled = Atomic<Bool>(false)
     private let longestInline = Atomic<Int>(0)
     private let capturedKeys = Atomic<Int>(0)
 
-    init(engine: Engine, sequence: UInt64, keyCount: Int, changes: Int, createdAt: Int64) {
+    init(engine: Engine, sequence: UInt64, keyCount: Int, changes: Int, createdAt: Int64, keysPerDatabase: [Int]) {
         self.engine = engine
+        self.keysPerDatabase = keysPerDatabase
         self.sequence = sequence
         self.keyCount = keyCount
         self.changesAtCapture = changes
@@ -154,19 +157,23 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// The records of shard `index`, serializing it now (under its lock) if no one has yet. Each shard's bytes are
     /// handed out once and then released.
     public func takeShard(_ index: Int) -> [UInt8] {
-        let lock = engine.shards[index].lock
-        lock.lock()
-        lock.unlock()
-        return results.withLock { results in
+        let shard = engine.shards[index]
+        shard.lock.lock()
+        shard.prepareForChange()
+        shard.lock.unlock()
+        let bytes = results.withLock { results in
             let bytes = results[index] ?? []
             results[index] = nil
             return bytes
         }
+        if index == Engine.shardCount - 1 { engine.capturing.store(false, ordering: .relaxed) }
+        return bytes
     }
 
     /// Abandons the capture: shards not serialized yet are skipped when next locked.
     public func cancel() {
         cancelled.store(true, ordering: .relaxed)
+        engine.capturing.store(false, ordering: .relaxed)
         results.withLock { $0 = Array(repeating: nil, count: Engine.shardCount) }
     }
 
@@ -195,8 +202,12 @@ extension Engine {
             let sequence = atCapturePoint()
             var keys = 0
             var changes = 0
+            var perDatabase = [Int](repeating: 0, count: databases)
             for shard in shards {
-                for table in shard.tables { keys += table.count }
+                for (db, table) in shard.tables.enumerated() {
+                    keys += table.count
+                    perDatabase[db] += table.count
+                }
                 changes &+= shard.changes
             }
             let capture = KeyspaceCapture(
@@ -204,10 +215,25 @@ extension Engine {
                 sequence: sequence,
                 keyCount: keys,
                 changes: changes,
-                createdAt: clock.milliseconds()
+                createdAt: clock.milliseconds(),
+                keysPerDatabase: perDatabase
             )
             for shard in shards { shard.lock.pendingCapture = capture }
+            capturing.store(true, ordering: .relaxed)
             return capture
+        }
+    }
+
+    /// Grows the key tables of `db` so that `keys` keys spread over the shards fit without rehashing (before a load).
+    public func reserve(keys: Int, db: Int) {
+        guard db >= 0 && db < databases && keys > 0 else { return }
+        let perShard = keys / Self.shardCount + keys / (Self.shardCount * 8) + 64
+        for shard in shards {
+            shard.lock.withLock {
+                let table = shard.tables[db]
+                let capacity = KeyTable.capacity(for: perShard)
+                if capacity > table.capacity { table.resize(to: capacity, hasher: hasher, slab: shard.slab) }
+            }
         }
     }
 

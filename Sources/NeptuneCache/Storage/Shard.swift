@@ -43,6 +43,15 @@ final class Shard: @unchecked Sendable {
         self.randomState = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
+    /// Serializes this shard for a snapshot still waiting for it, before the caller (holding the lock) changes it.
+    @inline(__always)
+    func prepareForChange() {
+        if let capture = lock.pendingCapture {
+            lock.pendingCapture = nil
+            capture.captureShard(index)
+        }
+    }
+
     @inline(__always)
     func entry(_ table: KeyTable, _ slot: Int) -> Entry {
         Entry(slab.pointer(table.ref(at: slot)))

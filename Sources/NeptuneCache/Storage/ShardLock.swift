@@ -12,8 +12,8 @@ import Synchronization
 /// through the ordinary key helpers; reentrancy makes that second acquisition a counter increment.
 ///
 /// A snapshot in progress leaves a ``pendingCapture`` on the locks of the shards it has not serialized yet: whoever
-/// takes such a lock next (a command, the expiry sweep, the snapshot's own thread) serializes the shard first, before
-/// it can change anything, so every shard is captured exactly as it was when the snapshot began.
+/// is about to change such a shard (a write command, an expiry or eviction; see ``Shard/prepareForChange()``)
+/// serializes it first, so every shard is captured exactly as it was when the snapshot began. Readers do not.
 final class ShardLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let owner = Atomic<UInt>(0)
@@ -46,10 +46,6 @@ final class ShardLock: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         owner.store(me, ordering: .relaxed)
         depth = 1
-        if let capture = pendingCapture {
-            pendingCapture = nil
-            capture.captureShard(shardIndex)
-        }
     }
 
     @inline(__always)

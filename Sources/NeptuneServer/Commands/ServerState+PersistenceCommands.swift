@@ -28,6 +28,23 @@ extension ServerState {
 
     static let saveInProgress = CommandError("ERR Background save already in progress")
 
+    /// Redis's refusal of writes after a failed snapshot (`stop-writes-on-bgsave-error yes` with save rules).
+    public static let bgsaveErrorRefusal = "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+        + "unable to persist to disk. Commands that may modify the data set are disabled, because this instance is "
+        + "configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error "
+        + "option). Please check the Redis logs for details about the RDB error."
+
+    /// `stop-writes-on-bgsave-error`: with save rules set, a failed snapshot refuses writes (and PING) until a
+    /// snapshot succeeds, as Redis does. Called by the cron after it checks the save rules.
+    public func applySnapshotWriteRefusal() {
+        guard let snapshotter else { return }
+        let refuse = config.stopWritesOnBgsaveError && !config.saveRules.isEmpty
+            && !snapshotter.status.lastSaveSucceeded
+        if refuse != (engine.writeRefusal != nil) {
+            engine.writeRefusal = refuse ? Self.bgsaveErrorRefusal : nil
+        }
+    }
+
     /// `SAVE`: takes a snapshot and replies once it is durable. Other clients keep being served meanwhile (the
     /// snapshot is a copy-on-write capture), unlike Redis, which blocks every client.
     func save(_ a: [ByteBuffer], _ c: inout CommandContext) throws {
