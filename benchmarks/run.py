@@ -48,6 +48,8 @@ COMMANDS = ("SET", "GET")
 VALUE_BYTES = 10
 REDIS_BENCHMARK_RANDOM_KEYS = 100_000
 EMBEDDED_PRODUCT = "neptune-embedded-benchmark"
+# The release build of scripts/build-release: optimized, without runtime exclusivity checks in any module.
+RELEASE_BUILD = ("build", "-c", "release", "-Xswiftc", "-enforce-exclusivity=unchecked")
 FSYNC_MODES = ("always", "everysec")
 DURABILITY_CLIENTS = (1, 50)
 #: The small-hash memory workload: this many hashes of HASH_FIELDS fields of VALUE_BYTES each (listpack in Redis).
@@ -407,8 +409,8 @@ class Runner:
             )
         if not options.skip_build:
             for product in products:
-                self.swift("build", "-c", "release", "--product", product)
-        bin_path = Path(self.swift("build", "-c", "release", "--show-bin-path").strip().splitlines()[-1])
+                self.swift(*RELEASE_BUILD, "--product", product)
+        bin_path = Path(self.swift(*RELEASE_BUILD, "--show-bin-path").strip().splitlines()[-1])
         for product in products:
             self.binaries[product] = bin_path / product
         overrides = {
