@@ -184,23 +184,40 @@ public final class ClientConnection: @unchecked Sendable {
         }
     }
 
+    /// The session fields CLIENT LIST shows, taken from a command context after a batch of commands ran.
+    struct SessionSummary {
+        var db: Int
+        var protocolVersion: RESPVersion
+        var noEvict: Bool
+        var noTouch: Bool
+        /// Commands queued by MULTI, or -1 outside a transaction.
+        var multiCount: Int
+
+        /// Reads the fields one by one, so a context stored in a class property is not copied whole (with its
+        /// reply buffer and references) to be passed.
+        @inline(__always)
+        init(_ context: borrowing CommandContext) {
+            db = context.db
+            protocolVersion = context.protocolVersion
+            noEvict = context.noEvict
+            noTouch = context.noTouch
+            multiCount = context.transaction.map { $0.queuedCount } ?? -1
+        }
+    }
+
     /// Records the last command that ran and the session after it (for CLIENT LIST's `cmd`, `idle`, `db`, `resp`,
     /// `qbuf`). The connection calls it once per batch of pipelined commands, after the batch ran, so other
     /// clients see its state as of its last complete batch.
-    func recordCommand(_ name: String, now: Int64, context: borrowing CommandContext, queryBufferBytes: Int) {
-        recordProtocol(context.protocolVersion)
+    func recordCommand(_ name: String, now: Int64, session: SessionSummary, queryBufferBytes: Int) {
+        recordProtocol(session.protocolVersion)
         lock.withLock {
-            if let transaction = context.transaction {
-                _multiCount = transaction.queuedCount
-            } else {
-                _multiCount = -1
-            }
+            _multiCount = session.multiCount
             _lastCommand = name
             _lastInteraction = now
-            _db = context.db
-            _protocolVersion = context.protocolVersion
-            _noEvict = context.noEvict
-            _noTouch = context.noTouch
+            _db = session.db
+            _protocolVersion = session.protocolVersion
+            _noEvict = session.noEvict
+            _noTouch = session.noTouch
             _queryBufferBytes = queryBufferBytes
         }
     }

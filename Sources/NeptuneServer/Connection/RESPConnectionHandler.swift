@@ -132,17 +132,17 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             while !closing, blocked == nil, try decoder.decode(buffer: &pending!, into: &arguments) {
                 run(channelContext)
                 // The arguments are slices of `pending`: release them so the next read can append to it in place.
-                arguments.removeAll(keepingCapacity: true)
+                releaseArguments()
             }
         } catch let error as RESPProtocolError {
-            arguments.removeAll(keepingCapacity: true)
+            releaseArguments()
             publishLastCommand()
             logger.debug("protocol error", metadata: ["client": "\(client?.address ?? "")", "error": "\(error)"])
             context.reply.writeRESPError(error)
             closeAfterFlush(channelContext)
             return
         } catch {
-            arguments.removeAll(keepingCapacity: true)
+            releaseArguments()
             publishLastCommand()
             context.reply.writeRESPError("ERR Protocol error: \(error)")
             closeAfterFlush(channelContext)
@@ -167,6 +167,13 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         } else if pending != nil && pending!.readerIndex > 64 * 1024 {
             pending!.discardReadBytes()
         }
+    }
+
+    /// Empties `arguments`, keeping its capacity. Popping the few elements is much cheaper than
+    /// `removeAll(keepingCapacity:)`, which goes through the generic `replaceSubrange`.
+    @inline(__always)
+    private func releaseArguments() {
+        while arguments.popLast() != nil {}
     }
 
     private func run(_ channelContext: ChannelHandlerContext) {
@@ -250,7 +257,12 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private func publishLastCommand() {
         guard let (name, now) = lastCommand, let client else { return }
         lastCommand = nil
-        client.recordCommand(name, now: now, context: context, queryBufferBytes: pending?.readableBytes ?? 0)
+        client.recordCommand(
+            name,
+            now: now,
+            session: ClientConnection.SessionSummary(context),
+            queryBufferBytes: pending?.readableBytes ?? 0
+        )
     }
 
     /// Counts the error reply written at `offset` under its first word, for INFO errorstats.
@@ -290,8 +302,17 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             }
         }
         channelContext.writeAndFlush(wrapOutboundOut(context.reply), promise: nil)
-        context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+        if context.reply.capacity <= Self.keptReplyCapacity {
+            // Once the socket took the whole reply (the usual case) the channel has dropped its reference, and
+            // clearing reuses the storage; if part of it is still queued, clearing allocates a fresh one.
+            context.reply.clear()
+        } else {
+            context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+        }
     }
+
+    /// The largest reply buffer kept from batch to batch; a bigger one (a large value was sent) is dropped.
+    private static let keptReplyCapacity = 64 * 1024
 
     /// Writes a pub/sub message (on the connection's event loop, between read batches, so it never splits a
     /// reply), then enforces `client-output-buffer-limit pubsub`: a client whose unsent output stays over the soft
