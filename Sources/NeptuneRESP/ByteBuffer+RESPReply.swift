@@ -13,6 +13,52 @@ public enum RESPVersion: Int, Sendable, Hashable {
 }
 
 extension ByteBuffer {
+    // MARK: Raw writing
+
+    /// Reserves `capacity` writable bytes, lets `body` write at most that many at the writer index and moves the
+    /// writer index over the count it returns.
+    ///
+    /// Replies are built from many small writes; this goes to the storage in one step, where `writeStaticString`
+    /// or `writeWithUnsafeMutableBytes` slice the storage buffer generically (`dropFirst`) on every call, which
+    /// costs more than writing a short reply.
+    @inlinable
+    internal mutating func _writeRESPRaw(capacity: Int, _ body: (UnsafeMutableRawPointer) -> Int) {
+        if self.writableBytes < capacity {
+            self.reserveCapacity(minimumWritableBytes: capacity)
+        }
+        let start = self.writerIndex
+        let written = self.withVeryUnsafeMutableBytes { storage in
+            body(storage.baseAddress.unsafelyUnwrapped + start)
+        }
+        self.moveWriterIndex(forwardBy: written)
+    }
+
+    /// Writes the bytes of `text`, a short constant such as `$-1\r\n`.
+    @inlinable
+    internal mutating func _writeRESPConstant(_ text: StaticString) {
+        let count = text.utf8CodeUnitCount
+        let source = text.utf8Start
+        self._writeRESPRaw(capacity: count) { target in
+            target.copyMemory(from: source, byteCount: count)
+            return count
+        }
+    }
+
+    /// Writes `<marker><bytes>\r\n`: a simple string's or an error's line.
+    @inlinable
+    internal mutating func _writeRESPLine(_ marker: UInt8, _ bytes: UnsafeRawBufferPointer) {
+        let count = bytes.count
+        self._writeRESPRaw(capacity: count + 3) { target in
+            target.storeBytes(of: marker, as: UInt8.self)
+            if let source = bytes.baseAddress, count > 0 {
+                (target + 1).copyMemory(from: source, byteCount: count)
+            }
+            target.storeBytes(of: UInt8(ascii: "\r"), toByteOffset: count + 1, as: UInt8.self)
+            target.storeBytes(of: UInt8(ascii: "\n"), toByteOffset: count + 2, as: UInt8.self)
+            return count + 3
+        }
+    }
+
     // MARK: Simple strings and errors
 
     /// Writes a RESP simple string, for example `+OK\r\n`.
@@ -20,16 +66,7 @@ extension ByteBuffer {
     /// - Parameter s: The status text. It must not contain `\r` or `\n`.
     @inlinable
     public mutating func writeRESPSimpleString(_ s: StaticString) {
-        // One reservation for the whole line: this is the SET reply.
-        s.withUTF8Buffer { utf8 -> Void in
-            _ = self.writeWithUnsafeMutableBytes(minimumWritableBytes: utf8.count + 3) { buffer in
-                buffer[0] = UInt8(ascii: "+")
-                UnsafeMutableRawBufferPointer(rebasing: buffer[1...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
-                buffer[utf8.count + 1] = UInt8(ascii: "\r")
-                buffer[utf8.count + 2] = UInt8(ascii: "\n")
-                return utf8.count + 3
-            }
-        }
+        self._writeRESPLine(UInt8(ascii: "+"), UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
     /// Writes a RESP simple string, for example `+OK\r\n`.
@@ -37,9 +74,10 @@ extension ByteBuffer {
     /// - Parameter s: The status text, written as UTF-8. It must not contain `\r` or `\n`.
     @inlinable
     public mutating func writeRESPSimpleString(_ s: String) {
-        self.writeInteger(UInt8(ascii: "+"))
-        self.writeString(s)
-        self.writeStaticString("\r\n")
+        var s = s
+        s.withUTF8 { utf8 in
+            self._writeRESPLine(UInt8(ascii: "+"), UnsafeRawBufferPointer(utf8))
+        }
     }
 
     /// Writes a RESP error: `-` followed by the message and CRLF.
@@ -88,8 +126,8 @@ extension ByteBuffer {
     @inlinable
     internal mutating func _writeRESPPrefixedInteger(_ prefix: UInt8, _ value: Int) {
         // 1 prefix + 1 sign + 20 digits + CRLF fits in 24 bytes.
-        self.writeWithUnsafeMutableBytes(minimumWritableBytes: 24) { buffer in
-            Self._encodeRESPPrefixedInteger(prefix, value, into: buffer)
+        self._writeRESPRaw(capacity: 24) { target in
+            Self._encodeRESPPrefixedInteger(prefix, value, into: UnsafeMutableRawBufferPointer(start: target, count: 24))
         }
     }
 
@@ -134,7 +172,9 @@ extension ByteBuffer {
     @inlinable
     public mutating func writeRESPBulkString(_ bytes: UnsafeRawBufferPointer) {
         // One reservation for the header, the payload and the CRLF: this is the GET reply.
-        _ = self.writeWithUnsafeMutableBytes(minimumWritableBytes: 24 + bytes.count + 2) { buffer in
+        let capacity = 24 + bytes.count + 2
+        self._writeRESPRaw(capacity: capacity) { target in
+            let buffer = UnsafeMutableRawBufferPointer(start: target, count: capacity)
             var position = Self._encodeRESPPrefixedInteger(UInt8(ascii: "$"), bytes.count, into: buffer)
             if let source = bytes.baseAddress, bytes.count > 0 {
                 (buffer.baseAddress.unsafelyUnwrapped + position).copyMemory(from: source, byteCount: bytes.count)
@@ -194,8 +234,8 @@ extension ByteBuffer {
     @inlinable
     public mutating func writeRESPNull(_ version: RESPVersion) {
         switch version {
-        case .v2: self.writeStaticString("$-1\r\n")
-        case .v3: self.writeStaticString("_\r\n")
+        case .v2: self._writeRESPConstant("$-1\r\n")
+        case .v3: self._writeRESPConstant("_\r\n")
         }
     }
 
@@ -205,8 +245,8 @@ extension ByteBuffer {
     @inlinable
     public mutating func writeRESPNullArray(_ version: RESPVersion) {
         switch version {
-        case .v2: self.writeStaticString("*-1\r\n")
-        case .v3: self.writeStaticString("_\r\n")
+        case .v2: self._writeRESPConstant("*-1\r\n")
+        case .v3: self._writeRESPConstant("_\r\n")
         }
     }
 
@@ -295,10 +335,10 @@ extension ByteBuffer {
     @inlinable
     public mutating func writeRESPBoolean(_ value: Bool, _ version: RESPVersion) {
         switch (version, value) {
-        case (.v2, true): self.writeStaticString(":1\r\n")
-        case (.v2, false): self.writeStaticString(":0\r\n")
-        case (.v3, true): self.writeStaticString("#t\r\n")
-        case (.v3, false): self.writeStaticString("#f\r\n")
+        case (.v2, true): self._writeRESPConstant(":1\r\n")
+        case (.v2, false): self._writeRESPConstant(":0\r\n")
+        case (.v3, true): self._writeRESPConstant("#t\r\n")
+        case (.v3, false): self._writeRESPConstant("#f\r\n")
         }
     }
 

@@ -183,4 +183,40 @@ import Testing
         #expect(s.raw("NOSUCH", "a", "b") == "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n")
         #expect(s.raw("object") == "-ERR wrong number of arguments for 'object' command\r\n")
     }
+
+    /// Overwrites of a string by one of the same size class rewrite the entry in its cell: the value, the TTL and
+    /// the count of keys with a TTL must come out exactly as with a fresh entry.
+    @Test func overwritesInPlaceKeepValuesAndTTLAccounting() {
+        var s = session()
+        func expires() -> Int { s.engine.keyspaceSummary().first?.expires ?? 0 }
+        #expect(s.raw("SET", "k", "aaaa", "PX", "5000") == "+OK\r\n")
+        #expect(expires() == 1)
+        #expect(s.raw("SET", "k", "bbbb") == "+OK\r\n")
+        #expect(s.raw("PTTL", "k") == ":-1\r\n")
+        #expect(s.raw("GET", "k") == "$4\r\nbbbb\r\n")
+        #expect(expires() == 0)
+        #expect(s.raw("SET", "k", "ccc", "PX", "1000") == "+OK\r\n")
+        #expect(s.raw("SET", "k", "dddd", "KEEPTTL") == "+OK\r\n")
+        #expect(s.raw("PTTL", "k") == ":1000\r\n")
+        #expect(expires() == 1)
+        #expect(s.raw("APPEND", "k", "e") == ":5\r\n")
+        #expect(s.raw("GET", "k") == "$5\r\ndddde\r\n")
+        let long = String(repeating: "x", count: 300)
+        #expect(s.raw("SET", "k", long, "KEEPTTL") == "+OK\r\n")
+        #expect(s.raw("GET", "k") == "$300\r\n\(long)\r\n")
+        #expect(s.raw("SET", "k", "f", "KEEPTTL") == "+OK\r\n")
+        #expect(s.raw("GET", "k") == "$1\r\nf\r\n")
+        #expect(s.raw("OBJECT", "ENCODING", "k") == "$6\r\nembstr\r\n")
+        clock.advance(milliseconds: 1000)
+        #expect(s.raw("GET", "k") == "$-1\r\n")
+        #expect(expires() == 0)
+        #expect(s.raw("SET", "n", "10") == "+OK\r\n")
+        #expect(s.raw("INCR", "n") == ":11\r\n")
+        #expect(s.raw("INCRBY", "n", "-1") == ":10\r\n")
+        #expect(s.raw("OBJECT", "ENCODING", "n") == "$3\r\nint\r\n")
+        #expect(s.raw("SADD", "set", "m") == ":1\r\n")
+        #expect(s.raw("SET", "set", "now a string") == "+OK\r\n")
+        #expect(s.raw("TYPE", "set") == "+string\r\n")
+        #expect(s.raw("DBSIZE") == ":2\r\n")
+    }
 }

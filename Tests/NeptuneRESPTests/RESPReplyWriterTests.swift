@@ -15,6 +15,28 @@ import Testing
         #expect(written { $0.writeRESPSimpleString(String("QUEUED")) } == "+QUEUED\r\n")
     }
 
+    /// The writers append at the writer index, grow a full buffer, copy a shared one instead of writing into the
+    /// other copy, and write after a slice's own bytes.
+    @Test func writersAppendGrowAndCopyOnWrite() {
+        var buffer = ByteBuffer()
+        buffer.writeString("abcd")
+        buffer.moveReaderIndex(forwardBy: 1)
+        let shared = buffer
+        buffer.writeRESPSimpleString("OK")
+        buffer.writeRESPNull(.v2)
+        buffer.writeRESPInteger(-12)
+        Array("xy".utf8).withUnsafeBytes { buffer.writeRESPBulkString($0) }
+        buffer.writeRESPBoolean(true, .v3)
+        #expect(String(buffer: buffer) == "bcd+OK\r\n$-1\r\n:-12\r\n$2\r\nxy\r\n#t\r\n")
+        #expect(String(buffer: shared) == "bcd")
+        let parent = ByteBuffer(string: "0123456789")
+        var slice = parent.getSlice(at: 2, length: 3)!
+        slice.writeRESPNull(.v3)
+        slice.writeRESPSimpleString(String(repeating: "s", count: 2000))
+        #expect(String(buffer: slice) == "234_\r\n+" + String(repeating: "s", count: 2000) + "\r\n")
+        #expect(String(buffer: parent) == "0123456789")
+    }
+
     @Test func errorsKeepTheirPrefixAndLoseLineBreaks() {
         #expect(written { $0.writeRESPError("ERR syntax error") } == "-ERR syntax error\r\n")
         #expect(

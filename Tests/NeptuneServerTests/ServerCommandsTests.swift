@@ -43,7 +43,7 @@ struct ServerSession {
     mutating func raw(_ arguments: [String]) -> String {
         context.reply.clear()
         let name = state.engine.execute(arguments.map { ByteBuffer(string: $0) }, context: &context)
-        client.recordCommand(name ?? "NULL", now: context.now, context: context, queryBufferBytes: 0)
+        client.recordCommand(name ?? "NULL", now: context.now, session: .init(context), queryBufferBytes: 0)
         return String(decoding: context.reply.readableBytesView, as: UTF8.self)
     }
 

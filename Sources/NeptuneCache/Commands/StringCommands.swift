@@ -89,6 +89,9 @@ extension Engine {
     }
 
     /// Writes `value` as the string at `key` (replacing what `slot` holds, or inserting when -1).
+    ///
+    /// An entry of the same size class is overwritten in place, so `key` and `value` must not point into the entry
+    /// being replaced (they come from the request or a local buffer).
     @discardableResult @inline(__always)
     func putString(
         _ shard: Shard,
@@ -108,7 +111,8 @@ extension Engine {
             slot: slot,
             valueLength: value.count,
             expiry: expiry,
-            access: lruClock(now)
+            access: lruClock(now),
+            reuseCell: true
         ) { target in
             if value.count > 0 { target.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: value.count) }
         }
@@ -152,6 +156,9 @@ extension Engine {
         var persist = false
         var expiryKind: ExpiryKind?
         var expiryArgument: ByteBuffer?
+
+        /// No options.
+        init() {}
 
         init(_ a: [ByteBuffer], from start: Int, isSet: Bool) throws {
             var j = start
@@ -236,7 +243,7 @@ extension Engine {
     }
 
     static func set(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
-        let options = try StringOptions(a, from: 3, isSet: true)
+        let options = a.count == 3 ? StringOptions() : try StringOptions(a, from: 3, isSet: true)
         // A plain `SET key value` is its own deterministic effect: journal it as received, which spares building
         // the command again.
         try setGeneric(

@@ -148,6 +148,9 @@ final class Shard: @unchecked Sendable {
 
     /// Writes an entry for `key` (replacing the one in `slot`, or inserting when `slot` is -1) and lets `fill`
     /// write its value bytes. Returns the key's slot and entry.
+    ///
+    /// With `reuseCell`, a string replacing a string whose cell has the right size class is written over the old
+    /// entry in place: only for callers whose `key` and `fill` do not read the old entry's bytes.
     @discardableResult @inline(__always)
     func store(
         _ db: Int,
@@ -160,6 +163,7 @@ final class Shard: @unchecked Sendable {
         access: UInt32,
         releasingOld: Bool = true,
         touchExisting: Bool = true,
+        reuseCell: Bool = false,
         fill: (UnsafeMutableRawBufferPointer) -> Void
     ) -> (slot: Int, entry: Entry) {
         let table = tables[db]
@@ -171,6 +175,27 @@ final class Shard: @unchecked Sendable {
             access = touchExisting ? touched(old, now: evictionNow()) : old
         }
         let size = Entry.size(keyLength: key.count, valueLength: valueLength, hasExpiry: expiry != nil)
+        if reuseCell && slot >= 0 && type == .string {
+            // A string overwritten by a string of the same size class is rewritten in its cell: no allocation,
+            // no free, and the slot keeps its reference.
+            let oldRef = table.ref(at: slot)
+            let cell = slab.pointer(oldRef)
+            let old = Entry(cell)
+            if old.type == .string && slab.isCell(oldRef, ofClassFor: size) {
+                if old.hasExpiry { table.volatileCount -= 1 }
+                let entry = Entry.initialize(
+                    cell,
+                    type: type,
+                    key: key,
+                    valueLength: valueLength,
+                    expiry: expiry,
+                    access: access
+                )
+                fill(entry.value)
+                if expiry != nil { table.volatileCount += 1 }
+                return (slot, entry)
+            }
+        }
         let newRef = slab.allocate(size)
         let cell = slab.pointer(newRef)
         let entry = Entry.initialize(

@@ -123,6 +123,14 @@ final class SlabAllocator {
         return classes[Int(sizeClass - 1)].cellSize
     }
 
+    /// Whether the cell `ref` is of the size class a new allocation of `size` bytes would get (so an entry of that
+    /// size can be rewritten in it).
+    @inline(__always)
+    func isCell(_ ref: CellRef, ofClassFor size: Int) -> Bool {
+        guard size <= Self.maxClassSize else { return false }
+        return ref >> 32 == UInt64(Self.classForSize[(size + 7) >> 3]) + 1
+    }
+
     /// The address of the cell `ref` points at; valid until the cell is freed.
     @inline(__always)
     func pointer(_ ref: CellRef) -> UnsafeMutableRawPointer {
