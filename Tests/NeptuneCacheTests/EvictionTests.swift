@@ -1,5 +1,5 @@
 import NIOCore
-import NeptuneCache
+@testable import NeptuneCache
 import NeptuneRESP
 import NeptuneTestSupport
 import Synchronization
@@ -183,6 +183,41 @@ import Testing
         fill(&s, prefix: "scan:", count: 20_000)
         #expect(exists(&s, prefix: "hot:", count: 500) > 480)
         #expect(engine.statistics().evictedKeys > 15_000)
+    }
+
+    /// S3-FIFO's queues and ghost filter cost a few bytes per key, so it holds nearly as many keys as LRU (whose
+    /// data lives in the entry's access field) at the same limit.
+    @Test func s3fifoBookkeepingCostsFewBytesPerKey() {
+        var held: [EvictionPolicy: Int] = [:]
+        for policy in [EvictionPolicy.allkeysLRU, .allkeysS3FIFO] {
+            let engine = Engine(clock: clock, hashSeed: 42)
+            engine.configureEviction(maxmemory: engine.usedMemory() + 1_000_000, policy: policy)
+            var s = EngineSession(engine: engine)
+            for i in 0..<60_000 {
+                s.run("SET", "key:\(i)", String(repeating: "v", count: 32))
+                if i % 3 == 0 { s.run("GET", "key:\(i / 2)") }
+            }
+            #expect(engine.statistics().evictedKeys > 30_000)
+            // Eviction runs before each write, so the last write may overshoot by its own size.
+            #expect(engine.usedMemory() <= engine.maxmemory + 200)
+            held[policy] = engine.keyCount(db: 0)
+        }
+        let lru = held[.allkeysLRU]!
+        let s3fifo = held[.allkeysS3FIFO]!
+        #expect(s3fifo * 100 >= lru * 93, "s3fifo holds \(s3fifo) keys, LRU \(lru)")
+    }
+
+    /// Evictions take keys from the shards holding more, so shards stay balanced although inserts fall on them
+    /// at random.
+    @Test(arguments: [EvictionPolicy.allkeysS3FIFO, .allkeysLRU, .allkeysRandom])
+    func evictionKeepsShardsBalanced(policy: EvictionPolicy) {
+        let engine = engine(policy: policy, headroom: 600_000)
+        var s = EngineSession(engine: engine)
+        fill(&s, prefix: "b:", count: 60_000)
+        let counts = engine.shards.map { shard in shard.lock.withLock { shard.keyCount } }
+        let mean = counts.reduce(0, +) / counts.count
+        #expect(engine.statistics().evictedKeys > 40_000)
+        #expect(counts.min()! * 100 >= mean * 85 && counts.max()! * 100 <= mean * 115, "\(counts)")
     }
 
     @Test func evictionsAreJournaledAsDel() {

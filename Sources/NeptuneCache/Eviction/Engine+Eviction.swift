@@ -201,6 +201,23 @@ extension Engine {
         return shard.lock.tryLock() ? shard : nil
     }
 
+    /// The next shard in turn or a random one, whichever holds more keys, locked without waiting; nil if busy.
+    ///
+    /// Inserts fall on shards at random while evictions take turns, so without the comparison (the power of two
+    /// choices) the shards' sizes would drift apart, and the hot keys of a crowded shard would go before the cold
+    /// keys of another.
+    private func nextShardHoldingMore() -> Shard? {
+        guard let shard = nextShard() else { return nil }
+        let other = shards[Int(truncatingIfNeeded: shard.nextRandom() >> 32) & (Self.shardCount - 1)]
+        guard other !== shard && other.lock.tryLock() else { return shard }
+        if other.keyCount > shard.keyCount {
+            shard.lock.unlock()
+            return other
+        }
+        other.lock.unlock()
+        return shard
+    }
+
     /// Deletes the key in `slot` as evicted and publishes the freed memory. The caller holds the shard's lock.
     private func evict(_ shard: Shard, _ db: Int, _ slot: Int) {
         shard.deleteByEngine(db, slot, reason: .evicted)
@@ -210,7 +227,7 @@ extension Engine {
     private func evictRandom(volatileOnly: Bool) -> EvictionStep {
         var busy = false
         for _ in 0..<Self.shardCount {
-            guard let shard = nextShard() else {
+            guard let shard = nextShardHoldingMore() else {
                 busy = true
                 continue
             }
@@ -229,25 +246,23 @@ extension Engine {
         return busy ? .busy : .nothing
     }
 
+    /// Evicts by S3-FIFO from one shard (see ``nextShardHoldingMore()``).
     private func evictS3FIFO() -> EvictionStep {
         var busy = false
-        // First a shard whose small queue holds its share; then the main part of the next shard.
-        for smallOnly in [true, false] {
-            for _ in 0..<Self.shardCount {
-                guard let shard = nextShard() else {
-                    busy = true
-                    continue
-                }
-                defer { shard.lock.unlock() }
-                let start = eviction.dbCursor.load(ordering: .relaxed)
-                for i in 0..<databases {
-                    let db = (start &+ i) % databases
-                    let victim = shard.s3Victim(db, smallOnly: smallOnly)
-                    if victim >= 0 {
-                        if i > 0 { eviction.dbCursor.store(db, ordering: .relaxed) }
-                        evict(shard, db, victim)
-                        return .evicted
-                    }
+        for _ in 0..<Self.shardCount {
+            guard let shard = nextShardHoldingMore() else {
+                busy = true
+                continue
+            }
+            defer { shard.lock.unlock() }
+            let start = eviction.dbCursor.load(ordering: .relaxed)
+            for i in 0..<databases {
+                let db = (start &+ i) % databases
+                let victim = shard.s3Victim(db)
+                if victim >= 0 {
+                    if i > 0 { eviction.dbCursor.store(db, ordering: .relaxed) }
+                    evict(shard, db, victim)
+                    return .evicted
                 }
             }
         }
@@ -265,8 +280,8 @@ extension Engine {
         var busy = false
         while attempts < 2 * Self.shardCount {
             attempts += 1
-            // Populate from one random shard (shards are random slices of every database).
-            guard let shard = nextShard() else {
+            // Populate from one shard (shards are random slices of every database).
+            guard let shard = nextShardHoldingMore() else {
                 busy = true
                 continue
             }

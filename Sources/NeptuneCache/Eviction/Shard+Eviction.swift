@@ -77,9 +77,11 @@ extension Shard {
             let s3 = s3State(table)
             if s3.takeGhost(hash: hash) { return 0 }
             let ticket = s3.enqueueSmall(hash: hash)
-            if s3.smallCount * 5 > table.count + 64 {
-                // Not under memory pressure (eviction keeps the small queue near 10%): the oldest small keys
-                // graduate to the main part, so the queue stays bounded.
+            if s3.smallCount * 10 > table.count + 64 {
+                // Not under memory pressure (eviction keeps the small queue at 10%): the oldest small keys
+                // graduate to the main part, so the queue holds its 10% share when eviction starts (every insert
+                // then enters it and every eviction takes from it while it holds 10% or more, so a queue that
+                // started larger would stay larger).
                 promoteOldestSmall(table, s3)
             }
             return S3Bits.small(ticket: ticket)
@@ -103,7 +105,8 @@ extension Shard {
     /// Neptune's S3-FIFO bits must be consistent with its queues, so all modes start clean).
     func resetAccessData(now: Int64) {
         for table in tables {
-            table.s3 = tuning.mode == .s3fifo ? S3FIFOState() : nil
+            // Created on the table's first insert or eviction (s3State), so empty databases cost nothing.
+            table.s3 = nil
             let initial: UInt32
             switch tuning.mode {
             case .lru: initial = UInt32(truncatingIfNeeded: now / 1000) & 0xFF_FFFF
@@ -113,7 +116,6 @@ extension Shard {
             for slot in 0..<table.capacity where table.isLive(slot) {
                 entry(table, slot).access = initial
             }
-            table.s3?.sizeGhost(forKeys: table.count)
         }
     }
 
@@ -199,10 +201,10 @@ extension Shard {
     /// S3-FIFO's choice of the next key of `db` to evict, or -1 if the table is empty. Bounded work: at most a
     /// few sweeps of the hand over the table (frequencies are at most 3).
     ///
-    /// With `smallOnly`, only a key of the small queue, and only while that queue holds at least 10% of the
-    /// table's keys: the evictor first looks for such a shard, so that the small queue's share is kept across
-    /// shards rather than per shard (inserts do not fall evenly on the shards in the short run).
-    func s3Victim(_ db: Int, smallOnly: Bool) -> Int {
+    /// The small queue gives up its oldest key while it holds at least 10% of the table's keys: evicted (and
+    /// remembered in the ghost filter) if it was not read meanwhile, else moved to the main part. Otherwise the
+    /// main part's CLOCK hand picks the victim.
+    func s3Victim(_ db: Int) -> Int {
         let table = tables[db]
         guard table.count > 0 else { return -1 }
         let s3 = s3State(table)
@@ -226,7 +228,6 @@ extension Shard {
             // Read while in the small queue: on to the main part, frequency reset.
             e.access = 0
         }
-        if smallOnly { return -1 }
         // Main part: CLOCK over the table's slots.
         var slot = s3.hand & table.mask
         var steps = 0

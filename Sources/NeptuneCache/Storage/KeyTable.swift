@@ -124,7 +124,7 @@ final class KeyTable {
         deleted = 0
         volatileCount = 0
         sweepCursor = 0
-        if s3 != nil { s3 = S3FIFOState() }
+        s3 = nil
     }
 
     /// The smallest power-of-two capacity that holds `keys` at ≤ 50% load.

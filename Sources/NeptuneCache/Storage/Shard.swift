@@ -259,7 +259,6 @@ final class Shard: @unchecked Sendable {
             slab.free(ref)
         }
         table.removeAll()
-        if tuning.mode == .s3fifo { table.s3 = S3FIFOState() }
     }
 
     /// Bytes this shard's data holds: key-table slots, the entries' cells, collection objects and eviction
@@ -272,6 +271,13 @@ final class Shard: @unchecked Sendable {
             if let s3 = table.s3 { bytes += s3.memoryBytes }
         }
         return bytes
+    }
+
+    /// Keys of every database in this shard.
+    var keyCount: Int {
+        var total = 0
+        for table in tables { total += table.count }
+        return total
     }
 
     /// Deletes expired keys met in the next `budget` slots of `db`'s table. Returns (slots examined, keys removed).
