@@ -308,6 +308,7 @@ public final class NeptuneStore: Sendable {
             return
         }
         if let db { engine.flush(db: db) } else { engine.flushAll() }
+        if engine.maxmemory > 0 { _ = engine.usedMemory() }  // publishes what the flush freed
     }
 
     /// Closes a durable store (``open(directory:options:clock:logger:)`` in NeptuneSnapshot): writes out and
@@ -384,6 +385,7 @@ extension Engine {
             guard ms > 0 else { throw CommandError.invalidExpireTime("set") }
             expiry = clock.milliseconds() + ms
         }
+        try evictBeforeDirectWrite()
         // The precise time is only needed for an expiry (read then); the access clock takes the coarse time.
         let now = clock.coarseMilliseconds()
         return key.withUnsafeBytes { k in
@@ -402,6 +404,7 @@ extension Engine {
                     expiry = Self.expiry(shard, db, slot)
                 }
                 putString(shard, db, k, hash, slot: slot, value: v, expiry: expiry, now: now)
+                publishDirectWrite(shard)
                 return true
             }
         }
@@ -409,9 +412,11 @@ extension Engine {
 
     func incrementInteger(_ key: [UInt8], by increment: Int64, db: Int) throws -> Int64 {
         try validate(db)
+        try evictBeforeDirectWrite()
         var context = CommandContext(db: db, reply: ByteBuffer())
         context.now = clock.milliseconds()
         try Self.incrementBy(self, key: ByteBuffer(bytes: key), by: increment, &context)
+        withStoredKey(key) { shard, _, _, _ in publishDirectWrite(shard) }
         var decoder = RESPValueDecoder()
         guard case .integer(let value)? = try decoder.decode(buffer: &context.reply) else {
             throw CommandError("ERR unexpected reply")
@@ -437,6 +442,7 @@ extension Engine {
             let slot = shard.find(db, k, hash, now: now)
             guard slot >= 0 else { return false }
             shard.remove(db, slot)
+            publishDirectWrite(shard)
             return true
         }
     }

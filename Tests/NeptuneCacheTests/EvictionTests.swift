@@ -220,6 +220,44 @@ import Testing
         #expect(counts.min()! * 100 >= mean * 85 && counts.max()! * 100 <= mean * 115, "\(counts)")
     }
 
+    /// The embedded API's direct writes (no journal attached, so no dispatcher) evict as commands do.
+    @Test func embeddedDirectWritesEvict() throws {
+        let store = NeptuneStore(clock: clock)
+        store.engine.configureEviction(maxmemory: store.engine.usedMemory() + 200_000, policy: .allkeysS3FIFO)
+        for i in 0..<20_000 { try store.set("direct:\(i)", String(repeating: "v", count: 20)) }
+        for i in 0..<2_000 { try store.increment("counter:\(i)") }
+        let limit = store.engine.maxmemory
+        #expect(store.engine.evictedKeys > 10_000)
+        #expect(store.engine.usedMemory() <= limit + limit / 100)
+        #expect(store.count() + store.engine.evictedKeys == 22_000)
+        #expect(try store.get("counter:1999") == Array("1".utf8))
+        // Deletions and flushes give the memory back to the count at once.
+        store.flush()
+        #expect(store.engine.usedMemory() < limit - 150_000)
+    }
+
+    /// Under noeviction a direct write over the limit fails with Redis's OOM error and changes nothing.
+    @Test func embeddedDirectWritesGetOOMUnderNoeviction() throws {
+        let store = NeptuneStore(clock: clock)
+        store.engine.configureEviction(maxmemory: store.engine.usedMemory() + 20_000, policy: .noeviction)
+        var written = 0
+        var refusal: (any Error)?
+        for i in 0..<2_000 {
+            do {
+                try store.set("k:\(i)", "0123456789")
+                written += 1
+            } catch {
+                refusal = error
+                break
+            }
+        }
+        #expect(refusal as? CommandError == .outOfMemory)
+        #expect(store.count() == written)
+        #expect(throws: CommandError.outOfMemory) { try store.increment("counter") }
+        #expect(try store.get("k:0") == Array("0123456789".utf8))
+        #expect(store.delete("k:0") == 1)
+    }
+
     @Test func evictionsAreJournaledAsDel() {
         let engine = engine(policy: .allkeysRandom, headroom: 30_000)
         let journal = RecordingJournal()

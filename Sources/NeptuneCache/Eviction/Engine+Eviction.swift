@@ -180,6 +180,20 @@ extension Engine {
         }
     }
 
+    /// Before a write that bypasses the dispatcher (the embedded API without a journal): evicts as the dispatcher
+    /// does before a command, and throws Redis's OOM error when memory is over the limit and nothing may go.
+    @inline(__always)
+    func evictBeforeDirectWrite() throws {
+        guard eviction.maxmemory.load(ordering: .relaxed) > 0 else { return }
+        guard evictIfNeeded() else { throw CommandError.outOfMemory }
+    }
+
+    /// After a write that bypassed the dispatcher: publishes the memory change of `shard` (locked by the caller).
+    @inline(__always)
+    func publishDirectWrite(_ shard: Shard) {
+        if eviction.maxmemory.load(ordering: .relaxed) > 0 { shard.publishMemory(eviction.used) }
+    }
+
     /// Evicts one key by `policy`.
     func evictOne(_ policy: EvictionPolicy, _ pool: inout [EvictionCandidate]) -> EvictionStep {
         switch policy {
@@ -352,4 +366,10 @@ extension Engine {
         for shard in shards { shard.lock.withLock { total += shard.evictedKeys } }
         return total
     }
+}
+
+extension CommandError {
+    /// `OOM command not allowed when used memory > 'maxmemory'.`: a command that may grow memory, refused because
+    /// memory is over `maxmemory` and the policy may evict nothing.
+    public static let outOfMemory = CommandError(Engine.outOfMemoryMessage)
 }
