@@ -224,6 +224,7 @@ def run_one(servers: Servers, kind: str, policy: str, maxmemory: int, trace: lis
             "evicted_keys": int(stats.get("evicted_keys", 0)),
             "keys": int(server.call("DBSIZE")),
             "used_memory": int(memory.get("used_memory", 0)),
+            "used_memory_peak": int(memory.get("used_memory_peak", 0)),
             "rss": server.rss_bytes(),
         })
     finally:
@@ -238,23 +239,67 @@ def run_one(servers: Servers, kind: str, policy: str, maxmemory: int, trace: lis
 # Latency with eviction active
 
 
-def latency_run(servers: Servers, benchmark: Path, maxmemory: int, policy: str, requests: int) -> dict[str, Any]:
-    server = servers.start("neptune", policy, maxmemory)
+class MemorySampler:
+    """Polls INFO memory every `period` seconds on its own connection while a load runs: the highest used_memory
+    seen, and the server's RSS at that moment."""
+
+    def __init__(self, server: harness.Server, period: float = 0.1) -> None:
+        import threading
+
+        self.server = server
+        self.period = period
+        self.max_used = 0
+        self.samples = 0
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        try:
+            with harness.RespClient(self.server.port) as client:
+                while not self.stop_event.wait(self.period):
+                    used = int(harness.parse_info(client.call("INFO", "memory") or "").get("used_memory", 0))
+                    self.max_used = max(self.max_used, used)
+                    self.samples += 1
+        except (OSError, harness.BenchError):
+            pass
+
+    def __enter__(self) -> "MemorySampler":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=5)
+
+
+def latency_run(servers: Servers, benchmark: Path, maxmemory: int, policy: str, requests: int,
+                kind: str = "neptune") -> dict[str, Any]:
+    """SETs of new random keys from 50 connections (pipeline 1), after a 2-second warm-up that fills memory up to
+    the limit, so every measured write evicts. Samples used_memory throughout."""
+    server = servers.start(kind, policy, maxmemory)
     try:
-        out = subprocess.run(
-            [str(benchmark), "--port", str(server.port), "--connections", "50", "--pipeline", "1",
-             "--requests", str(requests), "--command", "SET __key__ __data__", "--keyspace", "10000000",
-             "--key-prefix", "lat:", "--data-size", "32", "--seed", "1", "--json"],
-            check=True, capture_output=True, text=True,
-        ).stdout
+        with MemorySampler(server) as sampler:
+            out = subprocess.run(
+                [str(benchmark), "--port", str(server.port), "--connections", "50", "--pipeline", "1",
+                 "--requests", str(requests), "--warmup", "2", "--command", "SET __key__ __data__",
+                 "--keyspace", "100000000", "--key-prefix", "lat:", "--data-size", "32", "--seed", "1", "--json"],
+                check=True, capture_output=True, text=True,
+            ).stdout
         data = json.loads(out)
+        memory = server.info("memory")
         evicted = int(server.info("stats").get("evicted_keys", 0))
+        rss = server.rss_bytes()
     finally:
         server.stop()
     latency = data["latencyMs"]
-    result = {"policy": policy, "maxmemory": maxmemory, "evicted_keys": evicted,
-              "p50_ms": latency["p50"], "p99_ms": latency["p99"], "requests_per_second": round(data["opsPerSecond"])}
-    harness.log(f"  latency {policy} maxmemory {maxmemory}: {result}")
+    result = {"server": kind, "policy": policy, "maxmemory": maxmemory, "evicted_keys": evicted,
+              "p50_ms": latency["p50"], "p99_ms": latency["p99"], "p999_ms": latency["p99.9"],
+              "requests_per_second": round(data["opsPerSecond"]),
+              "used_memory": int(memory.get("used_memory", 0)), "max_used_memory_sampled": sampler.max_used,
+              "samples": sampler.samples, "rss": rss}
+    harness.log(f"  latency {kind} {policy} maxmemory {maxmemory}: p99 {result['p99_ms']} ms, "
+                f"{result['requests_per_second']} requests/s, evicted {evicted}, "
+                f"max used {sampler.max_used / 1e6:.2f} MB")
     return result
 
 
@@ -264,7 +309,7 @@ def latency_run(servers: Servers, benchmark: Path, maxmemory: int, policy: str, 
 
 def render(results: dict[str, Any]) -> str:
     lines = [
-        f"Settings: {results['settings']}",
+        f"Settings: {results['settings']}. Command: `{results['command']}` ({results['seconds']:.0f} s).",
         "",
     ]
     for trace in results["traces"]:
@@ -273,51 +318,81 @@ def render(results: dict[str, Any]) -> str:
                      + (f", paced to {trace['rate']:,.0f} requests/s" if trace.get("rate") else ", full speed")
                      + ")")
         lines.append("")
-        lines.append("| server | policy | hit ratio | keys held | evicted | used_memory | RSS | exact LRU* | Belady* |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("| server | policy | hit ratio | keys held | evicted | used_memory (/ maxmemory) | RSS | "
+                     "exact LRU* | Belady* | requests/s |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for run in trace["runs"]:
             lines.append(
                 f"| {run['server']} | {run['policy']} | {run['hit_ratio']:.4f} | {run['keys']:,} | "
-                f"{run['evicted_keys']:,} | {run['used_memory'] / 1e6:.2f} MB | {run['rss'] / 1e6:.1f} MB | "
-                f"{run['lru_same_capacity']:.4f} | {run['belady_same_capacity']:.4f} |"
+                f"{run['evicted_keys']:,} | {run['used_memory'] / 1e6:.2f} MB ({run['used_memory'] / trace['maxmemory']:.3f}) | "
+                f"{run['rss'] / 1e6:.1f} MB | {run['lru_same_capacity']:.4f} | {run['belady_same_capacity']:.4f} | "
+                f"{run['requests'] / run['seconds']:,.0f} |"
             )
         lines.append("")
-        best_redis = max((r["hit_ratio"] for r in trace["runs"] if r["server"] == "redis"), default=None)
+        best_redis = max((r for r in trace["runs"] if r["server"] == "redis"), key=lambda r: r["hit_ratio"],
+                         default=None)
         s3 = next((r for r in trace["runs"] if r["policy"] == "allkeys-s3fifo"), None)
         if best_redis is not None and s3 is not None:
-            lines.append(f"allkeys-s3fifo - best redis-server policy: {s3['hit_ratio'] - best_redis:+.4f}; "
-                         f"Belady at Neptune's capacity - allkeys-s3fifo: "
-                         f"{s3['belady_same_capacity'] - s3['hit_ratio']:+.4f}.")
+            lines.append(f"allkeys-s3fifo - best redis-server policy ({best_redis['policy']}): "
+                         f"{s3['hit_ratio'] - best_redis['hit_ratio']:+.4f}; Belady at Neptune's capacity - "
+                         f"allkeys-s3fifo: {s3['belady_same_capacity'] - s3['hit_ratio']:+.4f}.")
             lines.append("")
     lines.append("\\* exact LRU and Belady's optimal, computed offline on the same trace for the number of keys "
-                 "that server held at the end of its run (its capacity at this maxmemory).")
+                 "that server held at the end of its run (its capacity at this maxmemory). Belady's optimal is "
+                 "bounded by the trace's compulsory misses (the first request of each distinct key).")
     if results.get("latency"):
         lines.append("")
-        lines.append("**Latency of SET with eviction active** (neptune-benchmark, 50 connections, pipeline 1, "
-                     "random new keys):")
+        lines.append("**SET latency with eviction active** (neptune-benchmark, 50 connections, pipeline 1, SETs of "
+                     "new random keys, 32-byte values, after a 2 s warm-up that fills memory; used_memory sampled "
+                     "every 100 ms during the run):")
         lines.append("")
-        lines.append("| policy | maxmemory | evicted | p50 ms | p99 ms | requests/s |")
-        lines.append("|---|---:|---:|---:|---:|---:|")
+        lines.append("| server | policy | maxmemory | evicted | p50 ms | p99 ms | p99.9 ms | requests/s | "
+                     "max used_memory sampled (/ maxmemory) | RSS at end |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for run in results["latency"]:
-            lines.append(f"| {run['policy']} | {run['maxmemory']:,} | {run['evicted_keys']:,} | {run['p50_ms']} | "
-                         f"{run['p99_ms']} | {run['requests_per_second']} |")
+            limit = run["maxmemory"]
+            used = f"{run['max_used_memory_sampled'] / 1e6:.2f} MB" + (
+                f" ({run['max_used_memory_sampled'] / limit:.3f})" if limit else "")
+            lines.append(f"| {run['server']} | {run['policy']} | {limit:,} | {run['evicted_keys']:,} | "
+                         f"{run['p50_ms']} | {run['p99_ms']} | {run['p999_ms']} | {run['requests_per_second']:,} | "
+                         f"{used} | {run['rss'] / 1e6:.1f} MB |")
+        lines.append("")
+        for line in latency_ratios(results["latency"]):
+            lines.append(line)
     return "\n".join(lines) + "\n"
+
+
+def latency_ratios(runs: list[dict[str, Any]]) -> list[str]:
+    """p99 with a limit over p99 without one, per server."""
+    out = []
+    for kind in ("neptune", "redis"):
+        base = next((r for r in runs if r["server"] == kind and r["maxmemory"] == 0), None)
+        if base is None:
+            continue
+        for run in runs:
+            if run["server"] == kind and run["maxmemory"] > 0 and base["p99_ms"]:
+                out.append(f"- {kind} {run['policy']}: p99 with eviction / p99 without = "
+                           f"{run['p99_ms'] / base['p99_ms']:.2f}")
+    return out
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller traces, no paced run, short latency run")
-    parser.add_argument("--keys", type=int, default=200_000, help="distinct keys of the Zipf traces")
-    parser.add_argument("--requests", type=int, default=1_000_000, help="requests per trace at full speed")
+    parser.add_argument("--quick", action="store_true", help="small traces, short paced and latency runs")
+    parser.add_argument("--keys", type=int, default=100_000, help="distinct keys of the Zipf traces")
+    parser.add_argument("--requests", type=int, default=400_000, help="requests per trace at full speed")
     parser.add_argument("--alpha", type=float, default=0.99, help="Zipf exponent")
-    parser.add_argument("--maxmemory", type=int, default=3_000_000, help="maxmemory for every server, bytes")
+    parser.add_argument("--maxmemory", type=int, default=2_000_000, help="maxmemory for every server, bytes")
     parser.add_argument("--value-size", type=int, default=32)
     parser.add_argument("--window", type=int, default=32, help="GETs pipelined per window")
-    parser.add_argument("--rate", type=float, default=4000, help="requests/s of the paced run")
-    parser.add_argument("--paced-requests", type=int, default=400_000)
+    parser.add_argument("--rate", type=float, default=3000, help="requests/s of the paced run")
+    parser.add_argument("--paced-requests", type=int, default=120_000)
+    parser.add_argument("--paced-trace", default="zipf-scans")
+    parser.add_argument("--paced-neptune-policies", default="allkeys-s3fifo,allkeys-lru")
     parser.add_argument("--traces", default="zipf,zipf-scans,loop,shifting")
     parser.add_argument("--neptune-policies", default=",".join(NEPTUNE_POLICIES))
-    parser.add_argument("--latency-requests", type=int, default=1_000_000)
+    parser.add_argument("--latency-requests", type=int, default=600_000)
+    parser.add_argument("--latency-maxmemory", type=int, default=8_000_000)
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--neptune-server", type=Path)
     parser.add_argument("--neptune-benchmark", type=Path)
@@ -325,14 +400,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-readme", action="store_true")
     options = parser.parse_args(argv)
     if options.quick:
-        options.keys, options.requests, options.latency_requests = 50_000, 200_000, 200_000
-        options.maxmemory = min(options.maxmemory, 1_800_000)
+        options.keys, options.requests = 40_000, 60_000
+        options.paced_requests, options.rate = 15_000, 5000
+        options.latency_requests = 50_000
+        options.maxmemory = min(options.maxmemory, 1_500_000)
+        options.latency_maxmemory = min(options.latency_maxmemory, 3_000_000)
 
     if not options.skip_build and not (options.neptune_server and options.neptune_benchmark):
         subprocess.run(["swift", "build", "-c", "release", "--product", "neptune-server"], cwd=ROOT, check=True)
         subprocess.run(["swift", "build", "-c", "release", "--product", "neptune-benchmark"], cwd=ROOT, check=True)
-    bin_path = Path(subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
-                                   capture_output=True, text=True).stdout.strip())
+    if not (options.neptune_server and options.neptune_benchmark):
+        bin_path = Path(subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+                                       capture_output=True, text=True).stdout.strip())
     neptune = options.neptune_server or bin_path / "neptune-server"
     benchmark = options.neptune_benchmark or bin_path / "neptune-benchmark"
     options.out.mkdir(parents=True, exist_ok=True)
@@ -340,32 +419,39 @@ def main(argv: list[str]) -> int:
     servers = Servers(neptune, work)
     value = b"v" * options.value_size
     policies = [p for p in options.neptune_policies.split(",") if p]
+    paced_policies = [p for p in options.paced_neptune_policies.split(",") if p]
+    started = time.monotonic()
 
     n, r = options.keys, options.requests
+    scan_every, scan_length = max(1000, n // 5), max(250, n // 20)
     definitions = {
         "zipf": ("Zipf", f"Zipf alpha {options.alpha} over {n:,} keys", lambda: trace_zipf(n, r, options.alpha, 1)),
-        "zipf-scans": ("Zipf with scans", f"Zipf alpha {options.alpha} over {n:,} keys; every 20,000 requests a "
-                       "scan of 5,000 keys used once", lambda: trace_zipf_scans(n, r, options.alpha, 2, 5000, 20000)),
+        "zipf-scans": ("Zipf with scans", f"Zipf alpha {options.alpha} over {n:,} keys; every {scan_every:,} "
+                       f"requests a scan of {scan_length:,} keys used once",
+                       lambda: trace_zipf_scans(n, max(r, options.paced_requests), options.alpha, 2, scan_length,
+                                                scan_every)),
         "loop": ("Loop", f"keys 0..{n // 5:,} in order, repeated", lambda: trace_loop(n // 5, r)),
         "shifting": ("Shifting popularity", f"Zipf alpha {options.alpha} over {n:,} keys, hot set reshuffled 4 "
                      "times", lambda: trace_shifting(n, r, options.alpha, 3, 4)),
     }
-    runs_to_do: list[tuple[str, Optional[float], int]] = [(t, None, r) for t in options.traces.split(",") if t]
-    if not options.quick:
-        runs_to_do.append(("zipf-scans", options.rate, options.paced_requests))
+    runs_to_do: list[tuple[str, Optional[float], int, list[str]]] = [
+        (t, None, r, policies) for t in options.traces.split(",") if t]
+    if options.rate and options.paced_requests:
+        runs_to_do.append((options.paced_trace, options.rate, options.paced_requests, paced_policies))
 
     results: dict[str, Any] = {
         "settings": f"maxmemory {options.maxmemory:,} B for every server, {options.value_size}-byte values, "
                     f"keys `k:NNNNNNNN`, maxmemory-samples 5, {options.window} GETs per pipelined window",
+        "command": "python3 benchmarks/replay.py" + ("" if not argv else " " + " ".join(argv)),
         "traces": [],
     }
-    for name, rate, requests in runs_to_do:
+    for name, rate, requests, neptune_policies in runs_to_do:
         title, description, make = definitions[name]
         trace = make()[:requests]
         harness.log(f"{title}: {len(trace):,} requests" + (f" paced to {rate:.0f}/s" if rate else ""))
         entry = {"name": title, "description": description, "requests": len(trace), "distinct": len(set(trace)),
                  "maxmemory": options.maxmemory, "rate": rate, "runs": []}
-        for kind, kind_policies in (("neptune", policies), ("redis", REDIS_POLICIES)):
+        for kind, kind_policies in (("neptune", neptune_policies), ("redis", REDIS_POLICIES)):
             for policy in kind_policies:
                 entry["runs"].append(run_one(servers, kind, policy, options.maxmemory, trace, value,
                                              options.window, rate))
@@ -378,8 +464,10 @@ def main(argv: list[str]) -> int:
         results["traces"].append(entry)
 
     results["latency"] = []
-    for policy, maxmemory in (("allkeys-s3fifo", 0), ("allkeys-s3fifo", 8_000_000), ("allkeys-lru", 8_000_000)):
-        results["latency"].append(latency_run(servers, benchmark, maxmemory, policy, options.latency_requests))
+    for kind, policy, maxmemory in (("neptune", "allkeys-s3fifo", 0), ("neptune", "allkeys-s3fifo",
+                                    options.latency_maxmemory), ("neptune", "allkeys-lru", options.latency_maxmemory)):
+        results["latency"].append(latency_run(servers, benchmark, maxmemory, policy, options.latency_requests, kind))
+    results["seconds"] = time.monotonic() - started
 
     (options.out / "replay.json").write_text(json.dumps(results, indent=2))
     markdown = render(results)

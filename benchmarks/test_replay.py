@@ -1,6 +1,11 @@
 """Tests of the trace-replay tool's traces and offline models (no server needed)."""
 
+import json
+import os
+import shutil
+import tempfile
 import unittest
+from pathlib import Path
 
 import replay
 
@@ -34,6 +39,39 @@ class OfflineModelTests(unittest.TestCase):
         first = max(set(trace[:4000]), key=trace[:4000].count)
         second = max(set(trace[4000:]), key=trace[4000:].count)
         self.assertNotEqual(first, second)
+
+
+@unittest.skipUnless(os.environ.get("NEPTUNE_SERVER") and os.environ.get("NEPTUNE_BENCHMARK") and
+                     shutil.which("redis-server"), "set NEPTUNE_SERVER and NEPTUNE_BENCHMARK to built binaries")
+class QuickRunTests(unittest.TestCase):
+    """`replay.py --quick` end to end against the given binaries and redis-server (about a minute)."""
+
+    def test_quick_run_reports_every_trace_and_policy(self) -> None:
+        out = Path(tempfile.mkdtemp(prefix="replay-test-"))
+        try:
+            code = replay.main(["--quick", "--no-readme", "--out", str(out),
+                                "--neptune-server", os.environ["NEPTUNE_SERVER"],
+                                "--neptune-benchmark", os.environ["NEPTUNE_BENCHMARK"]])
+            self.assertEqual(code, 0)
+            results = json.loads((out / "replay.json").read_text())
+            names = [t["name"] for t in results["traces"]]
+            self.assertEqual(names, ["Zipf", "Zipf with scans", "Loop", "Shifting popularity", "Zipf with scans"])
+            self.assertIsNotNone(results["traces"][-1]["rate"])
+            for trace in results["traces"]:
+                servers = {(run["server"], run["policy"]) for run in trace["runs"]}
+                self.assertIn(("neptune", "allkeys-s3fifo"), servers)
+                self.assertIn(("redis", "allkeys-lfu"), servers)
+                for run in trace["runs"]:
+                    self.assertEqual(run["errors"], 0)
+                    self.assertGreater(run["evicted_keys"], 0)
+                    self.assertLessEqual(run["hit_ratio"], run["belady_same_capacity"] + 0.01)
+                    self.assertLessEqual(run["used_memory"], trace["maxmemory"] * 1.05)
+            latency = results["latency"]
+            self.assertEqual([run["maxmemory"] > 0 for run in latency], [False, True, True])
+            self.assertGreater(latency[1]["evicted_keys"], 0)
+            self.assertIn("p99 with eviction / p99 without", (out / "replay.md").read_text())
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":
