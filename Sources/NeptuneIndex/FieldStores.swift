@@ -109,6 +109,8 @@ final class TagStore {
             documentTags.append(contentsOf: repeatElement([], count: i + 1 - documentTags.count))
             rawValues.append(contentsOf: repeatElement(nil, count: i + 1 - rawValues.count))
         }
+        // The same raw value gives the same tags: nothing to do (a rewrite of the other fields).
+        if raw == rawValues[i] && (raw != nil || documentTags[i].isEmpty) { return }
         let new = raw.map { FieldValues.tags($0, separator: separator, caseSensitive: caseSensitive) } ?? []
         let old = documentTags[i]
         rawValues[i] = raw

@@ -6,9 +6,35 @@ enum FieldValues {
         var start = bytes.startIndex
         while start != bytes.endIndex, isSpace(bytes[start]) { start = bytes.index(after: start) }
         guard start != bytes.endIndex else { return nil }
+        if let value = parseInteger(bytes[start...]) { return value }
         let text = String(decoding: bytes[start...], as: UTF8.self)
         guard let value = Double(text), !value.isNaN else { return nil }
         return value
+    }
+
+    /// Fast path of ``parseNumber(_:)`` for the common case, an optionally signed decimal integer of at most 15
+    /// digits: exactly representable, so it gives what `strtod` gives without building a String. Anything else is nil
+    /// (the caller then takes the general path).
+    @inline(__always)
+    static func parseInteger<Bytes: Collection>(_ bytes: Bytes) -> Double? where Bytes.Element == UInt8 {
+        var index = bytes.startIndex
+        var negative = false
+        if bytes[index] == 0x2D || bytes[index] == 0x2B {
+            negative = bytes[index] == 0x2D
+            index = bytes.index(after: index)
+        }
+        var value: Int64 = 0
+        var digits = 0
+        while index != bytes.endIndex {
+            let digit = bytes[index] &- 0x30
+            guard digit < 10, digits < 15 else { return nil }
+            value = value &* 10 &+ Int64(digit)
+            digits += 1
+            index = bytes.index(after: index)
+        }
+        guard digits > 0 else { return nil }
+        let number = Double(value)
+        return negative ? -number : number
     }
 
     @inline(__always)
@@ -19,6 +45,9 @@ enum FieldValues {
     /// Splits a tag field value by `separator`, trims surrounding whitespace of each tag, drops empty tags and
     /// lowercases unless case-sensitive. The result is sorted and without duplicates.
     static func tags(_ bytes: [UInt8], separator: UInt8, caseSensitive: Bool) -> [[UInt8]] {
+        if let tag = singleASCIITag(bytes, separator: separator, caseSensitive: caseSensitive) {
+            return tag.isEmpty ? [] : [tag]
+        }
         var result: [[UInt8]] = []
         var start = 0
         while start <= bytes.count {
@@ -41,6 +70,28 @@ enum FieldValues {
             result = unique
         }
         return result
+    }
+
+    /// Fast path of ``tags(_:separator:caseSensitive:)`` for an ASCII value without the separator: the trimmed
+    /// (and lowercased) tag built in one allocation, empty when the value is blank; nil when the fast path does not
+    /// apply.
+    @inline(__always)
+    static func singleASCIITag(_ bytes: [UInt8], separator: UInt8, caseSensitive: Bool) -> [UInt8]? {
+        bytes.withUnsafeBufferPointer { buffer -> [UInt8]? in
+            var lo = 0
+            var hi = buffer.count
+            for byte in buffer where byte == separator || byte >= 0x80 { return nil }
+            while lo < hi && isSpace(buffer[lo]) { lo += 1 }
+            while hi > lo && isSpace(buffer[hi - 1]) { hi -= 1 }
+            if lo == hi { return [] }
+            return [UInt8](unsafeUninitializedCapacity: hi - lo) { out, count in
+                for i in lo..<hi {
+                    let byte = buffer[i]
+                    out[i - lo] = !caseSensitive && byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+                }
+                count = hi - lo
+            }
+        }
     }
 
     /// Lowercases ASCII bytes, and valid UTF-8 text by Unicode rules (invalid UTF-8 keeps its non-ASCII bytes).

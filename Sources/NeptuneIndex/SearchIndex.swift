@@ -61,15 +61,14 @@ public final class SearchIndex {
     @discardableResult
     public func index(key: [UInt8], values: [[UInt8]?]) -> Bool {
         precondition(values.count == stores.count, "one value per schema field")
-        var numbers = [Double?](repeating: nil, count: stores.count)
+        // Validate every NUMERIC value before touching anything (parsed again below: cheaper than an array per write).
         for (position, store) in stores.enumerated() {
             guard case .numeric = store, let raw = values[position] else { continue }
-            guard let number = FieldValues.parseNumber(raw) else {
+            if FieldValues.parseNumber(raw) == nil {
                 remove(key: key)
                 indexingFailures += 1
                 return false
             }
-            numbers[position] = number
         }
         let id: UInt32
         if let existing = ids[key] {
@@ -85,7 +84,7 @@ public final class SearchIndex {
         }
         for (position, store) in stores.enumerated() {
             switch store {
-            case .numeric(let numeric): numeric.set(id, numbers[position])
+            case .numeric(let numeric): numeric.set(id, values[position].flatMap { FieldValues.parseNumber($0) })
             case .tag(let tag): tag.set(id, values[position])
             case .text(let text): text.set(id, values[position])
             }
