@@ -323,6 +323,21 @@ def test_keys_created_by_exec_rename_move_copy_swapdb(any_server: ServerProcess)
     admin.call("ZADD", "orig", "7", "seven")
     admin.call("COPY", "orig", "copied")
     assert c.read_reply().value[:2] == [b"copied", b"seven"]
+    # LMOVE, ZUNIONSTORE and ZRANGESTORE writing the waited key.
+    c.send("BLPOP", "lmoved", "0")
+    wait_blocked(admin, 1)
+    admin.call("RPUSH", "lsrc", "l1")
+    admin.call("LMOVE", "lsrc", "lmoved", "LEFT", "LEFT")
+    assert c.read_reply().value == [b"lmoved", b"l1"]
+    c.send("BZPOPMAX", "zstored", "0")
+    wait_blocked(admin, 1)
+    admin.call("ZADD", "zin", "1", "u1", "2", "u2")
+    admin.call("ZUNIONSTORE", "zstored", "1", "zin")
+    assert c.read_reply().value[:2] == [b"zstored", b"u2"]
+    c.send("BZMPOP", "0", "1", "zranged", "MIN")
+    wait_blocked(admin, 1)
+    admin.call("ZRANGESTORE", "zranged", "zin", "0", "0")
+    assert c.read_reply().value[0] == b"zranged"
     # SWAPDB brings a database where the key has data.
     c.send("BLPOP", "swapped", "0")
     wait_blocked(admin, 1)
