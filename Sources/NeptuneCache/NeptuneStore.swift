@@ -101,12 +101,23 @@ public final class NeptuneStore: Sendable {
     /// let text = try store.withValue(of: key) { String(decoding: $0, as: UTF8.self) }
     /// ```
     /// - Throws: ``CommandError/wrongType`` if the key holds another type, or what `body` throws.
+    @inlinable
     public func withValue<R>(
         of key: [UInt8],
         db: Int = 0,
         _ body: (UnsafeRawBufferPointer) throws -> R
     ) throws -> R? {
-        try engine.withStringValue(key, db: db, body)
+        // Inlined into the caller, so `R` is a concrete type there: an unspecialized generic call would look up
+        // the metadata of `R?` at run time on every call, which costs about as much as the lookup itself.
+        var result: R?
+        try _withStringValue(key, db: db) { result = try body($0) }
+        return result
+    }
+
+    /// ``withValue(of:db:_:)``'s non-generic part: calls `body` with the value if the key holds a string.
+    @usableFromInline
+    func _withStringValue(_ key: [UInt8], db: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        _ = try engine.withStringValue(key, db: db, body)
     }
 
     /// When SET writes.

@@ -6,6 +6,8 @@ protocol MeasuredStore: Sendable {
     /// The name used in reports.
     static var name: String { get }
     func get(_ key: [UInt8]) -> [UInt8]?
+    /// The length of the value of `key`, read in place (no copy).
+    func valueLength(_ key: [UInt8]) -> Int?
     func set(_ key: [UInt8], _ value: [UInt8])
     func increment(_ key: [UInt8]) -> Int64
     func delete(_ key: [UInt8])
@@ -22,6 +24,14 @@ final class NeptuneMeasuredStore: MeasuredStore {
             return try self.store.get(key)
         } catch {
             fatalError("GET failed: \(error)")
+        }
+    }
+
+    func valueLength(_ key: [UInt8]) -> Int? {
+        do {
+            return try self.store.withValue(of: key) { $0.count }
+        } catch {
+            fatalError("withValue failed: \(error)")
         }
     }
 
@@ -57,6 +67,10 @@ final class DictionaryMeasuredStore: MeasuredStore {
 
     func get(_ key: [UInt8]) -> [UInt8]? {
         self.storage.withLock { $0[key] }
+    }
+
+    func valueLength(_ key: [UInt8]) -> Int? {
+        self.storage.withLock { $0[key]?.count }
     }
 
     func set(_ key: [UInt8], _ value: [UInt8]) {

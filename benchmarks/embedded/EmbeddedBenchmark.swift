@@ -7,6 +7,9 @@ enum Workload: String, CaseIterable, Codable {
     case getHit = "get-hit"
     /// GET of an absent key.
     case getMiss = "get-miss"
+    /// A read of a loaded key's value in place, without copying it out: `withValue(of:)` for Neptune, a lookup
+    /// inside the lock for the dictionary (both return the value's length).
+    case withValueHit = "with-value-hit"
     /// SET overwriting a loaded key.
     case setHit = "set-hit"
     /// SET inserting a new key (the new keys are deleted, untimed, after each repetition).
@@ -28,12 +31,17 @@ struct KeyPlan: Sendable {
     let loadedKeys: [[UInt8]]
     /// `ctr:%08d`, loaded with an integer.
     let counterKeys: [[UInt8]]
-    /// Per thread, `operations` random picks from ``loadedKeys``.
+    /// Per thread, `operations` random picks from ``loadedKeys``, each a copy with its own storage: a program
+    /// looks keys up with arrays it just built, not with the instances the store holds (for which `Array.==`
+    /// returns at once on storage identity, without reading the bytes).
     let loadedOrder: [[[UInt8]]]
-    /// Per thread, `operations` random picks from ``counterKeys``.
+    /// Per thread, `operations` random picks from ``counterKeys``, copies as in ``loadedOrder``.
     let counterOrder: [[[UInt8]]]
     /// Per thread, `operations` distinct keys never loaded (`new:%02d:%08d`).
     let absentKeys: [[[UInt8]]]
+    /// Per thread, `operations` copies of ``value``: each SET is given a value array of its own, as a program
+    /// building values would, so a dictionary never ends up holding one shared array for every key.
+    let setValues: [[[UInt8]]]
     /// The 10-byte value written by the set workloads.
     let value: [UInt8] = Array("0123456789".utf8)
     /// The loaded counters' value.
@@ -46,24 +54,31 @@ struct KeyPlan: Sendable {
         let loaded = self.loadedKeys
         let counters = self.counterKeys
         self.loadedOrder = (0..<threads).map { _ in
-            (0..<operations).map { _ in loaded[Int(random.next() % UInt64(loaded.count))] }
+            (0..<operations).map { _ in copyOf(loaded[Int(random.next() % UInt64(loaded.count))]) }
         }
         self.counterOrder = (0..<threads).map { _ in
-            (0..<operations).map { _ in counters[Int(random.next() % UInt64(counters.count))] }
+            (0..<operations).map { _ in copyOf(counters[Int(random.next() % UInt64(counters.count))]) }
         }
         self.absentKeys = (0..<threads).map { thread in
             (0..<operations).map { makeKey("new:\(thread < 10 ? "0" : "")\(thread):", $0) }
         }
+        let value = self.value
+        self.setValues = (0..<threads).map { _ in (0..<operations).map { _ in copyOf(value) } }
     }
 
     /// The keys thread `thread` uses for `workload`.
     func keys(for workload: Workload, thread: Int) -> [[UInt8]] {
         switch workload {
-        case .getHit, .setHit: self.loadedOrder[thread]
+        case .getHit, .withValueHit, .setHit: self.loadedOrder[thread]
         case .incrementHit: self.counterOrder[thread]
         case .getMiss, .setMiss, .incrementMiss: self.absentKeys[thread]
         }
     }
+}
+
+/// A copy of `bytes` in storage of its own.
+func copyOf(_ bytes: [UInt8]) -> [UInt8] {
+    bytes.withUnsafeBufferPointer { Array($0) }
 }
 
 /// `prefix` followed by `index` zero-padded to 8 digits.
@@ -121,7 +136,7 @@ struct EmbeddedBenchmark {
         var samples: [String: [String: [Double]]] = [:]
         for repetition in 0..<self.options.repetitions {
             for threads in self.options.threads {
-                for workload in Workload.allCases {
+                for workload in self.options.workloads {
                     let id = "\(workload.rawValue)/\(threads)"
                     // Alternate which store goes first, so drift (heat, frequency) does not favour one.
                     let neptuneFirst = repetition % 2 == 0
@@ -142,7 +157,7 @@ struct EmbeddedBenchmark {
             progress("repetition \(repetition + 1)/\(self.options.repetitions) done")
         }
         for threads in self.options.threads {
-            for workload in Workload.allCases {
+            for workload in self.options.workloads {
                 let id = "\(workload.rawValue)/\(threads)"
                 report.results.append(
                     EmbeddedReport.Result(
@@ -159,13 +174,16 @@ struct EmbeddedBenchmark {
 
     /// Loads the plan's keys and counters; returns the mean load time per key in ns.
     private func load<Store: MeasuredStore>(_ store: Store, _ plan: KeyPlan) -> Double {
+        // Every key gets a value of its own, as in a real cache (a dictionary given one shared array would hold
+        // one value a million times, always in cache); the copies are made outside the timed part.
+        let values = plan.loadedKeys.map { _ in copyOf(plan.value) }
         let start = ContinuousClock.now
-        for key in plan.loadedKeys {
-            store.set(key, plan.value)
+        for (key, value) in zip(plan.loadedKeys, values) {
+            store.set(key, value)
         }
         let elapsed = ContinuousClock.now - start
         for key in plan.counterKeys {
-            store.set(key, plan.counterValue)
+            store.set(key, copyOf(plan.counterValue))
         }
         return nanoseconds(elapsed) / Double(plan.loadedKeys.count)
     }
@@ -178,9 +196,9 @@ struct EmbeddedBenchmark {
         plan: KeyPlan
     ) -> (nsPerOperation: Double, failure: String?) {
         let expectedCount = store.count
-        let value = plan.value
         let run = runThreads(threads) { thread in
             let keys = plan.keys(for: workload, thread: thread)
+            let values = plan.setValues[thread]
             var unexpected = 0
             switch workload {
             case .getHit:
@@ -191,8 +209,12 @@ struct EmbeddedBenchmark {
                 for key in keys where store.get(key) != nil {
                     unexpected += 1
                 }
+            case .withValueHit:
+                for key in keys where store.valueLength(key) != 10 {
+                    unexpected += 1
+                }
             case .setHit, .setMiss:
-                for key in keys {
+                for (key, value) in zip(keys, values) {
                     store.set(key, value)
                 }
             case .incrementHit:

@@ -9,13 +9,15 @@ import Synchronization
 @main
 struct EmbeddedBenchmarkCommand {
     static let usage = """
-        usage: neptune-embedded-benchmark [--keys N] [--operations N] [--repetitions N] [--threads 1,2] [--quick]
-                                          [--json]
+        usage: neptune-embedded-benchmark [--keys N] [--operations N] [--repetitions N] [--threads 1,2]
+                                          [--workloads LIST] [--quick] [--json]
 
           --keys N          keys loaded into each store before measuring (default 1000000)
           --operations N    operations per thread per repetition (default 1000000)
           --repetitions N   measured repetitions; medians are reported (default 5)
           --threads LIST    thread counts, comma-separated (default 1,2)
+          --workloads LIST  workloads, comma-separated (default all: get-hit, get-miss, with-value-hit,
+                            set-hit, set-miss, incr-hit, incr-miss)
           --seed N          seed of the key order (default 1)
           --quick           a smoke run: 100000 keys, 200000 operations, 3 repetitions (other options
                             given override these)
@@ -57,6 +59,7 @@ struct BenchmarkOptions {
     var operations = 1_000_000
     var repetitions = 5
     var threads = [1, 2]
+    var workloads = Workload.allCases
     var seed: UInt64 = 1
     var json = false
 
@@ -96,6 +99,15 @@ struct BenchmarkOptions {
                     throw UsageError(message: "--threads takes thread counts such as 1,2, not '\(text)'")
                 }
                 options.threads = counts
+            case "--workloads":
+                let text = try value(argument)
+                let names = text.split(separator: ",").map(String.init)
+                let chosen = names.compactMap(Workload.init(rawValue:))
+                guard !chosen.isEmpty, chosen.count == names.count else {
+                    let known = Workload.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw UsageError(message: "--workloads takes names among \(known), not '\(text)'")
+                }
+                options.workloads = chosen
             case "--quick": break
             case "--json": options.json = true
             case "--help", "-h": throw UsageError(message: "")

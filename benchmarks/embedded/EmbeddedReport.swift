@@ -89,12 +89,12 @@ struct EmbeddedReport: Encodable {
                 + "median of \(self.configuration.repetitions) repetitions",
             "ns/op = wall time / all threads' operations; ratio = neptune / dictionary, lower is better for neptune",
             "",
-            pad("workload", 12, left: false) + pad("threads", 8) + pad("neptune ns/op", 15)
+            pad("workload", 15, left: false) + pad("threads", 8) + pad("neptune ns/op", 15)
                 + pad("dictionary ns/op", 18) + pad("ratio", 8),
         ]
         for result in self.results {
             lines.append(
-                pad(result.workload.rawValue, 12, left: false) + pad("\(result.threads)", 8)
+                pad(result.workload.rawValue, 15, left: false) + pad("\(result.threads)", 8)
                     + pad(fixed(result.neptune.median, 1), 15) + pad(fixed(result.dictionary.median, 1), 18)
                     + pad(fixed(result.ratio, 2), 8)
             )

@@ -119,16 +119,19 @@ struct Entry {
         return (keyLength, valueLength, offset)
     }
 
+    @inline(__always)
     var key: UnsafeRawBufferPointer {
         let l = layout
         return UnsafeRawBufferPointer(start: base + l.keyOffset, count: l.keyLength)
     }
 
+    @inline(__always)
     var value: UnsafeMutableRawBufferPointer {
         let l = layout
         return UnsafeMutableRawBufferPointer(start: base + l.keyOffset + l.keyLength, count: l.valueLength)
     }
 
+    @inline(__always)
     var valueLength: Int {
         layout.valueLength
     }
