@@ -3,13 +3,33 @@ public import NeptuneSnapshot
 public import Synchronization
 import NIOConcurrencyHelpers
 
+/// The commands and bytes one group of connections (those of one event loop) served, counted apart from other
+/// groups: event loops on different cores adding to one shared counter would pass its cache line back and forth
+/// on every read and write.
+public final class TrafficCounters: Sendable {
+    public let commandsProcessed = Atomic<Int>(0)
+    public let inputBytes = Atomic<Int>(0)
+    public let outputBytes = Atomic<Int>(0)
+    /// Keeps the counters of two groups, allocated one after the other, off each other's cache line.
+    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) = (
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+    )
+
+    init() {}
+
+    func reset() {
+        commandsProcessed.store(0, ordering: .relaxed)
+        inputBytes.store(0, ordering: .relaxed)
+        outputBytes.store(0, ordering: .relaxed)
+    }
+}
+
 /// Server-wide counters for INFO stats, updated once per read batch rather than per command.
 public final class ServerStatistics: Sendable {
     public let connectionsReceived = Atomic<Int>(0)
     public let rejectedConnections = Atomic<Int>(0)
-    public let commandsProcessed = Atomic<Int>(0)
-    public let inputBytes = Atomic<Int>(0)
-    public let outputBytes = Atomic<Int>(0)
+    /// Traffic counters by event loop (see ``traffic(for:)``); INFO shows their sums.
+    private let trafficGroups = Mutex<[ObjectIdentifier: TrafficCounters]>([:])
     public let errorReplies = Atomic<Int>(0)
     /// Clients closed for going over `client-output-buffer-limit` (INFO's
     /// `client_output_buffer_limit_disconnections`).
@@ -28,6 +48,28 @@ public final class ServerStatistics: Sendable {
     static let maximumErrorPrefixes = 128
 
     public init() {}
+
+    /// The traffic counters of the connections served by the event loop identified by `group` (created on first
+    /// use); a connection looks them up once, when it opens.
+    public func traffic(for group: ObjectIdentifier) -> TrafficCounters {
+        trafficGroups.withLock { groups in
+            if let counters = groups[group] { return counters }
+            let counters = TrafficCounters()
+            groups[group] = counters
+            return counters
+        }
+    }
+
+    private func total(_ counter: (TrafficCounters) -> Int) -> Int {
+        trafficGroups.withLock { groups in groups.values.reduce(0) { $0 + counter($1) } }
+    }
+
+    /// Commands run, over all connections.
+    public var commandsProcessed: Int { total { $0.commandsProcessed.load(ordering: .relaxed) } }
+    /// Bytes received from clients.
+    public var inputBytes: Int { total { $0.inputBytes.load(ordering: .relaxed) } }
+    /// Bytes of replies sent to clients.
+    public var outputBytes: Int { total { $0.outputBytes.load(ordering: .relaxed) } }
 
     /// Counts one error reply whose text (after `-`) starts with `prefix`.
     public func recordErrorReply(prefix: String) {
@@ -50,9 +92,9 @@ public final class ServerStatistics: Sendable {
     public func reset() {
         connectionsReceived.store(0, ordering: .relaxed)
         rejectedConnections.store(0, ordering: .relaxed)
-        commandsProcessed.store(0, ordering: .relaxed)
-        inputBytes.store(0, ordering: .relaxed)
-        outputBytes.store(0, ordering: .relaxed)
+        trafficGroups.withLock { groups in
+            for counters in groups.values { counters.reset() }
+        }
         errorReplies.store(0, ordering: .relaxed)
         outputBufferLimitDisconnections.store(0, ordering: .relaxed)
         peakMemory.store(0, ordering: .relaxed)

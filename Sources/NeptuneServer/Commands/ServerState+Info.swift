@@ -260,9 +260,9 @@ extension ServerState {
 
     private func statsFields(now: Int64) -> [(String, String)] {
         let stats = statistics
-        let commands = stats.commandsProcessed.load(ordering: .relaxed)
-        let input = stats.inputBytes.load(ordering: .relaxed)
-        let output = stats.outputBytes.load(ordering: .relaxed)
+        let commands = stats.commandsProcessed
+        let input = stats.inputBytes
+        let output = stats.outputBytes
         stats.commandRate.record(commands, now: now)
         stats.inputRate.record(input, now: now)
         stats.outputRate.record(output, now: now)

@@ -19,6 +19,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     // the runtime's exclusivity checks on them (several per command) are turned off.
     private let state: ServerState
     private let engine: Engine
+    /// The counters of this connection's event loop (set when the connection becomes active).
+    @exclusivity(unchecked) private var traffic: TrafficCounters?
     private let logger: Logger
     @exclusivity(unchecked) private var decoder: RESPCommandDecoder
     @exclusivity(unchecked) private var pending: ByteBuffer?
@@ -72,6 +74,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         context.clientID = client.id
         context.host = client
         context.reply = channelContext.channel.allocator.buffer(capacity: 1024)
+        traffic = state.statistics.traffic(for: ObjectIdentifier(channelContext.eventLoop))
         state.statistics.connectionsReceived.add(1, ordering: .relaxed)
         if state.clients.count >= state.config.maxclients {
             state.statistics.rejectedConnections.add(1, ordering: .relaxed)
@@ -116,7 +119,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     func channelRead(context channelContext: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         var incoming = unwrapInboundIn(data)
-        state.statistics.inputBytes.add(incoming.readableBytes, ordering: .relaxed)
+        traffic?.inputBytes.add(incoming.readableBytes, ordering: .relaxed)
         if pending == nil || pending!.readableBytes == 0 {
             pending = incoming
         } else {
@@ -285,11 +288,11 @@ final class RESPConnectionHandler: ChannelInboundHandler {
 
     private func flushReplies(_ channelContext: ChannelHandlerContext) {
         if commandsInBatch > 0 {
-            state.statistics.commandsProcessed.add(commandsInBatch, ordering: .relaxed)
+            traffic?.commandsProcessed.add(commandsInBatch, ordering: .relaxed)
             commandsInBatch = 0
         }
         guard context.reply.readableBytes > 0 else { return }
-        state.statistics.outputBytes.add(context.reply.readableBytes, ordering: .relaxed)
+        traffic?.outputBytes.add(context.reply.readableBytes, ordering: .relaxed)
         if let journal = state.journal, journal.policy == .always {
             let sequence = context.journalSequence
             if !held.isEmpty || sequence > journal.durableSequence {
