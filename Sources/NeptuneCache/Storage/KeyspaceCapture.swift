@@ -88,11 +88,19 @@ public enum SnapshotRecord {
 /// A point-in-time copy of the keyspace in the making, started by ``Engine/beginCapture(_:)``.
 ///
 /// The capture is taken without stopping the world: ``Engine/beginCapture(_:)`` marks every shard "capture pending"
-/// under all shard locks (microseconds), and each shard is then serialized the first time anyone takes its lock:
+/// under all shard locks (microseconds), and each shard is then captured the first time anyone takes its lock:
 /// the snapshot's own thread through ``takeShard(_:)``, or a command that is about to change the shard (copy-on-write
-/// at shard granularity). Every shard is therefore serialized exactly as it was at ``sequence``, and a client waits
-/// at most for one shard's serialization.
+/// at shard granularity). Capturing copies the shard's slot arrays and slab pages (``ShardImage``) and serializes only
+/// its collection values under the lock; string records are serialized from the copy afterwards, outside the lock.
+/// Every shard is therefore captured exactly as it was at ``sequence``, and a client waits at most for one shard's
+/// memory copy (plus the serialization of its collections).
 public final class KeyspaceCapture: @unchecked Sendable {
+    /// A shard as captured under its lock: its collection records and a copy of its memory for the string records.
+    struct CapturedShard: Sendable {
+        var records: [UInt8]
+        var image: ShardImage
+    }
+
     /// The journal sequence number the capture corresponds to (every record ≤ it is included, none after).
     public let sequence: UInt64
     /// Keys in the keyspace at the capture point (expired keys not yet reclaimed included).
@@ -106,7 +114,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Keys per database at the capture point.
     public let keysPerDatabase: [Int]
     private let engine: Engine
-    private let results: Mutex<[[UInt8]?]>
+    private let results: Mutex<[CapturedShard?]>
     private let cancelled = Atomic<Bool>(false)
     private let longestInline = Atomic<Int>(0)
     private let capturedKeys = Atomic<Int>(0)
@@ -122,29 +130,38 @@ public final class KeyspaceCapture: @unchecked Sendable {
         self.results = Mutex(Array(repeating: nil, count: Engine.shardCount))
     }
 
-    /// Serializes shard `index`. Called by ``ShardLock`` with that lock held, before its holder changes anything.
+    /// Captures shard `index`. Called by ``ShardLock`` with that lock held, before its holder changes anything.
+    ///
+    /// Under the lock only a raw copy of the shard's tables and slab memory is taken (``ShardImage``), plus the
+    /// serialized records of its collection values (objects are mutable and shared by reference, so they cannot be
+    /// copied by `memcpy`). The string records are serialized from the copy by ``takeShard(_:)``, without the lock.
     func captureShard(_ index: Int) {
         if cancelled.load(ordering: .relaxed) { return }
         let start = Self.nanoseconds()
         let shard = engine.shards[index]
-        var out: [UInt8] = []
-        var estimate = 0
-        for table in shard.tables { estimate += table.count }
-        if estimate > 0 {
-            out.reserveCapacity(min(shard.slab.reservedBytes + estimate * 4, 1 << 30))
-        }
-        var keys = 0
-        var scratch = ByteBuffer()
-        for db in 0..<shard.tables.count {
-            let table = shard.tables[db]
-            guard table.count > 0 else { continue }
-            for slot in 0..<table.capacity where table.isLive(slot) {
-                SnapshotRecord.appendKey(db: db, entry: shard.entry(table, slot), to: &out, scratch: &scratch)
-                keys += 1
+        let image = ShardImage(shard: shard)
+        var records: [UInt8] = []
+        if shard.objectBytes != 0 {
+            var keys = 0
+            var scratch = ByteBuffer()
+            for db in 0..<shard.tables.count {
+                let table = shard.tables[db]
+                guard table.count > 0 else { continue }
+                for slot in 0..<table.capacity where table.isLive(slot) {
+                    let entry = shard.entry(table, slot)
+                    guard entry.type != .string else { continue }
+                    SnapshotRecord.appendKey(db: db, entry: entry, to: &records, scratch: &scratch)
+                    keys += 1
+                }
             }
+            capturedKeys.add(keys, ordering: .relaxed)
         }
-        capturedKeys.add(keys, ordering: .relaxed)
-        results.withLock { $0[index] = out }
+        let stored = results.withLock { results in
+            if cancelled.load(ordering: .relaxed) { return false }
+            results[index] = CapturedShard(records: records, image: image)
+            return true
+        }
+        if !stored { image.release() }
         let elapsed = Self.nanoseconds() - start
         var longest = longestInline.load(ordering: .relaxed)
         while elapsed > longest {
@@ -154,27 +171,48 @@ public final class KeyspaceCapture: @unchecked Sendable {
         }
     }
 
-    /// The records of shard `index`, serializing it now (under its lock) if no one has yet. Each shard's bytes are
-    /// handed out once and then released.
+    /// The records of shard `index`, capturing it now (under its lock) if no one has yet, and serializing its string
+    /// entries from the copy outside the lock. Each shard's bytes are handed out once and then released.
     public func takeShard(_ index: Int) -> [UInt8] {
         let shard = engine.shards[index]
         shard.lock.lock()
         shard.prepareForChange()
         shard.lock.unlock()
-        let bytes = results.withLock { results in
-            let bytes = results[index] ?? []
+        let captured = results.withLock { results in
+            let captured = results[index]
             results[index] = nil
-            return bytes
+            return captured
         }
         if index == Engine.shardCount - 1 { engine.capturing.store(false, ordering: .relaxed) }
-        return bytes
+        guard let captured else { return [] }
+        var out = captured.records
+        let image = captured.image
+        defer { image.release() }
+        out.reserveCapacity(out.count + image.bytes + image.bytes / 4)
+        var keys = 0
+        var scratch = ByteBuffer()
+        for table in image.tables {
+            for slot in 0..<table.capacity where table.slots[slot] > KeyTable.deletedSlot {
+                let entry = image.entry(table.slots[slot])
+                guard entry.type == .string else { continue }
+                SnapshotRecord.appendKey(db: table.db, entry: entry, to: &out, scratch: &scratch)
+                keys += 1
+            }
+        }
+        capturedKeys.add(keys, ordering: .relaxed)
+        return out
     }
 
     /// Abandons the capture: shards not serialized yet are skipped when next locked.
     public func cancel() {
         cancelled.store(true, ordering: .relaxed)
         engine.capturing.store(false, ordering: .relaxed)
-        results.withLock { $0 = Array(repeating: nil, count: Engine.shardCount) }
+        let abandoned = results.withLock { results in
+            let abandoned = results
+            results = Array(repeating: nil, count: Engine.shardCount)
+            return abandoned
+        }
+        for case let captured? in abandoned { captured.image.release() }
     }
 
     /// Key records serialized so far.
