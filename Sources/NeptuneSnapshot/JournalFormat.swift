@@ -146,7 +146,8 @@ public enum JournalFormat {
     }
 
     /// Scans a segment's bytes. A damaged final record (cut short, or failing its checksum while being the last
-    /// thing in the file) is a torn tail and is reported in ``Scan/tornBytes``; damage anywhere else throws.
+    /// thing in the file, with no valid record anywhere after its start) is a torn tail and is reported in
+    /// ``Scan/tornBytes``; damage anywhere else throws.
     /// - Parameter expectedSequence: The sequence number the first record must carry, if known.
     public static func scan(_ bytes: [UInt8], path: String, expectedSequence: UInt64? = nil) throws(Corruption) -> Scan {
         var scan = try scanRecords(bytes, path: path, expectedSequence: expectedSequence)
@@ -216,6 +217,14 @@ public enum JournalFormat {
                 let sequence = readInteger(buffer, offset + 8, as: UInt64.self)
                 let end = offset + recordHeaderSize + length
                 if end > buffer.count {
+                    // A record cut short by a crash is the last thing in the file. A damaged length field also
+                    // points past the end: then whole, valid records follow it, and dropping them would lose them.
+                    if let later = validRecord(in: buffer, after: offset, following: expected) {
+                        return corrupt(
+                            "record length \(length) runs past the end of the file, but a valid record "
+                                + "(sequence \(later.sequence)) follows at offset \(later.offset)"
+                        )
+                    }
                     return Walk(validLength: offset, tornBytes: remaining)
                 }
                 let covered = UnsafeRawBufferPointer(rebasing: buffer[(offset + 8)..<end])
@@ -238,6 +247,35 @@ public enum JournalFormat {
             }
             return Walk(validLength: offset, tornBytes: 0)
         }
+    }
+
+    /// The first complete record after `offset` whose checksum holds and whose sequence number is at least
+    /// `sequence` when known (records only ever increase), if any: proof that the damage at `offset` is not a torn
+    /// tail.
+    static func validRecord(
+        in buffer: UnsafeRawBufferPointer,
+        after offset: Int,
+        following sequence: UInt64?
+    ) -> (offset: Int, sequence: UInt64)? {
+        var position = offset + 1
+        while position + recordHeaderSize <= buffer.count {
+            defer { position += 1 }
+            let candidate = readInteger(buffer, position + 8, as: UInt64.self)
+            // Every record takes at least a header, so a later record's sequence number is within this bound.
+            if let sequence {
+                guard candidate >= sequence,
+                    candidate - sequence <= UInt64((buffer.count - offset) / recordHeaderSize + 1)
+                else { continue }
+            }
+            let end = position + recordHeaderSize + Int(readInteger(buffer, position, as: UInt32.self))
+            guard end <= buffer.count else { continue }
+            let covered = UnsafeRawBufferPointer(rebasing: buffer[(position + 8)..<end])
+            guard CRC32C.update(0, covered) == readInteger(buffer, position + 4, as: UInt32.self),
+                parsePayload(UnsafeRawBufferPointer(rebasing: buffer[(position + 16)..<end])) != nil
+            else { continue }
+            return (position, candidate)
+        }
+        return nil
     }
 
     static func parsePayload(_ payload: UnsafeRawBufferPointer) -> (Int, [[UInt8]])? {

@@ -43,6 +43,34 @@ import Testing
         #expect(try JournalFormat.scan(garbled, path: "j").tornBytes == full.count - firstEnd)
     }
 
+    /// A length field damaged in the middle of a segment points past its end like a torn write does, but valid
+    /// records follow it: that is corruption naming the damaged record's offset, not a tail to cut.
+    @Test func damagedLengthBeforeValidRecordsIsCorruptionNotATornTail() {
+        let bytes = Self.segment([(1, 0, ["SET", "a", "1"]), (2, 0, ["SET", "b", "2"]), (3, 0, ["SET", "c", "3"])])
+        let second = Self.segment([(1, 0, ["SET", "a", "1"])]).count
+        for expected: UInt64? in [nil, 1] {
+            var damaged = bytes
+            damaged[second + 2] = 0x7F  // the length now runs far past the end of the file
+            #expect(throws: JournalFormat.Corruption.self) {
+                try JournalFormat.scan(damaged, path: "dir/journal.00000001", expectedSequence: expected)
+            }
+            do {
+                _ = try JournalFormat.scan(damaged, path: "dir/journal.00000001", expectedSequence: expected)
+            } catch {
+                #expect(error.offset == second)
+                #expect(error.description.contains("dir/journal.00000001"))
+                #expect(error.reason.contains("sequence 3"))
+            }
+            // The same damage to the last record, with nothing valid after it, is still a torn tail.
+            let lastStart = Self.segment([(1, 0, ["SET", "a", "1"]), (2, 0, ["SET", "b", "2"])]).count
+            var tail = bytes
+            tail[lastStart + 2] = 0x7F
+            let scan = try? JournalFormat.scan(tail, path: "j", expectedSequence: expected)
+            #expect(scan?.records.count == 2)
+            #expect(scan?.tornBytes == bytes.count - lastStart)
+        }
+    }
+
     @Test func corruptionBeforeTheTailNamesFileAndOffset() {
         var bytes = Self.segment([(1, 0, ["SET", "a", "1"]), (2, 0, ["SET", "b", "2"])])
         bytes[JournalFormat.magic.count + 20] ^= 0xFF
@@ -202,6 +230,24 @@ import Testing
             directory: Self.directory, fileSystem: FaultyFileSystem(files: image), engine: engine2, logger: Self.logger
         )
         #expect(second.records > 0)
+    }
+
+    /// Recovery refuses a last segment whose damaged length would hide valid records, and keeps the file intact.
+    @Test func damagedLengthInTheLastSegmentRefusesToStart() throws {
+        var bytes = JournalFormatTests.segment([(1, 0, ["SET", "a", "1"]), (2, 0, ["SET", "b", "2"]), (3, 0, ["SET", "c", "3"])])
+        bytes[JournalFormat.magic.count + 2] = 0x7F
+        let path = "\(Self.directory)/journal.00000001"
+        let fileSystem = FaultyFileSystem(files: [path: bytes])
+        let engine = Engine(clock: ManualClock())
+        do {
+            _ = try JournalRecovery.recover(directory: Self.directory, fileSystem: fileSystem, engine: engine, logger: Self.logger)
+            Issue.record("recovery accepted a journal with valid records after a damaged length")
+        } catch {
+            #expect(error.description.contains(path))
+            #expect(error.description.contains("offset 8"))
+        }
+        #expect(engine.keyCount(db: 0) == 0)
+        #expect(fileSystem.contents(path) == bytes)
     }
 
     @Test func midFileCorruptionRefusesToStart() throws {
