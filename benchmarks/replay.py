@@ -344,7 +344,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
         lines.append("**SET latency with eviction active** (neptune-benchmark, 50 connections, pipeline 1, SETs of "
                      "new random keys, 32-byte values, after a 2 s warm-up that fills memory; used_memory sampled "
-                     "every 100 ms during the run):")
+                     "every 100 ms during the run; the configurations take turns, round after round):")
         lines.append("")
         lines.append("| server | policy | maxmemory | evicted | p50 ms | p99 ms | p99.9 ms | requests/s | "
                      "max used_memory sampled (/ maxmemory) | RSS at end |")
@@ -363,16 +363,26 @@ def render(results: dict[str, Any]) -> str:
 
 
 def latency_ratios(runs: list[dict[str, Any]]) -> list[str]:
-    """p99 with a limit over p99 without one, per server."""
+    """Median p99 (and throughput) with a limit over the median without one, per server and policy, over the
+    rounds (each round runs every configuration once, so slow phases of a shared machine hit them alike)."""
+    import statistics
+
     out = []
     for kind in ("neptune", "redis"):
-        base = next((r for r in runs if r["server"] == kind and r["maxmemory"] == 0), None)
-        if base is None:
+        base = [r for r in runs if r["server"] == kind and r["maxmemory"] == 0]
+        if not base:
             continue
-        for run in runs:
-            if run["server"] == kind and run["maxmemory"] > 0 and base["p99_ms"]:
-                out.append(f"- {kind} {run['policy']}: p99 with eviction / p99 without = "
-                           f"{run['p99_ms'] / base['p99_ms']:.2f}")
+        base_p99 = statistics.median(r["p99_ms"] for r in base)
+        base_rate = statistics.median(r["requests_per_second"] for r in base)
+        limited = sorted({r["policy"] for r in runs if r["server"] == kind and r["maxmemory"] > 0})
+        for policy in limited:
+            group = [r for r in runs if r["server"] == kind and r["maxmemory"] > 0 and r["policy"] == policy]
+            p99 = statistics.median(r["p99_ms"] for r in group)
+            rate = statistics.median(r["requests_per_second"] for r in group)
+            if base_p99 and base_rate:
+                out.append(f"- {kind} {policy}: median p99 with eviction / without = {p99:.3f} / {base_p99:.3f} ms "
+                           f"= **{p99 / base_p99:.2f}**; median requests/s with / without = {rate / base_rate:.2f} "
+                           f"({len(group)} rounds)")
     return out
 
 
@@ -391,7 +401,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--paced-neptune-policies", default="allkeys-s3fifo,allkeys-lru")
     parser.add_argument("--traces", default="zipf,zipf-scans,loop,shifting")
     parser.add_argument("--neptune-policies", default=",".join(NEPTUNE_POLICIES))
-    parser.add_argument("--latency-requests", type=int, default=600_000)
+    parser.add_argument("--latency-requests", type=int, default=400_000)
+    parser.add_argument("--latency-rounds", type=int, default=3)
     parser.add_argument("--latency-maxmemory", type=int, default=8_000_000)
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--neptune-server", type=Path)
@@ -402,7 +413,7 @@ def main(argv: list[str]) -> int:
     if options.quick:
         options.keys, options.requests = 40_000, 60_000
         options.paced_requests, options.rate = 15_000, 5000
-        options.latency_requests = 50_000
+        options.latency_requests, options.latency_rounds = 50_000, 1
         options.maxmemory = min(options.maxmemory, 1_500_000)
         options.latency_maxmemory = min(options.latency_maxmemory, 3_000_000)
 
@@ -464,9 +475,12 @@ def main(argv: list[str]) -> int:
         results["traces"].append(entry)
 
     results["latency"] = []
-    for kind, policy, maxmemory in (("neptune", "allkeys-s3fifo", 0), ("neptune", "allkeys-s3fifo",
-                                    options.latency_maxmemory), ("neptune", "allkeys-lru", options.latency_maxmemory)):
-        results["latency"].append(latency_run(servers, benchmark, maxmemory, policy, options.latency_requests, kind))
+    for _ in range(max(1, options.latency_rounds)):
+        for kind, policy, maxmemory in (("neptune", "allkeys-s3fifo", 0),
+                                        ("neptune", "allkeys-s3fifo", options.latency_maxmemory),
+                                        ("neptune", "allkeys-lru", options.latency_maxmemory)):
+            results["latency"].append(latency_run(servers, benchmark, maxmemory, policy, options.latency_requests,
+                                                  kind))
     results["seconds"] = time.monotonic() - started
 
     (options.out / "replay.json").write_text(json.dumps(results, indent=2))

@@ -69,7 +69,7 @@ class QuickRunTests(unittest.TestCase):
             latency = results["latency"]
             self.assertEqual([run["maxmemory"] > 0 for run in latency], [False, True, True])
             self.assertGreater(latency[1]["evicted_keys"], 0)
-            self.assertIn("p99 with eviction / p99 without", (out / "replay.md").read_text())
+            self.assertIn("median p99 with eviction / without", (out / "replay.md").read_text())
         finally:
             shutil.rmtree(out, ignore_errors=True)
 

@@ -1,3 +1,4 @@
+import Dispatch
 import NIOCore
 @testable import NeptuneCache
 import NeptuneRESP
@@ -256,6 +257,21 @@ import Testing
         #expect(throws: CommandError.outOfMemory) { try store.increment("counter") }
         #expect(try store.get("k:0") == Array("0123456789".utf8))
         #expect(store.delete("k:0") == 1)
+    }
+
+    /// Writers on several threads evict in parallel (S3-FIFO and random take no global lock) and together keep
+    /// memory at the limit without losing count of a key.
+    @Test(arguments: [EvictionPolicy.allkeysS3FIFO, .allkeysRandom, .allkeysLRU])
+    func concurrentWritersEvictWithinTheLimit(policy: EvictionPolicy) {
+        let engine = engine(policy: policy, headroom: 300_000)
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            var s = EngineSession(engine: engine)
+            for i in 0..<10_000 { s.run("SET", "t\(thread):\(i)", String(repeating: "v", count: 20)) }
+        }
+        let limit = engine.maxmemory
+        #expect(engine.statistics().evictedKeys > 20_000)
+        #expect(engine.keyCount(db: 0) + engine.statistics().evictedKeys == 40_000)
+        #expect(engine.usedMemory() <= limit + limit / 100)
     }
 
     @Test func evictionsAreJournaledAsDel() {

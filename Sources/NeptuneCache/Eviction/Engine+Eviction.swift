@@ -37,7 +37,7 @@ final class EvictionController: Sendable {
     /// Bytes the host holds besides the keyspace (its baseline and client buffers), counted in used memory.
     let hostBytes = Atomic<Int>(0)
     let peak = Atomic<Int>(0)
-    /// Serializes eviction and guards Redis's eviction pool.
+    /// Guards Redis's eviction pool (and serializes the LRU, LFU and TTL policies' evictions).
     let pool = Mutex<[EvictionCandidate]>([])
     let shardCursor = Atomic<Int>(0)
     let dbCursor = Atomic<Int>(0)
@@ -156,28 +156,44 @@ extension Engine {
     public func evictIfNeeded() -> Bool {
         let limit = eviction.maxmemory.load(ordering: .relaxed)
         guard limit > 0, !isLoading else { return true }
-        var used = currentUsedMemory()
+        let used = currentUsedMemory()
         guard used > limit else { return true }
         let policy = eviction.policy
-        if policy == .noeviction { return false }
-        return eviction.pool.withLock { pool in
-            var evicted = 0
-            var busy = 0
-            while used > limit {
-                if evicted >= EvictionController.keysPerCall { return true }
-                switch evictOne(policy, &pool) {
-                case .evicted:
-                    evicted += 1
-                case .nothing:
-                    return false
-                case .busy:
-                    busy += 1
-                    if busy > 64 { return true }
-                }
-                used = currentUsedMemory()
-            }
-            return true
+        switch policy {
+        case .noeviction:
+            return false
+        case .allkeysS3FIFO, .allkeysRandom, .volatileRandom:
+            // No shared state besides the shards' own (taken with their locks): event loops evict in parallel.
+            var noPool: [EvictionCandidate] = []
+            return evictWhileOver(limit, used: used, policy, &noPool)
+        case .allkeysLRU, .allkeysLFU, .volatileLRU, .volatileLFU, .volatileTTL:
+            return eviction.pool.withLock { pool in evictWhileOver(limit, used: used, policy, &pool) }
         }
+    }
+
+    private func evictWhileOver(
+        _ limit: Int,
+        used: Int,
+        _ policy: EvictionPolicy,
+        _ pool: inout [EvictionCandidate]
+    ) -> Bool {
+        var used = used
+        var evicted = 0
+        var busy = 0
+        while used > limit {
+            if evicted >= EvictionController.keysPerCall { return true }
+            switch evictOne(policy, &pool) {
+            case .evicted:
+                evicted += 1
+            case .nothing:
+                return false
+            case .busy:
+                busy += 1
+                if busy > 64 { return true }
+            }
+            used = currentUsedMemory()
+        }
+        return true
     }
 
     /// Before a write that bypasses the dispatcher (the embedded API without a journal): evicts as the dispatcher
