@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 
 /// An error from the file layer: the operation, the path and the system's error number.
 public struct FileSystemError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -28,6 +29,8 @@ public protocol DurableFile: AnyObject {
     func append(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError)
     /// Makes everything appended so far durable (fdatasync).
     func sync() throws(FileSystemError)
+    /// Closes the file. Idempotent: closing again does nothing (it must never close a descriptor number that the
+    /// process has meanwhile given to another file or socket).
     func close()
     /// Bytes in the file.
     var size: Int { get }
@@ -79,12 +82,15 @@ public struct PosixFileSystem: DurableFileSystem {
     public init() {}
 
     final class File: DurableFile {
-        let fd: Int32
+        /// The descriptor, or -1 once closed.
+        private let descriptor: Atomic<Int32>
         let path: String
         private(set) var size: Int
 
+        var fd: Int32 { descriptor.load(ordering: .acquiring) }
+
         init(fd: Int32, path: String, size: Int) {
-            self.fd = fd
+            self.descriptor = Atomic(fd)
             self.path = path
             self.size = size
         }
@@ -107,7 +113,8 @@ public struct PosixFileSystem: DurableFileSystem {
         }
 
         func close() {
-            _ = Glibc.close(fd)
+            let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+            if fd >= 0 { _ = Glibc.close(fd) }
         }
     }
 

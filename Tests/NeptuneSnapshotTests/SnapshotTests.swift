@@ -125,6 +125,25 @@ enum SnapshotFixture {
         #expect(session.run("HGET", "big-hash", "field299") == .bulkString(Array("value299".utf8)))
     }
 
+    /// Closing a file twice (the snapshot writer closes its temp file before the rename, and again on the way out)
+    /// must not close the descriptor number the process has meanwhile given to another file: that used to close
+    /// client sockets under a BGSAVE loop, crashing the server in SwiftNIO with EBADF.
+    @Test func closingAFileTwiceLeavesTheNextFileOpen() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neptune-close-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let fileSystem = PosixFileSystem()
+        let first = try fileSystem.openForAppend("\(directory)/a")
+        first.close()
+        let second = try fileSystem.openForAppend("\(directory)/b")  // typically reuses the descriptor number
+        first.close()
+        try [UInt8]("still open".utf8).withUnsafeBytes { try second.append($0) }
+        try second.sync()
+        second.close()
+        #expect(try fileSystem.readFile("\(directory)/b") == Array("still open".utf8))
+        #expect(throws: FileSystemError.self) { try [UInt8]([1]).withUnsafeBytes { try first.append($0) } }
+    }
+
     /// The file is a valid LZ4 stream: the `lz4` tool verifies it, checksums included.
     @Test func lz4ToolVerifiesTheFile() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("neptune-snap-\(UUID())").path
