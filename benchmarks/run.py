@@ -365,6 +365,10 @@ class Server:
         with RespClient(self.port) as client:
             return parse_info(client.call("INFO", section) or "")
 
+    def used_memory(self) -> int:
+        """INFO memory's used_memory in bytes (0 when the server does not report it)."""
+        return int(self.info("memory").get("used_memory", "0") or 0)
+
     def call(self, *arguments: str) -> Any:
         with RespClient(self.port) as client:
             return client.call(*arguments)
@@ -493,33 +497,42 @@ class Runner:
             raise BenchError(f"`{' '.join(argv)}` failed with status {result.returncode}:\n{result.stderr[-2000:]}")
         return result.stdout, wall, cpu
 
-    def neptune_benchmark(self, port: int, extra: list[str]) -> list[str]:
+    def neptune_benchmark(self, port: int, extra: list[str], keyspace: Optional[int] = None,
+                          key_prefix: str = "key:") -> list[str]:
+        """neptune-benchmark's argv against port: `keyspace` keys (default --keys) named `key_prefix` + number."""
         return [
             str(self.binaries["neptune-benchmark"]), "--host", "127.0.0.1", "--port", str(port),
-            "--keyspace", str(self.options.keys), "--key-prefix", "key:", "--data-size", str(VALUE_BYTES),
-            "--json", *extra,
+            "--keyspace", str(keyspace or self.options.keys), "--key-prefix", key_prefix,
+            "--data-size", str(VALUE_BYTES), "--json", *extra,
         ]
+
+    def bulk_load(self, server: Server, command: str, keyspace: int, key_prefix: str) -> tuple[dict[str, Any], float]:
+        """Runs `command` once per key with neptune-benchmark --load (50 connections, pipeline 16); returns its report
+        and the wall seconds. Any error reply fails the run."""
+        argv = self.neptune_benchmark(
+            server.port, ["--load", "--command", command, "--connections", "50", "--pipeline", "16"],
+            keyspace=keyspace, key_prefix=key_prefix,
+        )
+        stdout, wall, _ = self.run_client(argv, timeout=1800)
+        report = json.loads(stdout)
+        if report.get("errors"):
+            raise BenchError(f"loading {key_prefix}* into {server.name} got {report['errors']} errors: "
+                             f"{report.get('errorSamples')}")
+        return report, wall
 
     def load(self, server: Server) -> dict[str, Any]:
         """Writes every key once and measures the time it took and the memory it costs."""
         keys = self.options.keys
         rss_before = server.rss_bytes()
-        used_before = int(server.info("memory").get("used_memory", "0") or 0)
-        argv = self.neptune_benchmark(
-            server.port, ["--load", "--command", "SET __key__ __data__", "--connections", "50", "--pipeline", "16"]
-        )
-        stdout, wall, _ = self.run_client(argv, timeout=1800)
-        report = json.loads(stdout)
-        if report.get("errors"):
-            raise BenchError(f"loading {server.name} got {report['errors']} errors: {report.get('errorSamples')}")
+        used_before = server.used_memory()
+        report, wall = self.bulk_load(server, "SET __key__ __data__", keys, "key:")
         count = server.call("DBSIZE")
         first, last = "key:%08d" % 0, "key:%08d" % (keys - 1)
         if count != keys or server.call("EXISTS", first, last) != 2:
             raise BenchError(f"after loading {keys} keys {server.name} holds {count} (or lacks {first}/{last})")
         time.sleep(0.5)  # let RSS settle (allocator background work)
-        memory = server.info("memory")
         rss_after = server.rss_bytes()
-        used_after = int(memory.get("used_memory", "0") or 0)
+        used_after = server.used_memory()
         result = {
             "keys": keys,
             "seconds": report.get("durationSeconds") or wall,
@@ -541,23 +554,14 @@ class Runner:
     def load_hashes(self, server: Server) -> dict[str, Any]:
         """Writes HASH_KEYS small hashes and measures the memory they cost (RSS and used_memory growth)."""
         rss_before = server.rss_bytes()
-        used_before = int(server.info("memory").get("used_memory", "0") or 0)
-        argv = [
-            str(self.binaries["neptune-benchmark"]), "--host", "127.0.0.1", "--port", str(server.port),
-            "--keyspace", str(HASH_KEYS), "--key-prefix", "hash:", "--data-size", str(VALUE_BYTES), "--json",
-            "--load", "--command", hash_command(HASH_FIELDS), "--connections", "50", "--pipeline", "16",
-        ]
-        stdout, wall, _ = self.run_client(argv, timeout=1800)
-        report = json.loads(stdout)
-        if report.get("errors"):
-            raise BenchError(f"loading hashes into {server.name} got {report['errors']} errors: "
-                             f"{report.get('errorSamples')}")
+        used_before = server.used_memory()
+        _, wall = self.bulk_load(server, hash_command(HASH_FIELDS), HASH_KEYS, "hash:")
         last = "hash:%08d" % (HASH_KEYS - 1)
         if server.call("HLEN", last) != HASH_FIELDS:
             raise BenchError(f"after loading hashes {server.name} has no {HASH_FIELDS}-field hash {last}")
         time.sleep(0.5)
         rss_after = server.rss_bytes()
-        used_after = int(server.info("memory").get("used_memory", "0") or 0)
+        used_after = server.used_memory()
         result = {
             "hashKeys": HASH_KEYS,
             "hashFields": HASH_FIELDS,
@@ -630,9 +634,27 @@ class Runner:
             )
         return result
 
-    def run_round(self, round_index: int) -> dict[str, Any]:
+    def round_order(self, round_index: int, label: str) -> list[str]:
+        """The servers in the order this round runs them (it flips every round), logged under label."""
         order = list(SERVERS) if round_index % 2 == 0 else list(reversed(SERVERS))
-        log(f"round {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        log(f"{label} {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        return order
+
+    def workload_on_each(self, order: list[str], key: str, *workload: Any) -> dict[str, dict[str, Any]]:
+        """Runs self.workload(server, *workload) on each server in order; the results by server name, each logged."""
+        results = {}
+        for name in order:
+            result = self.workload(self.servers[name], *workload)
+            results[name] = result
+            log(
+                f"  {key:<44} {name:<8} {result['opsPerSecond']:>12,.0f} ops/s  "
+                f"p50 {result['p50Ms']:.3f} ms  p99 {result['p99Ms']:.3f} ms  "
+                f"server CPU {result['serverCpuMicrosecondsPerRequest']:.2f} us/req"
+            )
+        return results
+
+    def run_round(self, round_index: int) -> dict[str, Any]:
+        order = self.round_order(round_index, "round")
         record: dict[str, Any] = {"round": round_index + 1, "order": order, "load": {}, "workloads": {}}
         try:
             self.start_servers(round_index)
@@ -642,15 +664,7 @@ class Runner:
                 for client in CLIENTS:
                     for command in COMMANDS:
                         key = workload_key(client, command, pipeline)
-                        record["workloads"][key] = {}
-                        for name in order:
-                            result = self.workload(self.servers[name], client, command, pipeline)
-                            record["workloads"][key][name] = result
-                            log(
-                                f"  {key:<32} {name:<8} {result['opsPerSecond']:>12,.0f} ops/s  "
-                                f"p50 {result['p50Ms']:.3f} ms  p99 {result['p99Ms']:.3f} ms  "
-                                f"server CPU {result['serverCpuMicrosecondsPerRequest']:.2f} us/req"
-                            )
+                        record["workloads"][key] = self.workload_on_each(order, key, client, command, pipeline)
             for name in order:
                 record["load"][name].update(self.load_hashes(self.servers[name]))
         finally:
@@ -671,8 +685,7 @@ class Runner:
 
     def run_durability_round(self, round_index: int) -> dict[str, Any]:
         """SET throughput with `appendonly yes` under each appendfsync mode, at 1 and 50 clients, both clients."""
-        order = list(SERVERS) if round_index % 2 == 0 else list(reversed(SERVERS))
-        log(f"durability round {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        order = self.round_order(round_index, "durability round")
         record: dict[str, Any] = {"round": round_index + 1, "order": order, "workloads": {}}
         base = self.durability_base()
         for mode in FSYNC_MODES:
@@ -682,15 +695,8 @@ class Runner:
                     requests = durability_requests(mode, clients, self.options.durability_scale)
                     for client in CLIENTS:
                         key = durability_key(mode, client, clients)
-                        record["workloads"][key] = {}
-                        for name in order:
-                            result = self.workload(self.servers[name], client, "SET", 1, clients, requests)
-                            record["workloads"][key][name] = result
-                            log(
-                                f"  {key:<44} {name:<8} {result['opsPerSecond']:>10,.0f} ops/s  "
-                                f"p50 {result['p50Ms']:.3f} ms  p99 {result['p99Ms']:.3f} ms  "
-                                f"server CPU {result['serverCpuMicrosecondsPerRequest']:.2f} us/req"
-                            )
+                        record["workloads"][key] = self.workload_on_each(order, key, client, "SET", 1, clients,
+                                                                         requests)
             finally:
                 self.stop_servers()
         return record
@@ -712,8 +718,7 @@ class Runner:
 
     def run_snapshot_round(self, round_index: int) -> dict[str, Any]:
         """SAVE time and file size, start-up load time, and GET p99 with and without a BGSAVE running."""
-        order = list(SERVERS) if round_index % 2 == 0 else list(reversed(SERVERS))
-        log(f"snapshot round {round_index + 1}/{self.options.rounds}: order {' then '.join(order)}")
+        order = self.round_order(round_index, "snapshot round")
         record: dict[str, Any] = {"round": round_index + 1, "order": order, "servers": {}}
         try:
             self.start_servers(round_index, base=self.durability_base())
@@ -920,7 +925,10 @@ def machine_info(binaries: dict[str, Path]) -> dict[str, Any]:
 # Summaries
 
 
-WORKLOAD_METRICS = (
+#: Metrics of a summary table: (key in the results, label, unit for fmt, "higher" or "lower" is better).
+Metrics = tuple[tuple[str, str, str, str], ...]
+
+WORKLOAD_METRICS: Metrics = (
     # key, label, unit, better
     ("opsPerSecond", "throughput", "ops/s", "higher"),
     ("p50Ms", "p50 latency", "ms", "lower"),
@@ -928,7 +936,7 @@ WORKLOAD_METRICS = (
     ("serverCpuMicrosecondsPerRequest", "server CPU per request", "us", "lower"),
     ("clientCpuMicrosecondsPerRequest", "client CPU per request", "us", "lower"),
 )
-LOAD_METRICS = (
+LOAD_METRICS: Metrics = (
     ("seconds", "load time", "s", "lower"),
     ("rssAfterBytes", "RSS after load", "bytes", "lower"),
     ("rssBytesPerKey", "RSS growth per key", "bytes", "lower"),
@@ -938,52 +946,51 @@ LOAD_METRICS = (
 )
 
 
-def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    medians: dict[str, Any] = {"workloads": {}, "load": {}}
-    ratios: dict[str, Any] = {"workloads": {}, "load": {}}
-    workload_keys = list(rounds[0]["workloads"]) if rounds else []
-    for key in workload_keys:
-        medians["workloads"][key] = {}
-        for name in SERVERS:
-            samples = [r["workloads"][key][name] for r in rounds if name in r["workloads"].get(key, {})]
-            medians["workloads"][key][name] = {
-                metric: median([sample.get(metric) for sample in samples]) for metric, *_ in WORKLOAD_METRICS
-            }
-        ratios["workloads"][key] = {
-            metric: ratio(medians["workloads"][key]["neptune"][metric], medians["workloads"][key]["redis"][metric])
-            for metric, *_ in WORKLOAD_METRICS
+def metric_medians(samples: list[dict[str, Any]], metrics: Metrics) -> dict[str, Any]:
+    """The median of each metric over samples (None where no sample has it)."""
+    return {metric: median([sample.get(metric) for sample in samples]) for metric, *_ in metrics}
+
+
+def metric_ratios(per_server: dict[str, dict[str, Any]], metrics: Metrics) -> dict[str, Any]:
+    """Neptune / Redis of each metric, from medians keyed by server name."""
+    return {metric: ratio(per_server["neptune"][metric], per_server["redis"][metric]) for metric, *_ in metrics}
+
+
+def summarize_workloads(rounds: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Medians of WORKLOAD_METRICS per workload and server over the rounds' "workloads", and their ratios."""
+    medians: dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
+    for key in (list(rounds[0]["workloads"]) if rounds else []):
+        medians[key] = {
+            name: metric_medians([r["workloads"][key][name] for r in rounds if name in r["workloads"].get(key, {})],
+                                 WORKLOAD_METRICS)
+            for name in SERVERS
         }
-    for name in SERVERS:
-        samples = [r["load"][name] for r in rounds if name in r["load"]]
-        medians["load"][name] = {metric: median([s.get(metric) for s in samples]) for metric, *_ in LOAD_METRICS}
-    ratios["load"] = {
-        metric: ratio(medians["load"]["neptune"][metric], medians["load"]["redis"][metric])
-        for metric, *_ in LOAD_METRICS
-    } if rounds else {}
-    ratios["better"] = {metric: better for metric, _, _, better in WORKLOAD_METRICS + LOAD_METRICS}
-    ratios["definition"] = "neptune median / redis median"
-    return {"medians": medians, "ratios": ratios}
+        ratios[key] = metric_ratios(medians[key], WORKLOAD_METRICS)
+    return medians, ratios
+
+
+def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    workload_medians, workload_ratios = summarize_workloads(rounds)
+    load_medians = {
+        name: metric_medians([r["load"][name] for r in rounds if name in r["load"]], LOAD_METRICS) for name in SERVERS
+    }
+    ratios: dict[str, Any] = {
+        "workloads": workload_ratios,
+        "load": metric_ratios(load_medians, LOAD_METRICS) if rounds else {},
+        "better": {metric: better for metric, _, _, better in WORKLOAD_METRICS + LOAD_METRICS},
+        "definition": "neptune median / redis median",
+    }
+    return {"medians": {"workloads": workload_medians, "load": load_medians}, "ratios": ratios}
 
 
 def summarize_durability(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians per durability workload and server, and Neptune / Redis ratios (the rounds are kept too)."""
-    medians: dict[str, Any] = {}
-    ratios: dict[str, Any] = {}
-    for key in (list(rounds[0]["workloads"]) if rounds else []):
-        medians[key] = {}
-        for name in SERVERS:
-            samples = [r["workloads"][key][name] for r in rounds if name in r["workloads"].get(key, {})]
-            medians[key][name] = {
-                metric: median([sample.get(metric) for sample in samples]) for metric, *_ in WORKLOAD_METRICS
-            }
-        ratios[key] = {
-            metric: ratio(medians[key]["neptune"][metric], medians[key]["redis"][metric])
-            for metric, *_ in WORKLOAD_METRICS
-        }
+    medians, ratios = summarize_workloads(rounds)
     return {"rounds": rounds, "medians": medians, "ratios": ratios, "definition": "neptune median / redis median"}
 
 
-SNAPSHOT_METRICS = (
+SNAPSHOT_METRICS: Metrics = (
     # key, label, unit, better
     ("saveSeconds", "SAVE time", "s", "lower"),
     ("fileBytes", "snapshot file size", "bytes", "lower"),
@@ -997,11 +1004,10 @@ SNAPSHOT_METRICS = (
 def summarize_snapshots(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians per snapshot metric and server, and Neptune / Redis ratios."""
     medians = {
-        name: {metric: median([r["servers"][name].get(metric) for r in rounds if name in r["servers"]])
-               for metric, *_ in SNAPSHOT_METRICS}
+        name: metric_medians([r["servers"][name] for r in rounds if name in r["servers"]], SNAPSHOT_METRICS)
         for name in SERVERS
     }
-    ratios = {metric: ratio(medians["neptune"][metric], medians["redis"][metric]) for metric, *_ in SNAPSHOT_METRICS}
+    ratios = metric_ratios(medians, SNAPSHOT_METRICS)
     return {"rounds": rounds, "medians": medians, "ratios": ratios, "definition": "neptune median / redis median"}
 
 
@@ -1033,6 +1039,25 @@ def short_version(line: Optional[str]) -> str:
     return line
 
 
+def throughput_latency_cells(n: dict[str, Any], r: dict[str, Any], q: dict[str, Any]) -> str:
+    """`| Neptune ops/s | Redis ops/s | **ratio** | Neptune p50 / p99 | Redis p50 / p99 |` of one workload row."""
+    return (
+        f"| {fmt(n['opsPerSecond'], 'ops/s')} | {fmt(r['opsPerSecond'], 'ops/s')} | "
+        f"**{fmt(q['opsPerSecond'], 'ratio')}** | {fmt(n['p50Ms'], 'ms')} / {fmt(n['p99Ms'], 'ms')} | "
+        f"{fmt(r['p50Ms'], 'ms')} / {fmt(r['p99Ms'], 'ms')} |"
+    )
+
+
+def measure_table(metrics: Metrics, neptune: dict[str, Any], redis: dict[str, Any],
+                  ratios: dict[str, Any]) -> list[str]:
+    """A table of one `| label | Neptune | Redis | **ratio** |` row per metric (all lower-is-better)."""
+    return ["| measure | Neptune | Redis | ratio (lower is better) |", "|---|---:|---:|---:|"] + [
+        f"| {label} | {fmt(neptune[metric], unit)} | {fmt(redis[metric], unit)} | "
+        f"**{fmt(ratios.get(metric), 'ratio')}** |"
+        for metric, label, unit, _ in metrics
+    ]
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     machine, settings = results["machine"], results["settings"]
     medians, ratios = results["medians"], results["ratios"]
@@ -1056,11 +1081,7 @@ def render_markdown(results: dict[str, Any]) -> str:
     ]
     for key, per_server in medians["workloads"].items():
         n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
-        lines.append(
-            f"| {key} | {fmt(n['opsPerSecond'], 'ops/s')} | {fmt(r['opsPerSecond'], 'ops/s')} | "
-            f"**{fmt(q['opsPerSecond'], 'ratio')}** | {fmt(n['p50Ms'], 'ms')} / {fmt(n['p99Ms'], 'ms')} | "
-            f"{fmt(r['p50Ms'], 'ms')} / {fmt(r['p99Ms'], 'ms')} | **{fmt(q['p99Ms'], 'ratio')}** |"
-        )
+        lines.append(f"| {key} {throughput_latency_cells(n, r, q)} **{fmt(q['p99Ms'], 'ratio')}** |")
     lines += [
         "",
         "Server CPU time per request (from /proc/<pid>/stat utime + stime; lower is better) and the client's:",
@@ -1076,21 +1097,14 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| {key} | {fmt(n[metric], 'us')} | {fmt(r[metric], 'us')} | **{fmt(q[metric], 'ratio')}** | "
             f"{fmt(n['clientCpuMicrosecondsPerRequest'], 'us')} / {fmt(r['clientCpuMicrosecondsPerRequest'], 'us')} |"
         )
-    load_n, load_r, load_q = medians["load"]["neptune"], medians["load"]["redis"], ratios["load"]
     lines += [
         "",
         f"Loading {settings['keys']:,} keys (`key:%08d`, {settings['valueBytes']}-byte values; neptune-benchmark "
         f"--load, 50 connections, pipeline 16), then memory (lower is better); after the workloads, {HASH_KEYS:,} "
         f"hashes of {HASH_FIELDS} fields (`HSET hash:%08d f1 v ... f{HASH_FIELDS} v`, Redis's listpack encoding):",
         "",
-        "| measure | Neptune | Redis | ratio (lower is better) |",
-        "|---|---:|---:|---:|",
     ]
-    for metric, label, unit, _ in LOAD_METRICS:
-        lines.append(
-            f"| {label} | {fmt(load_n[metric], unit)} | {fmt(load_r[metric], unit)} | "
-            f"**{fmt(load_q.get(metric), 'ratio')}** |"
-        )
+    lines += measure_table(LOAD_METRICS, medians["load"]["neptune"], medians["load"]["redis"], ratios["load"])
     durability = results.get("durability")
     if durability:
         lines += [
@@ -1107,11 +1121,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         for key, per_server in durability["medians"].items():
             n, r, q = per_server["neptune"], per_server["redis"], durability["ratios"][key]
             cpu = "serverCpuMicrosecondsPerRequest"
-            lines.append(
-                f"| {key} | {fmt(n['opsPerSecond'], 'ops/s')} | {fmt(r['opsPerSecond'], 'ops/s')} | "
-                f"**{fmt(q['opsPerSecond'], 'ratio')}** | {fmt(n['p50Ms'], 'ms')} / {fmt(n['p99Ms'], 'ms')} | "
-                f"{fmt(r['p50Ms'], 'ms')} / {fmt(r['p99Ms'], 'ms')} | {fmt(n[cpu], 'us')} / {fmt(r[cpu], 'us')} |"
-            )
+            lines.append(f"| {key} {throughput_latency_cells(n, r, q)} {fmt(n[cpu], 'us')} / {fmt(r[cpu], 'us')} |")
     snapshots = results.get("snapshots")
     if snapshots:
         lines += [
@@ -1121,14 +1131,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             "GET p99 (neptune-benchmark, 50 connections, pipeline 1) without a save and while BGSAVE runs back to "
             "back. Lower is better; ratio = Neptune / Redis:",
             "",
-            "| measure | Neptune | Redis | ratio (lower is better) |",
-            "|---|---:|---:|---:|",
         ]
-        for metric, label, unit, _ in SNAPSHOT_METRICS:
-            lines.append(
-                f"| {label} | {fmt(snapshots['medians']['neptune'][metric], unit)} | "
-                f"{fmt(snapshots['medians']['redis'][metric], unit)} | **{fmt(snapshots['ratios'].get(metric), 'ratio')}** |"
-            )
+        lines += measure_table(SNAPSHOT_METRICS, snapshots["medians"]["neptune"], snapshots["medians"]["redis"],
+                               snapshots["ratios"])
     embedded = results.get("embedded")
     if embedded:
         config = embedded["configuration"]
