@@ -15,7 +15,9 @@ import Synchronization
 /// Group commit: while the writer thread is inside `fdatasync`, new records pile up in memory; the next round
 /// writes them all with one `write` and covers them with one `fdatasync`. Under `appendfsync always` a client's
 /// reply waits (``whenDurable(_:_:)``) for the fsync that covers its record, so concurrent clients share fsyncs and
-/// throughput grows with the number of clients.
+/// throughput grows with the number of clients. Under `everysec` and `no`, ``durableSequence`` is the last record
+/// *written* to the file (handed to the kernel, as Redis's AOF `write` before it replies): a server reply waits for
+/// that, so a kill -9 loses no acknowledged write; only power loss can lose the unsynced tail.
 ///
 /// A failed write or fsync is never retried: the journal stops accepting writes (the engine answers
 /// `-MISCONF ...`), waiting replies are told their records are not durable, and reads keep working.
@@ -214,7 +216,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         return outcome.load(ordering: .relaxed)
     }
 
-    /// The highest sequence number known to be on stable storage (under `always`; written, for the others).
+    /// The highest sequence number known to be on stable storage under `always`; under `everysec` and `no`, the
+    /// highest one written to the file (in the kernel, surviving a crash of the process, not a power loss).
     public var durableSequence: UInt64 { durable.load(ordering: .acquiring) }
 
     /// The last error, if the journal has failed.
@@ -224,7 +227,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         return failure
     }
 
-    /// Calls `callback(true)` once record `sequence` is durable, or `callback(false)` if the journal fails first.
+    /// Calls `callback(true)` once record `sequence` is durable (under `everysec` and `no`: written, see
+    /// ``durableSequence``), or `callback(false)` if the journal fails first. Under `everysec` and `no` a waiter
+    /// makes the writer thread write at once instead of collecting records for ``lazyWriteInterval``.
     /// The callback runs on the writer thread (or at once): hop to your own executor.
     public func whenDurable(_ sequence: UInt64, _ callback: @escaping @Sendable (Bool) -> Void) {
         if sequence <= durable.load(ordering: .acquiring) {
@@ -243,7 +248,12 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             return
         }
         waiters.append((sequence, callback))
+        // Under `always` the writer is gathering records for the next fsync on purpose; under the other policies
+        // it may be collecting them lazily, which it must stop now that a reply waits.
+        let wake = policy != .always && writerSleeping && pendingRecords > 0
+        if wake { writerSleeping = false }
         pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(condition) }
     }
 
     /// Writes and fsyncs everything appended so far, then stops the writer thread.
@@ -273,9 +283,12 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// at most about one fsync's duration, within these bounds (nanoseconds).
     static let gatherWindowBounds: ClosedRange<Int64> = 20_000...2_000_000
 
-    /// Under `everysec` and `no`, where no reply waits for the journal: records are written to the file at most
-    /// this long (nanoseconds) after the previous write, or once this many bytes are pending, so that a busy
-    /// server makes one `write` per millisecond instead of one per record, and appenders rarely wake the writer.
+    /// Under `everysec` and `no`, while no reply waits for the journal (an embedded store's writes, or records
+    /// appended while the writer was busy and whose replies are not flushed yet): records are written to the file
+    /// at most this long (nanoseconds) after the previous write, or once this many bytes are pending, so that a
+    /// busy store makes one `write` per millisecond instead of one per record, and appenders rarely wake the
+    /// writer. A waiter (``whenDurable(_:_:)``) ends the delay, and records that find the writer idle are written
+    /// at once: a server reply waits for its record's write.
     static let lazyWriteInterval: Int64 = 1_000_000
     static let lazyWriteBytes = 1 << 20
 
@@ -290,8 +303,12 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         var gatherDeadline: Int64 = 0
         while true {
             pthread_mutex_lock(mutex)
+            // Under `everysec` and `no`: records that arrive while the writer idles are written at once (their
+            // reply is about to wait for them); only records that pile up behind a write are collected lazily.
+            var wokeIdle = false
             while !stopping && rotation == nil {
                 if pendingRecords == 0 {
+                    wokeIdle = true
                     if policy == .everysec && unsynced {
                         // Sleep for the rest of the second, or until records come.
                         let deadline = lastSync + 1_000_000_000
@@ -302,7 +319,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     }
                 } else if pendingRecords < gatherTarget, Self.monotonicNanoseconds() < gatherDeadline {
                     waitLocked(threshold: gatherTarget, until: gatherDeadline)
-                } else if policy != .always, pending.count < Self.lazyWriteBytes,
+                } else if policy != .always, !wokeIdle, waiters.isEmpty, pending.count < Self.lazyWriteBytes,
                     Self.monotonicNanoseconds() < lastWrite + Self.lazyWriteInterval
                 {
                     // No reply waits for these records: collect more of them into one write.

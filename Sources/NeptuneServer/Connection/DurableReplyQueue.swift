@@ -2,7 +2,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NeptuneSnapshot
 
-/// Under `appendfsync always`: the connections of one event loop whose replies wait for the journal's fsync.
+/// The connections of one event loop whose replies wait for the journal: under `appendfsync always` for the fsync
+/// covering their writes, under `everysec` and `no` for the `write` (``Journal/durableSequence``).
 ///
 /// One journal callback and one hop onto the loop release all of them together, instead of one callback and one
 /// task per connection: the journal's writer thread then spends its time writing, not waking event loops.
@@ -54,9 +55,9 @@ final class DurableReplyQueue: @unchecked Sendable {
 }
 
 extension ServerState {
-    /// The reply queue of `loop` under `appendfsync always`, nil otherwise.
+    /// The reply queue of `loop` when the server has a journal (`appendonly yes`), nil otherwise.
     func durableReplyQueue(for loop: any EventLoop) -> DurableReplyQueue? {
-        guard let journal, journal.policy == .always else { return nil }
+        guard let journal else { return nil }
         return durableReplyQueues.withLockedValue { queues in
             let key = ObjectIdentifier(loop)
             if let queue = queues[key] { return queue }

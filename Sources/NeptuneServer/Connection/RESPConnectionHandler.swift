@@ -35,8 +35,9 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     /// The name of the last command run and when, published to `client` once per read (CLIENT LIST).
     @exclusivity(unchecked) private var lastCommand: (name: String, now: Int64)?
     private let queryBufferLimit: Int
-    /// Under `appendfsync always`: reply batches waiting for the fsync that covers their last journal record,
-    /// in order (a batch without writes waits behind earlier ones so replies never overtake each other).
+    /// With a journal: reply batches waiting for their last journal record to be durable (under `appendfsync
+    /// always`: fsynced; under `everysec` and `no`: written), in order (a batch without writes waits behind earlier
+    /// ones so replies never overtake each other).
     private var held: [(sequence: UInt64, reply: ByteBuffer)] = []
     /// When the pub/sub output buffer went over its soft limit (nil while under it).
     private var softLimitSince: Int64?
@@ -44,6 +45,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
     private var durableQueue: DurableReplyQueue?
     /// The context to write held replies with, kept while replies are held.
     private var heldContext: ChannelHandlerContext?
+    /// Close the connection once the held replies are sent (QUIT or a protocol error behind a pending write).
+    private var closeAfterHeld = false
     /// Whether this handler is in its loop's ``DurableReplyQueue`` (managed by the queue).
     var isQueuedForDurability = false
     /// The blocking command (BLPOP …) this client waits in: no further command runs until it ends; input keeps
@@ -233,8 +236,8 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    /// A blocked command ended (served by a write, timed out or CLIENT UNBLOCK): send its reply (under
-    /// `appendfsync always`, once the pop that served it is durable), then run the commands buffered behind it.
+    /// A blocked command ended (served by a write, timed out or CLIENT UNBLOCK): send its reply (with a journal,
+    /// once the pop that served it is durable), then run the commands buffered behind it.
     func blockedClientEnded(
         _ waiting: BlockedClient,
         _ reply: ByteBuffer,
@@ -293,7 +296,9 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         }
         guard context.reply.readableBytes > 0 else { return }
         traffic?.outputBytes.add(context.reply.readableBytes, ordering: .relaxed)
-        if let journal = state.journal, journal.policy == .always {
+        // With a journal, a reply that acknowledges a write waits for its record: under `always` for the fsync,
+        // under `everysec` and `no` for the `write` (so a kill -9 loses no acknowledged write, as with Redis).
+        if let journal = state.journal {
             let sequence = context.journalSequence
             if !held.isEmpty || sequence > journal.durableSequence {
                 held.append((sequence, context.reply))
@@ -379,12 +384,28 @@ final class RESPConnectionHandler: ChannelInboundHandler {
             durableQueue?.wait(self, for: last.sequence)
         } else {
             heldContext = nil
+            if closeAfterHeld {
+                channelContext.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+                    channelContext.close(promise: nil)
+                }
+            }
         }
     }
 
     private func closeAfterFlush(_ channelContext: ChannelHandlerContext) {
         closing = true
         pending = nil
+        if let journal = state.journal, !held.isEmpty || context.journalSequence > journal.durableSequence,
+            context.reply.readableBytes > 0
+        {
+            // The replies acknowledge writes (`SET k v` then `QUIT` in one read) whose records are not durable
+            // yet: they are held as any others, and the connection closes once they are sent.
+            flushReplies(channelContext)
+            if !held.isEmpty {
+                closeAfterHeld = true
+                return
+            }
+        }
         let reply = context.reply
         context.reply = channelContext.channel.allocator.buffer(capacity: 0)
         channelContext.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
