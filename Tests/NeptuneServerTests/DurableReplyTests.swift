@@ -16,7 +16,9 @@ private struct DurableTestServer {
 
     static func start(journal: Journal, engine: Engine) async throws -> DurableTestServer {
         let config = try ConfigStore.load(
-            arguments: ["--port", "0", "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", "always"]
+            arguments: [
+                "--port", "0", "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", journal.policy.rawValue,
+            ]
         )
         let state = ServerState(engine: engine, config: config)
         state.registerServerCommands()
@@ -52,15 +54,22 @@ private struct DurableTestServer {
     }
 }
 
-/// Replies under `appendfsync always` over real sockets: held until the fsync covering their writes, released
-/// together per event loop, in order per connection, and never sent when the journal fails.
+/// Replies with a journal over real sockets: held until the fsync covering their writes (`always`) or their
+/// write (`everysec`, `no`), released together per event loop, in order per connection, and never sent when the
+/// journal fails.
 @Suite(.timeLimit(.minutes(1))) struct DurableReplyTests {
     static let path = "/data/appendonlydir/journal.00000001"
 
-    static func journal(_ fileSystem: FaultyFileSystem) throws -> Journal {
+    static func journal(_ fileSystem: FaultyFileSystem, policy: Journal.FsyncPolicy = .always) throws -> Journal {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        return try Journal(path: path, fileSystem: fileSystem, policy: .always, nextSequence: 1, logger: logger)
+        return try Journal(path: path, fileSystem: fileSystem, policy: policy, nextSequence: 1, logger: logger)
+    }
+
+    /// Whether the journal file holds a record whose last argument is `key` (written, fsynced or not).
+    static func written(_ key: String, in fileSystem: FaultyFileSystem) throws -> Bool {
+        let scan = try JournalFormat.scan(fileSystem.contents(path) ?? [], path: path)
+        return scan.records.contains { $0.arguments.count > 1 && $0.arguments[1] == Array(key.utf8) }
     }
 
     /// Many connections write at once: every reply comes, in order per connection, and every acknowledged write
@@ -106,6 +115,61 @@ private struct DurableTestServer {
         var second = try await server.client()
         let refused = try await second.call("SET", "other", "3")
         #expect(refused == .error("MISCONF Errors writing to the AOF file: Input/output error"))
+        #expect(try await second.call("GET", "kept") == .bulkString(Array("1".utf8)))
+        await second.close()
+        await server.stop()
+        journal.close()
+    }
+
+    /// Under `everysec` and `no` a write's reply leaves only once its record is written to the file (a kill -9
+    /// then loses no acknowledged write), while a read on another connection does not wait for that write.
+    @Test(arguments: [Journal.FsyncPolicy.everysec, .no])
+    func replyWaitsForTheWrite(policy: Journal.FsyncPolicy) async throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Self.journal(fileSystem, policy: policy)
+        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        var writer = try await server.client()
+        var reader = try await server.client()
+        for i in 0..<5 {
+            #expect(try await writer.call("SET", "quick\(i)", "v") == .simpleString("OK"))
+            #expect(try Self.written("quick\(i)", in: fileSystem))
+        }
+        fileSystem.setWriteLatency(microseconds: 300_000)
+        try await writer.send([["SET", "slow", "1"], ["GET", "slow"]])
+        try await Task.sleep(for: .milliseconds(50))
+        // The value is visible (the command ran) while its record is still being written: the read is not held.
+        #expect(try await reader.call("GET", "slow") == .bulkString(Array("1".utf8)))
+        #expect(try !Self.written("slow", in: fileSystem))
+        #expect(try await writer.read() == .simpleString("OK"))
+        #expect(try Self.written("slow", in: fileSystem))
+        #expect(try await writer.read() == .bulkString(Array("1".utf8)))
+        // QUIT right behind a write: both replies come, after the write, then the connection closes.
+        try await writer.send([["SET", "last", "2"], ["QUIT"]])
+        #expect(try await writer.read() == .simpleString("OK"))
+        #expect(try Self.written("last", in: fileSystem))
+        #expect(try await writer.read() == .simpleString("OK"))
+        #expect(try await writer.read() == nil)
+        if policy == .no { #expect(journal.fsyncCount == 0) }
+        await reader.close()
+        await server.stop()
+        journal.close()
+    }
+
+    /// Under `everysec` a failed write (a dead disk) gives no `+OK`: the client is disconnected, later writes get
+    /// MISCONF, reads keep working.
+    @Test func failedWriteUnderEverysecDisconnectsWithoutAcknowledging() async throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Self.journal(fileSystem, policy: .everysec)
+        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        var first = try await server.client()
+        #expect(try await first.call("SET", "kept", "1") == .simpleString("OK"))
+        fileSystem.failAfter(operations: 1)
+        let misconf = RESPValue.error("MISCONF Errors writing to the AOF file: Input/output error")
+        // Closed without a reply; or, if the once-a-second fsync hit the dead disk first, refused.
+        let reply = try await first.call("SET", "lost", "2")
+        #expect(reply == nil || reply == misconf)
+        var second = try await server.client()
+        #expect(try await second.call("SET", "other", "3") == misconf)
         #expect(try await second.call("GET", "kept") == .bulkString(Array("1".utf8)))
         await second.close()
         await server.stop()

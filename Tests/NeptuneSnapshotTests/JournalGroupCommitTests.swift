@@ -148,6 +148,62 @@ import Testing
         journal.close()
     }
 
+    /// Under `everysec` and `no` a waiter is released once its record is written to the file, not fsynced: the
+    /// record is in the file when the callback runs, and under `no` it is not on stable storage.
+    @Test(arguments: [Journal.FsyncPolicy.everysec, .no])
+    func waitersAreReleasedByTheWrite(policy: Journal.FsyncPolicy) throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Journal(
+            path: Self.path, fileSystem: fileSystem, policy: policy, nextSequence: 1, logger: Self.logger
+        )
+        for i in 0..<50 {
+            let key = "k\(i)"
+            let sequence = journal.append(db: 0, arguments: [ByteBuffer(string: "SET"), ByteBuffer(string: key)])
+            let done = DispatchSemaphore(value: 0)
+            let seen = Mutex<(ok: Bool, written: Bool)?>(nil)
+            journal.whenDurable(sequence) { ok in
+                let bytes = fileSystem.contents(Self.path) ?? []
+                let written = (try? JournalFormat.scan(bytes, path: Self.path).records.contains {
+                    $0.arguments.last == Array(key.utf8)
+                }) ?? false
+                seen.withLock { $0 = (ok, written) }
+                done.signal()
+            }
+            done.wait()
+            #expect(seen.withLock { $0?.ok } == true, "record \(i)")
+            #expect(seen.withLock { $0?.written } == true, "record \(i)")
+            #expect(journal.durableSequence >= sequence)
+        }
+        if policy == .no {
+            #expect(journal.fsyncCount == 0)
+            let synced = fileSystem.crash()[Self.path] ?? []
+            #expect(try JournalFormat.scan(synced, path: Self.path).records.isEmpty)
+        }
+        journal.close()
+    }
+
+    /// Under `everysec` a failed write fails its waiter (the reply must not acknowledge it) and the journal
+    /// refuses writes afterwards.
+    @Test func failedWriteFailsTheWaiterUnderEverysec() throws {
+        let fileSystem = FaultyFileSystem()
+        let journal = try Journal(
+            path: Self.path, fileSystem: fileSystem, policy: .everysec, nextSequence: 1, logger: Self.logger
+        )
+        fileSystem.failAfter(operations: 1)
+        let sequence = journal.append(db: 0, arguments: [ByteBuffer(string: "SET"), ByteBuffer(string: "k")])
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Bool?>(nil)
+        journal.whenDurable(sequence) { ok in
+            outcome.withLock { $0 = ok }
+            done.signal()
+        }
+        done.wait()
+        #expect(outcome.withLock { $0 } == false)
+        #expect(!journal.acceptsWrites)
+        #expect(journal.refusalMessage == "MISCONF Errors writing to the AOF file: Input/output error")
+        journal.close()
+    }
+
     /// A failed fsync fails every waiter of the batch, including those that registered while it ran, and later
     /// waiters at once; nothing is acknowledged after the failure.
     @Test func failedFsyncFailsEveryWaiter() throws {

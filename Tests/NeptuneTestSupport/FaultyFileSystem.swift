@@ -34,6 +34,7 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         var capacity: Int?
         var dead = false
         var syncLatency: UInt32 = 0
+        var writeLatency: UInt32 = 0
 
         mutating func create(_ path: String) -> Int {
             let id = nextInode
@@ -74,6 +75,12 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     /// Makes every file fsync take this long (as a real disk's does), so that concurrent writers pile up.
     public func setSyncLatency(microseconds: UInt32) {
         state.withLock { $0.syncLatency = microseconds }
+    }
+
+    /// Makes every append take this long before its bytes show in the file (a slow `write`), so that a test can
+    /// tell whether something waited for the write.
+    public func setWriteLatency(microseconds: UInt32) {
+        state.withLock { $0.writeLatency = microseconds }
     }
 
     /// Total bytes the disk holds; appends beyond it fail with ENOSPC.
@@ -143,6 +150,8 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     func append(_ inode: Int, _ path: String, _ bytes: [UInt8]) throws(FileSystemError) {
+        let latency = state.withLock { $0.writeLatency }
+        if latency > 0 { usleep(latency) }
         let result: Result<Void, FileSystemError> = state.withLock { s in
             do throws(FileSystemError) {
                 try countOperation(&s, "write", path)
