@@ -12,24 +12,7 @@ extension Engine {
     /// metadata. Each pops at once when a key has data (journaled as the non-blocking pop it amounts to), and
     /// otherwise blocks (``block(_:keys:operation:timeout:)``).
     static var blockingCommands: [CommandSpec] {
-        func spec(
-            _ name: String,
-            _ arity: Int,
-            _ flags: Set<String>,
-            _ keys: (Int, Int, Int),
-            _ categories: [String],
-            _ group: String,
-            _ summary: String,
-            since: String,
-            complexity: String,
-            _ body: @escaping CommandBody
-        ) -> CommandSpec {
-            CommandSpec(
-                name, arity: arity, flags: flags, keys: keys, categories: categories, group: group, summary: summary,
-                since: since, complexity: complexity, body: body
-            )
-        }
-        return [
+        [
             spec("blpop", -3, ["write", "noscript", "blocking"], (1, -2, 1), ["write", "list", "slow", "blocking"],
                  "list", "Remove and get the first element in a list, or block until one is available",
                  since: "2.0.0", complexity: "O(N) where N is the number of provided keys.", blpop),

@@ -1,31 +1,6 @@
 extension Engine {
     /// The commands the engine implements itself (the server adds connection and server commands).
     static var builtinCommands: [CommandSpec] {
-        func spec(
-            _ name: String,
-            _ arity: Int,
-            _ flags: Set<String>,
-            _ keys: (Int, Int, Int),
-            _ categories: [String],
-            _ group: String,
-            _ summary: String,
-            since: String = "1.0.0",
-            complexity: String = "O(1)",
-            _ body: @escaping CommandBody
-        ) -> CommandSpec {
-            CommandSpec(
-                name,
-                arity: arity,
-                flags: flags,
-                keys: keys,
-                categories: categories,
-                group: group,
-                summary: summary,
-                since: since,
-                complexity: complexity,
-                body: body
-            )
-        }
         let str = "string"
         let gen = "generic"
         let readFast = ["read", "string", "fast"]

@@ -1,32 +1,7 @@
 extension Engine {
     /// The hash, set, sorted set and list commands, with Redis 7.0's COMMAND INFO and COMMAND DOCS metadata.
     static var collectionCommands: [CommandSpec] {
-        func spec(
-            _ name: String,
-            _ arity: Int,
-            _ flags: Set<String>,
-            _ keys: (Int, Int, Int),
-            _ categories: [String],
-            _ group: String,
-            _ summary: String,
-            since: String,
-            complexity: String,
-            _ body: @escaping CommandBody
-        ) -> CommandSpec {
-            CommandSpec(
-                name,
-                arity: arity,
-                flags: flags,
-                keys: keys,
-                categories: categories,
-                group: group,
-                summary: summary,
-                since: since,
-                complexity: complexity,
-                body: body
-            )
-        }
-        return [
+        [
             // Hashes
             spec("hset", -4, ["write", "denyoom", "fast"], (1, 1, 1), ["write", "hash", "fast"], "hash",
                  "Set the string value of a hash field", since: "2.0.0",

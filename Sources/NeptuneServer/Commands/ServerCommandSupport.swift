@@ -9,10 +9,24 @@ import NIOCore
 import NeptuneCache
 import NeptuneRESP
 
-/// Helpers shared by the server-level commands (HELLO, AUTH, CLIENT, INFO, CONFIG, COMMAND, SHUTDOWN ...).
-enum ServerCommandSupport {
-    /// Builds a command spec with Redis's metadata.
-    static func spec(
+extension ServerState {
+    /// A keyless command's spec with Redis's metadata, in the form the server's command tables
+    /// (``serverCommandSpecs()``, ``pubSubCommandSpecs()``, ``persistenceCommandSpecs()``) are written in. An
+    /// instance method so that those tables, which build closures capturing `self`, call it unqualified.
+    ///
+    /// - Parameters:
+    ///   - name: The lower-case command name (`container|sub` for a subcommand).
+    ///   - arity: Redis arity (negative: at least that many arguments, the name included).
+    ///   - flags: Redis command flags.
+    ///   - categories: ACL categories without the `@`.
+    ///   - group: The COMMAND DOCS group.
+    ///   - since: The Redis version that added the command.
+    ///   - summary: The COMMAND DOCS summary.
+    ///   - complexity: The COMMAND DOCS time complexity.
+    ///   - subcommands: A container's subcommands.
+    ///   - body: The implementation; nil for a container whose subcommand runs.
+    /// - Returns: The spec to register.
+    func spec(
         _ name: String,
         _ arity: Int,
         _ flags: Set<String>,
@@ -25,19 +39,14 @@ enum ServerCommandSupport {
         _ body: CommandBody?
     ) -> CommandSpec {
         CommandSpec(
-            name,
-            arity: arity,
-            flags: flags,
-            categories: categories,
-            group: group,
-            summary: summary,
-            since: since,
-            complexity: complexity,
-            subcommands: subcommands,
-            body: body
+            name, arity: arity, flags: flags, categories: categories, group: group, summary: summary, since: since,
+            complexity: complexity, subcommands: subcommands, body: body
         )
     }
+}
 
+/// Helpers shared by the server-level commands (HELLO, AUTH, CLIENT, INFO, CONFIG, COMMAND, SHUTDOWN ...).
+enum ServerCommandSupport {
     /// Redis's reply to a wrong argument count.
     static func wrongArity(_ name: String) -> CommandError {
         CommandError("ERR wrong number of arguments for '\(name)' command")

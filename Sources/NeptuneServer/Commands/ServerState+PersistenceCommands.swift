@@ -8,17 +8,17 @@ extension ServerState {
     func persistenceCommandSpecs() -> [CommandSpec] {
         let server = "server"
         return [
-            ServerCommandSupport.spec(
+            spec(
                 "save", 1, ["admin", "noscript", "no_async_loading", "no_multi"], ["admin", "slow", "dangerous"],
                 group: server, since: "1.0.0", summary: "Synchronously saves the database(s) to disk.",
                 complexity: "O(N) where N is the total number of keys in all databases"
             ) { [self] _, a, c in try self.save(a, &c) },
-            ServerCommandSupport.spec(
+            spec(
                 "bgsave", -1, ["admin", "noscript", "no_async_loading"], ["admin", "slow", "dangerous"],
                 group: server, since: "1.0.0", summary: "Asynchronously saves the database(s) to disk.",
                 complexity: "O(1)"
             ) { [self] _, a, c in try self.bgsave(a, &c) },
-            ServerCommandSupport.spec(
+            spec(
                 "lastsave", 1, ["loading", "stale", "fast"], ["admin", "fast", "dangerous"],
                 group: server, since: "1.0.0",
                 summary: "Returns the Unix timestamp of the last successful save to disk."

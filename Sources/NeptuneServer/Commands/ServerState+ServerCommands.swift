@@ -22,31 +22,6 @@ extension ServerState {
     }
 
     func serverCommandSpecs() -> [CommandSpec] {
-        func spec(
-            _ name: String,
-            _ arity: Int,
-            _ flags: Set<String>,
-            _ categories: [String],
-            group: String,
-            since: String,
-            summary: String,
-            complexity: String = "O(1)",
-            subcommands: [CommandSpec] = [],
-            _ body: CommandBody?
-        ) -> CommandSpec {
-            ServerCommandSupport.spec(
-                name,
-                arity,
-                flags,
-                categories,
-                group: group,
-                since: since,
-                summary: summary,
-                complexity: complexity,
-                subcommands: subcommands,
-                body
-            )
-        }
         let noAuthFlags: Set<String> = ["noscript", "loading", "stale", "fast", "no_auth", "allow_busy"]
         let sessionFlags: Set<String> = ["noscript", "loading", "stale"]
         let adminFlags: Set<String> = ["admin", "noscript", "loading", "stale"]

@@ -5,46 +5,31 @@ import NeptuneRESP
 extension ServerState {
     /// SUBSCRIBE UNSUBSCRIBE PSUBSCRIBE PUNSUBSCRIBE PUBLISH PUBSUB, with Redis 7.0's metadata.
     func pubSubCommandSpecs() -> [CommandSpec] {
-        func spec(
-            _ name: String,
-            _ arity: Int,
-            _ flags: Set<String>,
-            _ categories: [String],
-            since: String,
-            summary: String,
-            complexity: String = "O(1)",
-            subcommands: [CommandSpec] = [],
-            _ body: CommandBody?
-        ) -> CommandSpec {
-            ServerCommandSupport.spec(
-                name, arity, flags, categories, group: "pubsub", since: since, summary: summary,
-                complexity: complexity, subcommands: subcommands, body
-            )
-        }
+        let group = "pubsub"
         let subscribeFlags: Set<String> = ["pubsub", "noscript", "loading", "stale"]
         let slow = ["pubsub", "slow"]
         return [
-            spec("subscribe", -2, subscribeFlags, slow, since: "2.0.0",
+            spec("subscribe", -2, subscribeFlags, slow, group: group, since: "2.0.0",
                  summary: "Listens for messages published to channels.",
                  complexity: "O(N) where N is the number of channels to subscribe to.") {
                 [self] _, a, c in try self.subscribe(a, &c, pattern: false)
             },
-            spec("psubscribe", -2, subscribeFlags, slow, since: "2.0.0",
+            spec("psubscribe", -2, subscribeFlags, slow, group: group, since: "2.0.0",
                  summary: "Listens for messages published to channels that match one or more patterns.",
                  complexity: "O(N) where N is the number of patterns to subscribe to.") {
                 [self] _, a, c in try self.subscribe(a, &c, pattern: true)
             },
-            spec("unsubscribe", -1, subscribeFlags, slow, since: "2.0.0",
+            spec("unsubscribe", -1, subscribeFlags, slow, group: group, since: "2.0.0",
                  summary: "Stops listening to messages posted to channels.",
                  complexity: "O(N) where N is the number of channels to unsubscribe.") {
                 [self] _, a, c in try self.unsubscribe(a, &c, pattern: false)
             },
-            spec("punsubscribe", -1, subscribeFlags, slow, since: "2.0.0",
+            spec("punsubscribe", -1, subscribeFlags, slow, group: group, since: "2.0.0",
                  summary: "Stops listening to messages published to channels that match one or more patterns.",
                  complexity: "O(N) where N is the number of patterns to unsubscribe.") {
                 [self] _, a, c in try self.unsubscribe(a, &c, pattern: true)
             },
-            spec("publish", 3, ["pubsub", "loading", "stale", "fast"], ["pubsub", "fast"], since: "2.0.0",
+            spec("publish", 3, ["pubsub", "loading", "stale", "fast"], ["pubsub", "fast"], group: group, since: "2.0.0",
                  summary: "Posts a message to a channel.",
                  complexity: "O(N+M) where N is the number of clients subscribed to the receiving channel and M is "
                     + "the total number of subscribed patterns (by any client).") {
@@ -53,10 +38,10 @@ extension ServerState {
                 c.reply.writeRESPInteger(receivers)
             },
             spec(
-                "pubsub", -2, [], ["slow"], since: "2.8.0", summary: "A container for Pub/Sub commands.",
+                "pubsub", -2, [], ["slow"], group: group, since: "2.8.0", summary: "A container for Pub/Sub commands.",
                 complexity: "Depends on subcommand.",
                 subcommands: [
-                    spec("pubsub|channels", -2, ["pubsub", "loading", "stale"], slow, since: "2.8.0",
+                    spec("pubsub|channels", -2, ["pubsub", "loading", "stale"], slow, group: group, since: "2.8.0",
                          summary: "Returns the active channels.",
                          complexity: "O(N) where N is the number of active channels, and assuming constant time "
                             + "pattern matching (relatively short channels and patterns)") {
@@ -72,7 +57,7 @@ extension ServerState {
                         c.reply.writeRESPArrayHeader(channels.count)
                         for channel in channels { c.reply.writeRESPBulkString(channel) }
                     },
-                    spec("pubsub|numsub", -2, ["pubsub", "loading", "stale"], slow, since: "2.8.0",
+                    spec("pubsub|numsub", -2, ["pubsub", "loading", "stale"], slow, group: group, since: "2.8.0",
                          summary: "Returns a count of subscribers to channels.",
                          complexity: "O(N) for the NUMSUB subcommand, where N is the number of requested channels") {
                         [self] _, a, c in
@@ -82,11 +67,11 @@ extension ServerState {
                             c.reply.writeRESPInteger(self.pubsub.subscriberCount(Array(channel.readableBytesView)))
                         }
                     },
-                    spec("pubsub|numpat", 2, ["pubsub", "loading", "stale"], slow, since: "2.8.0",
+                    spec("pubsub|numpat", 2, ["pubsub", "loading", "stale"], slow, group: group, since: "2.8.0",
                          summary: "Returns a count of unique pattern subscriptions.") {
                         [self] _, _, c in c.reply.writeRESPInteger(self.pubsub.patternCount)
                     },
-                    spec("pubsub|help", 2, ["loading", "stale"], ["slow"], since: "6.2.0",
+                    spec("pubsub|help", 2, ["loading", "stale"], ["slow"], group: group, since: "6.2.0",
                          summary: "Returns helpful text about the different subcommands.") {
                         _, _, c in
                         ServerCommandSupport.writeHelp(
