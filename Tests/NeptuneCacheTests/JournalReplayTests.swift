@@ -19,11 +19,31 @@ final class RecordingJournal: MutationJournal {
 
     var acceptsWrites: Bool { !refuse.load(ordering: .relaxed) }
     var refusalMessage: String { "MISCONF Errors writing to the journal: injected failure" }
+
+    /// The journaled commands as text, without their databases.
+    var commands: [[String]] {
+        records.withLock { $0 }.map { $0.arguments.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    /// A new engine that replayed every record, as recovery does.
+    func replay(databases: Int, clock: ManualClock) throws -> Engine {
+        let replica = Engine(databases: databases, clock: clock)
+        replica.isLoading = true
+        for record in records.withLock({ $0 }) {
+            try replica.replay(db: record.db, arguments: record.arguments.map { ByteBuffer(bytes: $0) })
+        }
+        replica.isLoading = false
+        return replica
+    }
 }
 
 @Suite struct JournalReplayTests {
-    /// Everything about a keyspace a client can observe: values and absolute expiry times, per database.
-    static func dump(_ engine: Engine, databases: Int = 4) -> [String: String] {
+    /// `describe`'s text of every key, keyed by `db/name`, over the first `databases` databases.
+    static func describeKeys(
+        _ engine: Engine,
+        databases: Int,
+        _ describe: (inout EngineSession, _ name: [UInt8]) -> String
+    ) -> [String: String] {
         var result: [String: String] = [:]
         var session = EngineSession(engine: engine)
         for db in 0..<databases {
@@ -31,28 +51,54 @@ final class RecordingJournal: MutationJournal {
             guard case .array(let keys) = session.run("KEYS", "*") else { continue }
             for key in keys {
                 guard case .bulkString(let name) = key else { continue }
-                let value = session.run([Array("GET".utf8), name])
-                let expiry = session.run([Array("PEXPIRETIME".utf8), name])
-                result["\(db)/\(name)"] = "\(value) \(expiry)"
+                result["\(db)/\(name)"] = describe(&session, name)
             }
         }
         return result
     }
 
-    @Test(arguments: [1, 2, 3])
-    func replayRebuildsTheSameKeyspace(seed: UInt64) throws {
+    /// Everything about a keyspace a client can observe: values and absolute expiry times, per database.
+    static func dump(_ engine: Engine, databases: Int = 4) -> [String: String] {
+        describeKeys(engine, databases: databases) { session, name in
+            let value = session.run([Array("GET".utf8), name])
+            let expiry = session.run([Array("PEXPIRETIME".utf8), name])
+            return "\(value) \(expiry)"
+        }
+    }
+
+    /// Runs `count` commands made by `command` on a journaled engine with 4 databases, advancing its clock by up to
+    /// `maxStep` ms after each and sweeping expired keys now and then; then, 50 ms later (some keys have expired
+    /// meanwhile in both worlds), replays the journal into a new engine, as recovery does.
+    /// - Returns: The engine the commands ran on and the one rebuilt from its journal.
+    static func runAndReplay(
+        count: Int,
+        seed: UInt64,
+        maxStep: Int64,
+        _ command: (inout SeededGenerator, ManualClock) -> [String]
+    ) throws -> (original: Engine, replica: Engine) {
         let clock = ManualClock()
         let journal = RecordingJournal()
         let original = Engine(databases: 4, clock: clock)
         original.attachJournal(journal)
         var session = EngineSession(engine: original)
         var rng = SeededGenerator(seed: seed)
+        for _ in 0..<count {
+            session.run(command(&rng, clock).map { Array($0.utf8) })
+            clock.advance(milliseconds: Int64.random(in: 0...maxStep, using: &rng))
+            if Int.random(in: 0..<50, using: &rng) == 0 { original.sweepExpired(budget: 16) }
+        }
+        clock.advance(milliseconds: 50)
+        return (original, try journal.replay(databases: 4, clock: clock))
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func replayRebuildsTheSameKeyspace(seed: UInt64) throws {
         let keys = (0..<12).map { "k\($0)" }
-        for _ in 0..<4000 {
+        let (original, replica) = try Self.runAndReplay(count: 4000, seed: seed, maxStep: 20) { rng, clock in
             let key = keys.randomElement(using: &rng)!
             let other = keys.randomElement(using: &rng)!
             let n = String(Int.random(in: 1...300, using: &rng))
-            let command: [String] = switch Int.random(in: 0..<22, using: &rng) {
+            return switch Int.random(in: 0..<22, using: &rng) {
             case 0: ["SET", key, "v\(n)"]
             case 1: ["SET", key, "v\(n)", "PX", n]
             case 2: ["SET", key, "w", "EX", "1", "NX"]
@@ -76,71 +122,46 @@ final class RecordingJournal: MutationJournal {
             case 20: ["SWAPDB", "0", String(Int.random(in: 0..<4, using: &rng))]
             default: ["PEXPIREAT", key, String(clock.milliseconds() + Int64(n)!)]
             }
-            session.run(command.map { Array($0.utf8) })
-            clock.advance(milliseconds: Int64.random(in: 0...20, using: &rng))
-            if Int.random(in: 0..<50, using: &rng) == 0 { original.sweepExpired(budget: 16) }
         }
-        // Recovery happens later: some keys have expired meanwhile in both worlds.
-        clock.advance(milliseconds: 50)
-        let replica = Engine(databases: 4, clock: clock)
-        replica.isLoading = true
-        for record in journal.records.withLock({ $0 }) {
-            try replica.replay(db: record.db, arguments: record.arguments.map { ByteBuffer(bytes: $0) })
-        }
-        replica.isLoading = false
         #expect(Self.dump(replica) == Self.dump(original))
     }
 
     /// Every collection a client can observe, with its encoding: contents in a canonical order, per database.
     static func dumpCollections(_ engine: Engine, databases: Int = 4) -> [String: String] {
-        var result: [String: String] = [:]
-        var session = EngineSession(engine: engine)
-        for db in 0..<databases {
-            session.run("SELECT", String(db))
-            guard case .array(let keys) = session.run("KEYS", "*") else { continue }
-            for key in keys {
-                guard case .bulkString(let name) = key else { continue }
-                let type = session.run([Array("TYPE".utf8), name])
-                let content: RESPValue = switch type {
-                case .simpleString("hash"): session.run([Array("HGETALL".utf8), name])
-                case .simpleString("set"): session.run([Array("SMEMBERS".utf8), name])
-                case .simpleString("zset"): session.run([Array("ZRANGE".utf8), name, Array("0".utf8), Array("-1".utf8),
-                                                         Array("WITHSCORES".utf8)])
-                case .simpleString("list"): session.run([Array("LRANGE".utf8), name, Array("0".utf8), Array("-1".utf8)])
-                default: session.run([Array("GET".utf8), name])
-                }
-                var text = "\(content)"
-                if case .array(let items) = content, type != .simpleString("zset"), type != .simpleString("list") {
-                    // Hashes and sets have no defined order (and a hashtable's differs between processes).
-                    text = items.map { "\($0)" }.sorted().joined(separator: ",")
-                }
-                let encoding = session.run([Array("OBJECT".utf8), Array("ENCODING".utf8), name])
-                let expiry = session.run([Array("PEXPIRETIME".utf8), name])
-                result["\(db)/\(name)"] = "\(type) \(encoding) \(text) \(expiry)"
+        describeKeys(engine, databases: databases) { session, name in
+            let type = session.run([Array("TYPE".utf8), name])
+            let content: RESPValue = switch type {
+            case .simpleString("hash"): session.run([Array("HGETALL".utf8), name])
+            case .simpleString("set"): session.run([Array("SMEMBERS".utf8), name])
+            case .simpleString("zset"): session.run([Array("ZRANGE".utf8), name, Array("0".utf8), Array("-1".utf8),
+                                                     Array("WITHSCORES".utf8)])
+            case .simpleString("list"): session.run([Array("LRANGE".utf8), name, Array("0".utf8), Array("-1".utf8)])
+            default: session.run([Array("GET".utf8), name])
             }
+            var text = "\(content)"
+            if case .array(let items) = content, type != .simpleString("zset"), type != .simpleString("list") {
+                // Hashes and sets have no defined order (and a hashtable's differs between processes).
+                text = items.map { "\($0)" }.sorted().joined(separator: ",")
+            }
+            let encoding = session.run([Array("OBJECT".utf8), Array("ENCODING".utf8), name])
+            let expiry = session.run([Array("PEXPIRETIME".utf8), name])
+            return "\(type) \(encoding) \(text) \(expiry)"
         }
-        return result
     }
 
     @Test(arguments: [11, 12, 13])
     func replayRebuildsTheSameCollections(seed: UInt64) throws {
-        let clock = ManualClock()
-        let journal = RecordingJournal()
-        let original = Engine(databases: 4, clock: clock)
-        original.attachJournal(journal)
-        var session = EngineSession(engine: original)
-        var rng = SeededGenerator(seed: seed)
         let keys = (0..<8).map { "c\($0)" }
-        func member() -> String {
-            Int.random(in: 0..<4, using: &rng) == 0 ? "m\(Int.random(in: 0..<200, using: &rng))"
-                : String(Int.random(in: 0..<20, using: &rng))
-        }
-        for _ in 0..<5000 {
+        let (original, replica) = try Self.runAndReplay(count: 5000, seed: seed, maxStep: 5) { rng, _ in
+            func member() -> String {
+                Int.random(in: 0..<4, using: &rng) == 0 ? "m\(Int.random(in: 0..<200, using: &rng))"
+                    : String(Int.random(in: 0..<20, using: &rng))
+            }
             let key = keys.randomElement(using: &rng)!
             let other = keys.randomElement(using: &rng)!
             let m = member()
             let n = String(Int.random(in: -3...5, using: &rng))
-            let command: [String] = switch Int.random(in: 0..<32, using: &rng) {
+            return switch Int.random(in: 0..<32, using: &rng) {
             case 0: ["HSET", key, m, n, member(), "v"]
             case 1: ["HDEL", key, m]
             case 2: ["HINCRBY", key, m, n]
@@ -174,17 +195,7 @@ final class RecordingJournal: MutationJournal {
             case 30: ["DEL", key]
             default: ["SWAPDB", "0", String(Int.random(in: 0..<4, using: &rng))]
             }
-            session.run(command.map { Array($0.utf8) })
-            clock.advance(milliseconds: Int64.random(in: 0...5, using: &rng))
-            if Int.random(in: 0..<50, using: &rng) == 0 { original.sweepExpired(budget: 16) }
         }
-        clock.advance(milliseconds: 50)
-        let replica = Engine(databases: 4, clock: clock)
-        replica.isLoading = true
-        for record in journal.records.withLock({ $0 }) {
-            try replica.replay(db: record.db, arguments: record.arguments.map { ByteBuffer(bytes: $0) })
-        }
-        replica.isLoading = false
         let rebuilt = Self.dumpCollections(replica)
         #expect(rebuilt.count > 0)
         #expect(rebuilt == Self.dumpCollections(original))
@@ -212,8 +223,7 @@ final class RecordingJournal: MutationJournal {
         #expect(try store.set("a", "2", condition: .ifAbsent) == false)
         #expect(try store.increment("n", by: 3) == 3)
         #expect(store.delete("a") == 1)
-        let records = journal.records.withLock { $0 }.map { $0.arguments.map { String(decoding: $0, as: UTF8.self) } }
-        #expect(records == [
+        #expect(journal.commands == [
             ["SET", "a", "1", "PXAT", String(clock.milliseconds() + 5000)], ["INCRBY", "n", "3"], ["DEL", "a"],
         ])
     }
@@ -228,8 +238,7 @@ final class RecordingJournal: MutationJournal {
         s.run("SET", "k", "v", "NX")  // not applied: nothing journaled
         s.run("PEXPIRE", "k", "500")
         let at = clock.milliseconds()
-        let records = journal.records.withLock { $0 }.map { $0.arguments.map { String(decoding: $0, as: UTF8.self) } }
-        #expect(records == [["SET", "k", "v", "PXAT", String(at + 10_000)], ["PEXPIREAT", "k", String(at + 500)]])
+        #expect(journal.commands == [["SET", "k", "v", "PXAT", String(at + 10_000)], ["PEXPIREAT", "k", String(at + 500)]])
     }
 }
 

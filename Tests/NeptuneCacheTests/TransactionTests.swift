@@ -20,6 +20,13 @@ final class RecordingObserver: KeyspaceObserver {
         events.withLock { $0.append(event) }
     }
 
+    /// A session on a new engine (reading `clock`) that reports its keyspace changes to this observer.
+    func observedSession(clock: ManualClock = ManualClock()) -> EngineSession {
+        let engine = Engine(clock: clock)
+        engine.addObserver(self)
+        return EngineSession(engine: engine)
+    }
+
     func take() -> [String] {
         keys.withLock { keys in
             let taken = keys
@@ -31,10 +38,8 @@ final class RecordingObserver: KeyspaceObserver {
 
 @Suite struct KeyspaceObserverTests {
     @Test func writesReportTheKeysTheyChanged() {
-        let engine = Engine(clock: ManualClock())
         let observer = RecordingObserver()
-        engine.addObserver(observer)
-        var s = EngineSession(engine: engine)
+        var s = observer.observedSession()
         s.run("SET", "a", "1")
         #expect(observer.take() == ["0:a"])
         s.run("MSET", "b", "2", "c", "3")
@@ -62,10 +67,8 @@ final class RecordingObserver: KeyspaceObserver {
     }
 
     @Test func moveReportsBothDatabases() {
-        let engine = Engine(clock: ManualClock())
         let observer = RecordingObserver()
-        engine.addObserver(observer)
-        var s = EngineSession(engine: engine)
+        var s = observer.observedSession()
         s.run("SET", "d", "1")
         _ = observer.take()
         #expect(s.run("MOVE", "d", "3") == .integer(1))
@@ -81,10 +84,8 @@ final class RecordingObserver: KeyspaceObserver {
 
     /// Writes that change nothing report nothing (WATCH relies on it, as Redis only touches modified keys).
     @Test func noOpWritesReportNothing() {
-        let engine = Engine(clock: ManualClock())
         let observer = RecordingObserver()
-        engine.addObserver(observer)
-        var s = EngineSession(engine: engine)
+        var s = observer.observedSession()
         s.run("SET", "a", "1")
         s.run("SET", "b", "2")
         _ = observer.take()
@@ -102,10 +103,8 @@ final class RecordingObserver: KeyspaceObserver {
 
     @Test func expiryAndWholeDatabaseEventsAreReported() {
         let clock = ManualClock()
-        let engine = Engine(clock: clock)
         let observer = RecordingObserver()
-        engine.addObserver(observer)
-        var s = EngineSession(engine: engine)
+        var s = observer.observedSession(clock: clock)
         s.run("SET", "gone", "1", "PX", "10")
         _ = observer.take()
         clock.advance(milliseconds: 20)
@@ -115,7 +114,7 @@ final class RecordingObserver: KeyspaceObserver {
         s.run("SWAPDB", "0", "1")
         s.run("FLUSHALL")
         #expect(observer.events.withLock { $0 } == [.flush(db: 0), .swap(0, 1), .flushAll])
-        engine.removeObserver(observer)
+        s.engine.removeObserver(observer)
         s.run("SET", "a", "1")
         #expect(observer.take() == [])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import NeptuneTestSupport
 import Testing
 
 @testable import NeptuneServer
@@ -6,29 +7,6 @@ import Testing
 /// Loading configuration files and `redis-server`-style command lines. The expected reports were read from
 /// redis-server 7.0.15 (with "Neptune" for "Redis").
 @Suite struct ConfigLoadingTests {
-    /// A fresh directory, removed at the end of the test.
-    private final class TemporaryDirectory {
-        let path: String
-
-        init() throws {
-            let base = FileManager.default.temporaryDirectory.resolvingSymlinksInPath().path
-            self.path = base + "/neptune-config-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
-        }
-
-        deinit {
-            try? FileManager.default.removeItem(atPath: self.path)
-        }
-
-        /// Writes `text` to `name` inside the directory and returns its absolute path.
-        @discardableResult
-        func write(_ name: String, _ text: String) throws -> String {
-            let file = self.path + "/" + name
-            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-            return file
-        }
-    }
-
     private static func report(line: Int, _ text: String, _ reason: String) -> String {
         "*** FATAL CONFIG FILE ERROR (Neptune 7.0.15) ***\nReading the configuration file, at line \(line)\n"
             + ">>> '\(text)'\n\(reason)"
@@ -262,7 +240,7 @@ import Testing
     // MARK: Files
 
     @Test func fileSyntax() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-config")
         let file = try directory.write(
             "neptune.conf",
             """
@@ -296,7 +274,7 @@ import Testing
     }
 
     @Test func fileErrors() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-config")
         let quotes = try directory.write("quotes.conf", "port 0\n# fine\nloglevel \"bad\n")
         #expect(
             Self.failure([quotes]) == Self.report(line: 3, #"loglevel "bad"#, "Unbalanced quotes in configuration line")
@@ -352,7 +330,7 @@ import Testing
     }
 
     @Test func commandLineOverridesTheFile() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-config")
         let file = try directory.write(
             "neptune.conf",
             "port 7000\ntimeout 10\nsave 10 1\nsave 20 2\nmaxmemory-policy allkeys-lru\n"
@@ -368,7 +346,7 @@ import Testing
     }
 
     @Test func includes() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-config")
         try FileManager.default.createDirectory(atPath: directory.path + "/conf.d", withIntermediateDirectories: true)
         try directory.write("conf.d/20-b.conf", "timeout 20\nsave 20 2\n")
         try directory.write("conf.d/10-a.conf", "timeout 10\nsave 10 1\nrename-command FLUSHALL \"\"\n")
@@ -417,7 +395,7 @@ import Testing
     }
 
     @Test func deprecatedDirectivesAreIgnored() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-config")
         let file = try directory.write(
             "old.conf",
             "list-max-ziplist-entries 512\nlist-max-ziplist-value 64\nlua-replicate-commands yes\n"
@@ -436,7 +414,7 @@ import Testing
     }
 
     @Test func logFileMustOpen() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-config")
         #expect(
             Self.failure(["--logfile", "/nonexistent-neptune-dir/x.log"])
                 == "*** FATAL CONFIG FILE ERROR (Neptune 7.0.15) ***\n"

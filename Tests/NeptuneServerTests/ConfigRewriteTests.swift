@@ -1,4 +1,5 @@
 import Foundation
+import NeptuneTestSupport
 import Testing
 
 @testable import NeptuneServer
@@ -7,33 +8,8 @@ import Testing
 /// `CONFIG SET`s (Redis appends its lines in hash table order and adds an ACL `user` line; Neptune uses table order
 /// and has no ACL users).
 @Suite struct ConfigRewriteTests {
-    private final class TemporaryDirectory {
-        let path: String
-
-        init() throws {
-            let base = FileManager.default.temporaryDirectory.resolvingSymlinksInPath().path
-            self.path = base + "/neptune-rewrite-\(UUID().uuidString)"
-            try FileManager.default.createDirectory(atPath: self.path, withIntermediateDirectories: true)
-        }
-
-        deinit {
-            try? FileManager.default.removeItem(atPath: self.path)
-        }
-
-        @discardableResult
-        func write(_ name: String, _ text: String) throws -> String {
-            let file = self.path + "/" + name
-            try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-            return file
-        }
-
-        func read(_ name: String) throws -> String {
-            String(decoding: try Data(contentsOf: URL(fileURLWithPath: self.path + "/" + name)), as: UTF8.self)
-        }
-    }
-
     @Test func keepsCommentsAndLayout() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-rewrite")
         try directory.write("inc.conf", "maxclients 100\n")
         let file = try directory.write(
             "neptune.conf",
@@ -112,7 +88,7 @@ import Testing
     }
 
     @Test func unknownLinesBecomeCommentsAndDefaultsVanish() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-rewrite")
         let file = try directory.write("a.conf", "bind 127.0.0.1\nsave 5 5\nappendonly no\n")
         let config = try ConfigStore.load(arguments: [file, "--dir", directory.path])
         try config.set("save", "")
@@ -135,7 +111,7 @@ import Testing
     }
 
     @Test func missingFileIsCreated() throws {
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-rewrite")
         let file = try directory.write("new.conf", "")
         let config = try ConfigStore.load(arguments: [file, "--dir", directory.path])
         try FileManager.default.removeItem(atPath: file)
@@ -164,7 +140,7 @@ import Testing
         } catch {
             #expect(error.message == "ERR The server is running without a config file")
         }
-        let directory = try TemporaryDirectory()
+        let directory = try TemporaryDirectory(prefix: "neptune-rewrite")
         let file = try directory.write("neptune.conf", "")
         let config = try ConfigStore.load(arguments: [file])
         try FileManager.default.removeItem(atPath: directory.path)

@@ -1,58 +1,11 @@
 import Logging
 import NIOCore
-import NIOPosix
 import NeptuneCache
 import NeptuneRESP
 import NeptuneServer
 import NeptuneSnapshot
 import NeptuneTestSupport
 import Testing
-
-/// A neptune server on 127.0.0.1 and a port the system picks, served in-process for one test.
-private struct DurableTestServer {
-    let state: ServerState
-    let address: SocketAddress
-    let task: Task<Void, any Error>
-
-    static func start(journal: Journal, engine: Engine) async throws -> DurableTestServer {
-        let config = try ConfigStore.load(
-            arguments: [
-                "--port", "0", "--bind", "127.0.0.1", "--appendonly", "yes", "--appendfsync", journal.policy.rawValue,
-            ]
-        )
-        let state = ServerState(engine: engine, config: config)
-        state.registerServerCommands()
-        engine.attachJournal(journal)
-        state.journal = journal
-        let (ready, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
-        let service = NeptuneServerService(
-            state: state,
-            group: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "neptune-test"),
-            onReady: { addresses in
-                if let first = addresses.first { continuation.yield(first) }
-                continuation.finish()
-            }
-        )
-        let task = Task { try await service.run() }
-        var iterator = ready.makeAsyncIterator()
-        guard let address = await iterator.next() else {
-            task.cancel()
-            throw NeptuneServerError.noBindAddress
-        }
-        return DurableTestServer(state: state, address: address, task: task)
-    }
-
-    func client() async throws -> TestClient {
-        try await TestClient.connect(to: address)
-    }
-
-    /// Stops the service (cancellation ends its wait for a graceful shutdown) and waits for it.
-    func stop() async {
-        task.cancel()
-        _ = await task.result
-    }
-}
 
 /// Replies with a journal over real sockets: held until the fsync covering their writes (`always`) or their
 /// write (`everysec`, `no`), released together per event loop, in order per connection, and never sent when the
@@ -77,7 +30,7 @@ private struct DurableTestServer {
     @Test func concurrentClientsGetEveryReplyAfterItsFsync() async throws {
         let fileSystem = FaultyFileSystem()
         let journal = try Self.journal(fileSystem)
-        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        let server = try await RunningServer.start(journal: journal)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for c in 0..<12 {
                 group.addTask {
@@ -107,7 +60,7 @@ private struct DurableTestServer {
     @Test func failedFsyncDisconnectsWithoutAcknowledging() async throws {
         let fileSystem = FaultyFileSystem()
         let journal = try Self.journal(fileSystem)
-        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        let server = try await RunningServer.start(journal: journal)
         var first = try await server.client()
         #expect(try await first.call("SET", "kept", "1") == .simpleString("OK"))
         fileSystem.failFsync(number: 1)
@@ -127,7 +80,7 @@ private struct DurableTestServer {
     func replyWaitsForTheWrite(policy: Journal.FsyncPolicy) async throws {
         let fileSystem = FaultyFileSystem()
         let journal = try Self.journal(fileSystem, policy: policy)
-        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        let server = try await RunningServer.start(journal: journal)
         var writer = try await server.client()
         var reader = try await server.client()
         for i in 0..<5 {
@@ -160,7 +113,7 @@ private struct DurableTestServer {
     @Test func failedWriteUnderEverysecDisconnectsWithoutAcknowledging() async throws {
         let fileSystem = FaultyFileSystem()
         let journal = try Self.journal(fileSystem, policy: .everysec)
-        let server = try await DurableTestServer.start(journal: journal, engine: Engine())
+        let server = try await RunningServer.start(journal: journal)
         var first = try await server.client()
         #expect(try await first.call("SET", "kept", "1") == .simpleString("OK"))
         fileSystem.failAfter(operations: 1)

@@ -1,49 +1,8 @@
-import Logging
 import NIOCore
-import NIOPosix
 import NeptuneCache
 import NeptuneRESP
 import NeptuneServer
 import Testing
-/// A neptune server on 127.0.0.1 and a port the system picks, served in-process for one test.
-private struct RunningServer {
-    let state: ServerState
-    let address: SocketAddress
-    let task: Task<Void, any Error>
-
-    static func start(_ options: [String] = []) async throws -> RunningServer {
-        let config = try ConfigStore.load(arguments: ["--port", "0", "--bind", "127.0.0.1"] + options)
-        let state = ServerState(engine: Engine(), config: config)
-        state.registerServerCommands()
-        let (ready, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
-        let service = NeptuneServerService(
-            state: state,
-            group: MultiThreadedEventLoopGroup.singleton,
-            logger: Logger(label: "neptune-test"),
-            onReady: { addresses in
-                if let first = addresses.first { continuation.yield(first) }
-                continuation.finish()
-            }
-        )
-        let task = Task { try await service.run() }
-        var iterator = ready.makeAsyncIterator()
-        guard let address = await iterator.next() else {
-            task.cancel()
-            throw NeptuneServerError.noBindAddress
-        }
-        return RunningServer(state: state, address: address, task: task)
-    }
-
-    func client() async throws -> TestClient {
-        try await TestClient.connect(to: address)
-    }
-
-    /// Stops the service (cancellation ends its wait for a graceful shutdown) and waits for it.
-    func stop() async {
-        task.cancel()
-        _ = await task.result
-    }
-}
 
 /// The server over real sockets: pipelining, inline commands, the HELLO 3 handshake, authentication, QUIT, protocol
 /// errors and the client limit.
