@@ -861,7 +861,7 @@ def settings_of(options: argparse.Namespace) -> dict[str, Any]:
         "requestsPipeline1": options.requests,
         "requestsPipeline16": options.requests * options.pipeline_factor,
         "redisBenchmarkRandomKeys": REDIS_BENCHMARK_RANDOM_KEYS,
-        "neptuneThreads": options.neptune_threads or "default (one event loop per core)",
+        "neptuneThreads": options.neptune_threads or "default (one event loop per two cores)",
         "pinServer": options.pin_server or "none",
         "pinClient": options.pin_client or "none",
         "serverFlags": "--bind 127.0.0.1 --save '' --appendonly no --maxmemory 0",
@@ -1346,7 +1346,7 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50, help="client connections (default 50)")
     parser.add_argument("--pin-server", metavar="CPUS", help="CPU list for both servers, such as 1 or 0-1")
     parser.add_argument("--pin-client", metavar="CPUS", help="CPU list for the benchmark clients, such as 0")
-    parser.add_argument("--neptune-threads", type=int, help="neptune-server --threads (default: one per core)")
+    parser.add_argument("--neptune-threads", type=int, help="neptune-server --threads (default: one per two cores)")
     parser.add_argument("--seed", type=int, default=1, help="neptune-benchmark --seed (default 1)")
     parser.add_argument("--skip-build", action="store_true", help="use the release binaries already built")
     parser.add_argument("--neptune-server", metavar="PATH", help="use this neptune-server binary")

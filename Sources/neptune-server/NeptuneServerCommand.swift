@@ -26,7 +26,7 @@ struct NeptuneServerCommand: AsyncParsableCommand {
             Arguments follow redis-server: an optional configuration file in redis.conf syntax, then any \
             configuration key as --name value (for example --port 7000 --dir /var/lib/neptune). \
             With no arguments the server listens on 127.0.0.1:6379 with its data directory in the current folder. \
-            --threads N sets the number of event loops (default: one per core).
+            --threads N sets the number of event loops (default: one per two cores, at least one).
             """,
         version: "neptune 0.1.0 (Redis 7.0.15 compatible)"
     )
@@ -73,7 +73,7 @@ struct NeptuneServerCommand: AsyncParsableCommand {
         } else if config.ioThreads > 1 {
             threads = config.ioThreads
         }
-        let loopCount = threads ?? System.coreCount
+        let loopCount = threads ?? NeptuneServerService.defaultEventLoopCount(cores: System.coreCount)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: loopCount)
 
         let engine = Engine(databases: config.databases)
