@@ -169,4 +169,41 @@ import Testing
         #expect(requests.values == [false])
         await server.stop()
     }
+
+    /// CLIENT LIST shows another client's last command and session after each batch: also when a batch runs the
+    /// same command as the one before (the connection then skips the client record's lock unless the session
+    /// changed), and after CLIENT INFO recorded itself.
+    @Test func clientListFollowsAnotherClientsLastCommand() async throws {
+        let server = try await RunningServer.start()
+        var watched = try await server.client()
+        var observer = try await server.client()
+        guard case .integer(let id) = try await watched.call("CLIENT", "ID") else {
+            Issue.record("CLIENT ID did not return an integer")
+            return
+        }
+        func watchedLine(_ observer: inout TestClient) async throws -> String {
+            guard case .bulkString(let bytes) = try await observer.call("CLIENT", "LIST") else { return "" }
+            let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+            return lines.first { $0.hasPrefix("id=\(id) ") }.map(String.init) ?? ""
+        }
+        #expect(try await watched.call("SET", "k", "v") == .simpleString("OK"))
+        #expect(try await watched.call("GET", "k") == .bulkString(Array("v".utf8)))
+        var line = try await watchedLine(&observer)
+        #expect(line.contains(" cmd=get ") && line.contains(" db=0 "))
+        _ = try await watched.call("CLIENT", "INFO")
+        line = try await watchedLine(&observer)
+        #expect(line.contains(" cmd=client|info "))
+        #expect(try await watched.call("GET", "k") == .bulkString(Array("v".utf8)))
+        line = try await watchedLine(&observer)
+        #expect(line.contains(" cmd=get ") && line.contains(" db=0 "))
+        // The same command again, in another database: the session change must show.
+        try await watched.send([["SELECT", "2"], ["GET", "k"]])
+        #expect(try await watched.read() == .simpleString("OK"))
+        #expect(try await watched.read() == .null)
+        line = try await watchedLine(&observer)
+        #expect(line.contains(" cmd=get ") && line.contains(" db=2 "))
+        await watched.close()
+        await observer.close()
+        await server.stop()
+    }
 }

@@ -16,7 +16,6 @@ public final class ClientConnection: @unchecked Sendable {
     private var _name: String?
     private var _libraryName: String?
     private var _libraryVersion: String?
-    private var _lastInteraction: Int64
     private var _lastCommand = "NULL"
     private var _db = 0
     private var _protocolVersion: RESPVersion = .v2
@@ -25,6 +24,13 @@ public final class ClientConnection: @unchecked Sendable {
     private var _queryBufferBytes = 0
     private var _multiCount = -1
     private let _closeAfterReply = Atomic<Bool>(false)
+    /// When the client last ran a command (milliseconds), stored after every batch of commands: an atomic rather
+    /// than a field under the lock.
+    private let _lastInteraction: Synchronization.Atomic<Int64>
+    /// What ``recordCommand(_:now:session:queryBufferBytes:)`` last wrote under the lock, so that a batch changing
+    /// none of it (the same command again in the same session, the usual case) takes no lock. Confined to the
+    /// connection's event loop, as every method that writes those fields.
+    private var lastRecorded: (name: String, session: SessionSummary, queryBufferBytes: Int)?
     // The connection's own event loop is the only writer (CLIENT REPLY runs there).
     private let _replyMode = Atomic<UInt8>(ReplyMode.on.rawValue)
     /// The protocol pub/sub messages are encoded in (the session's, updated after each command).
@@ -56,7 +62,7 @@ public final class ClientConnection: @unchecked Sendable {
         self.address = Self.format(channel.remoteAddress)
         self.localAddress = Self.format(channel.localAddress)
         self.createdAt = now
-        self._lastInteraction = now
+        self._lastInteraction = Synchronization.Atomic(now)
     }
 
     static func format(_ address: SocketAddress?) -> String {
@@ -92,7 +98,7 @@ public final class ClientConnection: @unchecked Sendable {
         set { _closeAfterReply.store(newValue, ordering: .relaxed) }
     }
 
-    public var lastInteraction: Int64 { lock.withLock { _lastInteraction } }
+    public var lastInteraction: Int64 { _lastInteraction.load(ordering: .relaxed) }
 
     /// CLIENT REPLY's state.
     public var replyMode: ReplyMode {
@@ -185,7 +191,7 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     /// The session fields CLIENT LIST shows, taken from a command context after a batch of commands ran.
-    struct SessionSummary {
+    struct SessionSummary: Equatable {
         var db: Int
         var protocolVersion: RESPVersion
         var noEvict: Bool
@@ -210,10 +216,16 @@ public final class ClientConnection: @unchecked Sendable {
     /// clients see its state as of its last complete batch.
     func recordCommand(_ name: String, now: Int64, session: SessionSummary, queryBufferBytes: Int) {
         recordProtocol(session.protocolVersion)
+        _lastInteraction.store(now, ordering: .relaxed)
+        if let last = lastRecorded, last.name == name, last.session == session,
+            last.queryBufferBytes == queryBufferBytes
+        {
+            return
+        }
+        lastRecorded = (name, session, queryBufferBytes)
         lock.withLock {
             _multiCount = session.multiCount
             _lastCommand = name
-            _lastInteraction = now
             _db = session.db
             _protocolVersion = session.protocolVersion
             _noEvict = session.noEvict
@@ -232,9 +244,10 @@ public final class ClientConnection: @unchecked Sendable {
     /// Records the command now running, so that CLIENT INFO and CLIENT LIST show it as Redis does (`cmd=client|info`,
     /// `idle=0`, the session's current database and protocol).
     func recordCurrentCommand(_ name: String, now: Int64, context: CommandContext) {
+        lastRecorded = nil
+        _lastInteraction.store(now, ordering: .relaxed)
         lock.withLock {
             _lastCommand = name
-            _lastInteraction = now
             _db = context.db
             _protocolVersion = context.protocolVersion
             _noEvict = context.noEvict
@@ -243,6 +256,7 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     func recordSession(_ context: CommandContext) {
+        lastRecorded = nil
         _resp3.store(context.protocolVersion == .v3, ordering: .relaxed)
         lock.withLock {
             _db = context.db
@@ -268,7 +282,7 @@ public final class ClientConnection: @unchecked Sendable {
             if _noTouch { flags += "T" }
             if flags.isEmpty { flags = "N" }
             let age = max(0, (now - createdAt) / 1000)
-            let idle = max(0, (now - _lastInteraction) / 1000)
+            let idle = max(0, (now - lastInteraction) / 1000)
             let nameField = _name ?? ""
             return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameField) age=\(age) idle=\(idle) "
                 + "flags=\(flags) db=\(_db) sub=\(_channels.count) psub=\(_patterns.count) ssub=0 "

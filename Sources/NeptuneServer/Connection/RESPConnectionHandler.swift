@@ -192,22 +192,26 @@ final class RESPConnectionHandler: ChannelInboundHandler {
         commandsSinceClockRead = (commandsSinceClockRead + 1) & 15
         let wasAuthenticated = context.isAuthenticated
         let mark = context.reply.writerIndex
+        // One reference for the whole command rather than one per use of the property.
+        let client = self.client
         client?.beginCommandReply()
         let name = engine.execute(arguments, context: &context) ?? "NULL"
         if context.reply.writerIndex > mark, context.reply.getInteger(at: mark, as: UInt8.self) == UInt8(ascii: "-") {
             recordErrorReply(at: mark)
         }
-        if let client, client.endCommandReply() {
-            // CLIENT REPLY OFF or SKIP: the command ran, its reply is dropped.
-            context.reply.moveWriterIndex(to: mark)
-        }
         lastCommand = (name, context.now)
-        client?.recordProtocol(context.protocolVersion)
         if context.isAuthenticated != wasAuthenticated {
             decoder.isAuthenticated = context.isAuthenticated
         }
-        if let client, client.closeAfterReply {
-            closeAfterFlush(channelContext)
+        if let client {
+            if client.endCommandReply() {
+                // CLIENT REPLY OFF or SKIP: the command ran, its reply is dropped.
+                context.reply.moveWriterIndex(to: mark)
+            }
+            client.recordProtocol(context.protocolVersion)
+            if client.closeAfterReply {
+                closeAfterFlush(channelContext)
+            }
         }
         if let waiting = context.blockedClient {
             context.blockedClient = nil
@@ -286,7 +290,7 @@ final class RESPConnectionHandler: ChannelInboundHandler {
 
     func channelReadComplete(context channelContext: ChannelHandlerContext) {
         flushReplies(channelContext)
-        channelContext.fireChannelReadComplete()
+        // Not passed on: this handler is the pipeline's last, and the tail after it discards the event.
     }
 
     private func flushReplies(_ channelContext: ChannelHandlerContext) {
