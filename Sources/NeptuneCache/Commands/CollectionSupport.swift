@@ -157,12 +157,23 @@ extension Engine {
         return value
     }
 
-    /// The options of the SCAN family after the cursor (and key): MATCH and COUNT.
+    /// The argument of SINTERCARD's and ZINTERCARD's `LIMIT`: a non-negative integer (0: no limit).
+    static func cardinalityLimit(_ argument: ByteBuffer) throws -> Int {
+        let message = CommandError("ERR LIMIT can't be negative")
+        let limit = try integer(argument, message)
+        guard limit >= 0 else { throw message }
+        return Int(limit)
+    }
+
+    /// The options of the SCAN family after the cursor (and key): MATCH and COUNT, and TYPE for SCAN itself.
     struct ScanOptions {
         var count = 10
+        /// Nil when absent or when it matches everything (`*`).
         var pattern: ByteBuffer?
+        var typeName: ByteBuffer?
 
-        init(_ a: [ByteBuffer], from start: Int) throws {
+        /// Parses `a[start...]`; `TYPE` is a syntax error unless `acceptsType` (SCAN) is set, as in Redis.
+        init(_ a: [ByteBuffer], from start: Int, acceptsType: Bool = false) throws {
             var i = start
             while i < a.count {
                 let remaining = a.count - i
@@ -173,6 +184,9 @@ extension Engine {
                     i += 2
                 } else if a[i].isCaseInsensitive("match") && remaining >= 2 {
                     pattern = a[i + 1]
+                    i += 2
+                } else if acceptsType && a[i].isCaseInsensitive("type") && remaining >= 2 {
+                    typeName = a[i + 1]
                     i += 2
                 } else {
                     throw CommandError.syntax

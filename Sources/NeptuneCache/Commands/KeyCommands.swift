@@ -478,28 +478,8 @@ extension Engine {
 
     static func scan(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         let cursor = try scanCursor(a[1])
-        var count = 10
-        var pattern: ByteBuffer?
-        var typeName: ByteBuffer?
-        var i = 2
-        while i < a.count {
-            let remaining = a.count - i
-            if a[i].isCaseInsensitive("count") && remaining >= 2 {
-                let value = try integer(a[i + 1])
-                guard value >= 1 else { throw CommandError.syntax }
-                count = Int(clamping: value)
-                i += 2
-            } else if a[i].isCaseInsensitive("match") && remaining >= 2 {
-                pattern = a[i + 1]
-                i += 2
-            } else if a[i].isCaseInsensitive("type") && remaining >= 2 {
-                typeName = a[i + 1]
-                i += 2
-            } else {
-                throw CommandError.syntax
-            }
-        }
-        if let p = pattern, p.withUnsafeReadableBytes({ GlobPattern.isMatchAll($0) }) { pattern = nil }
+        let options = try ScanOptions(a, from: 2, acceptsType: true)
+        let (count, pattern, typeName) = (options.count, options.pattern, options.typeName)
 
         var shardIndex = Int(cursor & UInt64(Engine.shardCount - 1))
         var tableCursor = Int(truncatingIfNeeded: cursor >> 5)

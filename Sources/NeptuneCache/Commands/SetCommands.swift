@@ -286,10 +286,7 @@ extension Engine {
         var j = 2 + n
         while j < a.count {
             if a[j].isCaseInsensitive("limit") && j + 1 < a.count {
-                let message = CommandError("ERR LIMIT can't be negative")
-                let l = try integer(a[j + 1], message)
-                guard l >= 0 else { throw message }
-                limit = Int(l)
+                limit = try cardinalityLimit(a[j + 1])
                 j += 2
             } else {
                 throw CommandError.syntax

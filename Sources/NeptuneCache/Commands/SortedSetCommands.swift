@@ -734,10 +734,7 @@ extension Engine {
                     withScores = true
                     j += 1
                 } else if cardinalityOnly && remaining >= 2 && a[j].isCaseInsensitive("limit") {
-                    let message = CommandError("ERR LIMIT can't be negative")
-                    let l = try integer(a[j + 1], message)
-                    guard l >= 0 else { throw message }
-                    limit = Int(l)
+                    limit = try cardinalityLimit(a[j + 1])
                     j += 2
                 } else {
                     throw CommandError.syntax
