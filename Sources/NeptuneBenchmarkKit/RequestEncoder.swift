@@ -130,17 +130,7 @@ public struct RequestEncoder: Sendable {
             case .literal(let start, let count):
                 buffer.writeBytes(UnsafeRawBufferPointer(rebasing: literals[start..<(start + count)]))
             case .keyDigits:
-                let width = self.keyWidth
-                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: width) { pointer in
-                    var value = keyIndex
-                    var position = width
-                    while position > 0 {
-                        position -= 1
-                        pointer[position] = UInt8(truncatingIfNeeded: value % 10) &+ UInt8(ascii: "0")
-                        value /= 10
-                    }
-                    return width
-                }
+                writeDecimal(keyIndex, width: self.keyWidth, into: &buffer)
             case .dataArgumentHeader(let staticLength, let dataCount):
                 buffer.writeInteger(UInt8(ascii: "$"))
                 writeDecimal(staticLength + dataCount * dataSize, into: &buffer)
@@ -189,15 +179,20 @@ private func writeDigits(of value: Int, into digits: inout [UInt8]) {
 
 @inline(__always)
 private func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
-    let count = decimalDigitCount(value)
-    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { pointer in
+    writeDecimal(value, width: decimalDigitCount(value), into: &buffer)
+}
+
+/// Writes the non-negative `value` as exactly `width` decimal digits (zero-padded; higher digits are dropped).
+@inline(__always)
+private func writeDecimal(_ value: Int, width: Int, into buffer: inout ByteBuffer) {
+    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: width) { pointer in
         var rest = value
-        var position = count
+        var position = width
         while position > 0 {
             position -= 1
             pointer[position] = UInt8(truncatingIfNeeded: rest % 10) &+ UInt8(ascii: "0")
             rest /= 10
         }
-        return count
+        return width
     }
 }

@@ -40,6 +40,20 @@ public struct ConfigParameter: Sendable {
         public let upperBound: Int64
         /// Whether the bounds are compared as unsigned numbers (so `-1` is above any bound).
         public let isUnsigned: Bool
+
+        init(format: Format, lowerBound: Int64, upperBound: Int64, isUnsigned: Bool) {
+            self.format = format
+            self.lowerBound = lowerBound
+            self.upperBound = upperBound
+            self.isUnsigned = isUnsigned
+        }
+
+        /// A rule allowing `range` (compared as signed numbers unless `isUnsigned`).
+        init(_ format: Format, _ range: ClosedRange<Int64>, isUnsigned: Bool = false) {
+            self.init(
+                format: format, lowerBound: range.lowerBound, upperBound: range.upperBound, isUnsigned: isUnsigned
+            )
+        }
     }
 
     /// The name, in lower case.
@@ -169,12 +183,7 @@ public struct ConfigParameter: Sendable {
         _ range: ClosedRange<Int64>,
         default value: Int64
     ) -> ConfigParameter {
-        let rule = NumericRule(
-            format: .integer,
-            lowerBound: range.lowerBound,
-            upperBound: range.upperBound,
-            isUnsigned: false
-        )
+        let rule = NumericRule(.integer, range)
         return ConfigParameter(name: name, alias: alias, kind: .numeric(rule), mutable: mutable, default: "\(value)")
     }
 
@@ -195,7 +204,7 @@ public struct ConfigParameter: Sendable {
     }
 
     static func sizeCount(_ name: String, alias: String? = nil, default value: Int64) -> ConfigParameter {
-        let rule = NumericRule(format: .integer, lowerBound: 0, upperBound: Int64.max, isUnsigned: true)
+        let rule = NumericRule(.integer, 0...Int64.max, isUnsigned: true)
         return ConfigParameter(name: name, alias: alias, kind: .numeric(rule), mutable: true, default: "\(value)")
     }
 
@@ -206,22 +215,12 @@ public struct ConfigParameter: Sendable {
         unsigned: Bool = false,
         default value: String
     ) -> ConfigParameter {
-        let rule = NumericRule(
-            format: .memory,
-            lowerBound: range.lowerBound,
-            upperBound: range.upperBound,
-            isUnsigned: unsigned
-        )
+        let rule = NumericRule(.memory, range, isUnsigned: unsigned)
         return ConfigParameter(name: name, alias: alias, kind: .numeric(rule), mutable: true, default: value)
     }
 
     static func memoryOrPercent(_ name: String, _ range: ClosedRange<Int64>, default value: String) -> ConfigParameter {
-        let rule = NumericRule(
-            format: .memoryOrPercent,
-            lowerBound: range.lowerBound,
-            upperBound: range.upperBound,
-            isUnsigned: false
-        )
+        let rule = NumericRule(.memoryOrPercent, range)
         return ConfigParameter(name: name, alias: nil, kind: .numeric(rule), mutable: true, default: value)
     }
 
