@@ -5,6 +5,7 @@ on 1,000,000 hashes.
     python3 benchmarks/search.py                 # builds release binaries, 1M hashes
     python3 benchmarks/search.py --keys 100000   # smaller
     python3 benchmarks/search.py --skip-build
+    python3 benchmarks/search.py --skip-build --callgrind --keys 100000   # instructions per HSET, with/without
 
 Redis here has no RediSearch module, so the query figures are absolute; the HSET figure is a ratio on the same
 server (same keys, same client) with the index present versus dropped. Standard library plus redis-benchmark.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import socket
@@ -116,6 +118,78 @@ def hset_throughput(port: int, keys: int, requests: int) -> float:
     return float(re.findall(r'"([0-9.]+)"', out.strip().splitlines()[-1])[0])
 
 
+def load(client: Client, n: int, rng: random.Random) -> None:
+    batch: list[bytes] = []
+    for i in range(n):
+        # price uniform over [0, n): a window of width 100 holds ~100 documents.
+        batch.append(encode("HSET", f"item:{i}", "price", rng.randrange(n), "cat", f"c{rng.randrange(TAGS)}"))
+        if len(batch) == 10_000:
+            client.pipeline(batch)
+            batch = []
+    if batch:
+        client.pipeline(batch)
+
+
+def create_index(client: Client) -> None:
+    client.call("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "item:", "SCHEMA", "price", "NUMERIC",
+                "SORTABLE", "cat", "TAG")
+    while int(info(client, "idx")["indexing"]) != 0:
+        time.sleep(0.01)
+
+
+def callgrind(binary: Path, options: argparse.Namespace) -> int:
+    """Instructions per HSET with the index and without it (dropped), on one server under callgrind: a figure the
+    machine's noise does not move. Uses benchmarks/callgrind.py's workarounds for valgrind."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import callgrind as cg  # noqa: E402  (the sibling script)
+    out = Path(tempfile.mkdtemp(prefix="neptune-search-cg-"))
+    stripped = cg.prepare(str(out), str(binary))
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="neptune-search-bench-")
+    outfile = str(out / "search.cg.%p")
+    server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outfile}", "--dump-instr=no",
+                               stripped, "--port", str(port), "--dir", workdir, "--save", ""],
+                              env=dict(os.environ, LD_PRELOAD=cg.SHIM),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    n, requests = options.keys, options.callgrind_requests
+    results: dict[str, object] = {"keys": n, "hset_requests": requests}
+
+    def measure(label: str) -> float:
+        subprocess.run(["callgrind_control", "-z", str(server.pid)], capture_output=True, check=True)
+        subprocess.run(["redis-benchmark", "-p", str(port), "-c", "50", "-P", "16", "-n", str(requests), "-r",
+                        str(n), "-q", "HSET", "item:__rand_int__", "price", "__rand_int__", "cat", "c__rand_int__"],
+                       capture_output=True, check=True)
+        before = set(out.glob(f"search.cg.{server.pid}*"))
+        subprocess.run(["callgrind_control", "-d", label, str(server.pid)], capture_output=True, check=True)
+        time.sleep(1)
+        new = sorted(set(out.glob(f"search.cg.{server.pid}*")) - before, key=os.path.getmtime)
+        ir = sum(cg.total_ir(str(f)) or 0 for f in new)
+        log(f"{label}: {ir / requests:,.0f} Ir/HSET ({' '.join(f.name for f in new)})")
+        return ir / requests
+
+    try:
+        cg.wait_ping(port)
+        client = Client(port)
+        log(f"loading {n:,} hashes under callgrind...")
+        load(client, n, random.Random(1))
+        create_index(client)
+        with_index, without_index = [], []
+        for round in range(options.rounds):
+            with_index.append(measure(f"with-index-{round}"))
+            client.call("FT.DROPINDEX", "idx")
+            without_index.append(measure(f"without-index-{round}"))
+            create_index(client)
+        results["ir_per_hset_with_index"] = statistics.median(with_index)
+        results["ir_per_hset_without_index"] = statistics.median(without_index)
+        results["ir_added_per_hset"] = results["ir_per_hset_with_index"] - results["ir_per_hset_without_index"]
+        results["profiles"] = str(out)
+    finally:
+        server.kill()
+        server.wait()
+    print(json.dumps(results, indent=2))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keys", type=int, default=1_000_000)
@@ -124,12 +198,17 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--neptune-server", metavar="PATH")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search.json"))
+    parser.add_argument("--rounds", type=int, default=2, help="alternating with/without-index HSET rounds")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions per HSET instead")
+    parser.add_argument("--callgrind-requests", type=int, default=50_000)
     options = parser.parse_args(argv)
 
     binary = Path(options.neptune_server) if options.neptune_server else ROOT / ".build" / "release" / "neptune-server"
     if not options.skip_build and not options.neptune_server:
         log("building neptune-server (release)...")
-        subprocess.run(["swift", "build", "-c", "release", "--product", "neptune-server"], cwd=ROOT, check=True)
+        subprocess.run(["scripts/build-release", "--product", "neptune-server"], cwd=ROOT, check=True)
+    if options.callgrind:
+        return callgrind(binary, options)
     rng = random.Random(1)
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="neptune-search-bench-")
@@ -147,22 +226,11 @@ def main(argv: list[str]) -> int:
         n = options.keys
         log(f"loading {n:,} hashes...")
         started = time.perf_counter()
-        batch: list[bytes] = []
-        for i in range(n):
-            # price uniform over [0, n): a window of width 100 holds ~100 documents.
-            batch.append(encode("HSET", f"item:{i}", "price", rng.randrange(n), "cat", f"c{rng.randrange(TAGS)}"))
-            if len(batch) == 10_000:
-                client.pipeline(batch)
-                batch = []
-        if batch:
-            client.pipeline(batch)
+        load(client, n, rng)
         results["load_seconds"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        client.call("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "item:", "SCHEMA", "price", "NUMERIC",
-                    "SORTABLE", "cat", "TAG")
-        while int(info(client, "idx")["indexing"]) != 0:
-            time.sleep(0.01)
+        create_index(client)
         results["build_seconds"] = time.perf_counter() - started
         details = info(client, "idx")
         results["num_docs"] = int(details["num_docs"])
@@ -192,14 +260,12 @@ def main(argv: list[str]) -> int:
 
         log("HSET throughput with the index, then without (twice)...")
         with_index, without_index = [], []
-        for _ in range(2):
+        for _ in range(options.rounds):
             with_index.append(hset_throughput(port, n, options.hset_requests))
             client.call("FT.DROPINDEX", "idx")
             without_index.append(hset_throughput(port, n, options.hset_requests))
-            client.call("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "item:", "SCHEMA", "price", "NUMERIC",
-                        "SORTABLE", "cat", "TAG")
-            while int(info(client, "idx")["indexing"]) != 0:
-                time.sleep(0.01)
+            create_index(client)
+        results["hset_rounds"] = {"with_index_rps": with_index, "without_index_rps": without_index}
         results["hset_with_index_rps"] = statistics.median(with_index)
         results["hset_without_index_rps"] = statistics.median(without_index)
         results["hset_ratio"] = results["hset_with_index_rps"] / results["hset_without_index_rps"]

@@ -74,20 +74,43 @@ final class NumericStore {
     }
 }
 
-/// A TAG field: tag to sorted document-ID set, plus each document's tags (sorted) and raw value (for SORTBY).
+/// A TAG field: each distinct tag interned to a dense tag ID with its sorted document-ID set, each document's tag
+/// IDs, and each document's raw value (for SORTBY).
+///
+/// The write path allocates nothing when a value does not change, and when a single-tag value changes it looks the
+/// new tag up by its bytes (a ``ByteKeyTable`` probe, no key array built) and moves the document between two
+/// posting lists; a tag whose list empties is released and its ID reused.
 final class TagStore {
-    var postings: [[UInt8]: SortedBlockList<UInt32>] = [:]
-    var documentTags: [[[UInt8]]] = []
+    /// Tag bytes to tag ID.
+    var tagIDs = ByteKeyTable()
+    /// Bytes of each tag ID (empty for a released ID: a tag is never empty).
+    var tagBytes: [[UInt8]] = []
+    /// Documents of each tag ID.
+    var postings: [TagPosting] = []
+    var freeTagIDs: [UInt32] = []
+    /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`).
+    var documentTag: [UInt32] = []
+    var multipleTags: [UInt32: [UInt32]] = [:]
+    /// Each document's raw value, kept only where it differs from its single tag's bytes (most values are one tag
+    /// already in normal form: no copy kept); see ``rawValue(_:)``.
     var rawValues: [[UInt8]?] = []
+    /// The normalized tag of the value being written (reused).
+    private var scratch: [UInt8] = []
     let separator: UInt8
     let caseSensitive: Bool
     let indexed: Bool
+
+    static let none = UInt32.max
+    static let many = UInt32.max - 1
 
     init(separator: UInt8, caseSensitive: Bool, indexed: Bool) {
         self.separator = separator
         self.caseSensitive = caseSensitive
         self.indexed = indexed
     }
+
+    /// Number of distinct tags indexed.
+    var tagCount: Int { tagIDs.count }
 
     func normalize(_ tag: [UInt8]) -> [UInt8] {
         var lo = 0
@@ -98,47 +121,174 @@ final class TagStore {
         return caseSensitive ? trimmed : FieldValues.lowercase(trimmed)
     }
 
-    func tags(_ document: UInt32) -> [[UInt8]] {
-        let i = Int(document)
-        return i < documentTags.count ? documentTags[i] : []
+    /// The tag ID of `tag`, if indexed.
+    func tagID(_ tag: UnsafeRawBufferPointer) -> UInt32? {
+        tagIDs.find(hash: ByteKeyTable.hash(tag)) { id in
+            tagBytes[Int(id)].withUnsafeBytes { $0.elementsEqual(tag) }
+        }
     }
 
-    func set(_ document: UInt32, _ raw: [UInt8]?) {
+    func tagID(_ tag: [UInt8]) -> UInt32? {
+        tag.withUnsafeBytes { tagID($0) }
+    }
+
+    /// The tag ID of `tag`, interning it if new.
+    private func intern(_ tag: UnsafeRawBufferPointer) -> UInt32 {
+        let hash = ByteKeyTable.hash(tag)
+        if let id = tagIDs.find(hash: hash, { id in tagBytes[Int(id)].withUnsafeBytes { $0.elementsEqual(tag) } }) {
+            return id
+        }
+        let id: UInt32
+        if let free = freeTagIDs.popLast() {
+            id = free
+            tagBytes[Int(id)] = Array(tag)
+        } else {
+            id = UInt32(tagBytes.count)
+            tagBytes.append(Array(tag))
+            postings.append(.many(SortedBlockList()))
+        }
+        tagIDs.insert(hash: hash, id: id)
+        return id
+    }
+
+    private func release(_ id: UInt32) {
+        let hash = tagBytes[Int(id)].withUnsafeBytes { ByteKeyTable.hash($0) }
+        tagIDs.remove(hash: hash, id: id)
+        tagBytes[Int(id)] = []
+        postings[Int(id)] = .many(SortedBlockList())
+        freeTagIDs.append(id)
+    }
+
+    /// The tag IDs of a document, ascending.
+    func tagIDs(of document: UInt32) -> [UInt32] {
         let i = Int(document)
-        if i >= documentTags.count {
-            documentTags.append(contentsOf: repeatElement([], count: i + 1 - documentTags.count))
+        guard i < documentTag.count else { return [] }
+        switch documentTag[i] {
+        case Self.none: return []
+        case Self.many: return multipleTags[document] ?? []
+        case let id: return [id]
+        }
+    }
+
+    /// A document's raw value (nil when it has none).
+    func rawValue(_ document: UInt32) -> [UInt8]? {
+        let i = Int(document)
+        guard i < rawValues.count else { return nil }
+        if let raw = rawValues[i] { return raw }
+        let tag = documentTag[i]
+        return tag == Self.none || tag == Self.many ? nil : tagBytes[Int(tag)]
+    }
+
+    /// Whether `raw` is the document's current raw value (nil: no value).
+    private func isCurrent(_ i: Int, _ raw: UnsafeRawBufferPointer?) -> Bool {
+        if let kept = rawValues[i] { return raw.map { r in kept.withUnsafeBytes { $0.elementsEqual(r) } } ?? false }
+        let tag = documentTag[i]
+        guard tag != Self.none else { return raw == nil }
+        guard let raw, tag != Self.many else { return false }
+        return tagBytes[Int(tag)].withUnsafeBytes { $0.elementsEqual(raw) }
+    }
+
+    func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
+        let i = Int(document)
+        if i >= documentTag.count {
+            documentTag.append(contentsOf: repeatElement(Self.none, count: i + 1 - documentTag.count))
             rawValues.append(contentsOf: repeatElement(nil, count: i + 1 - rawValues.count))
         }
         // The same raw value gives the same tags: nothing to do (a rewrite of the other fields).
-        if raw == rawValues[i] && (raw != nil || documentTags[i].isEmpty) { return }
-        let new = raw.map { FieldValues.tags($0, separator: separator, caseSensitive: caseSensitive) } ?? []
-        let old = documentTags[i]
-        rawValues[i] = raw
-        if old == new { return }
-        if indexed {
-            // Both lists are sorted: walk them together and touch only the tags that changed.
-            var a = 0
-            var b = 0
-            while a < old.count || b < new.count {
-                if b == new.count || (a < old.count && old[a].lexicographicallyPrecedes(new[b])) {
-                    removePosting(old[a], document)
-                    a += 1
-                } else if a == old.count || new[b].lexicographicallyPrecedes(old[a]) {
-                    postings[new[b], default: SortedBlockList()].insert(document)
-                    b += 1
-                } else {
-                    a += 1
-                    b += 1
-                }
-            }
+        guard indexed else {
+            rawValues[i] = raw.map { Array($0) }
+            return
         }
-        documentTags[i] = new
+        if isCurrent(i, raw) { return }
+        let old = documentTag[i]
+        // Fast path: a single ASCII tag (or a blank value) replacing a single tag (or none).
+        if old != Self.many, let raw, normalizeSingle(raw) {
+            let new = scratch.isEmpty ? Self.none : scratch.withUnsafeBytes { intern($0) }
+            let same = new != Self.none && tagBytes[Int(new)].withUnsafeBytes { $0.elementsEqual(raw) }
+            rawValues[i] = same ? nil : Array(raw)
+            if new == old { return }
+            if old != Self.none { removePosting(old, document) }
+            if new != Self.none { addPosting(new, document) }
+            documentTag[i] = new
+            return
+        }
+        let oldIDs = tagIDs(of: document)
+        var newIDs: [UInt32] = []
+        if let raw {
+            let tags: [[UInt8]]
+            if normalizeSingle(raw) {
+                tags = scratch.isEmpty ? [] : [scratch]
+            } else {
+                tags = FieldValues.tags(Array(raw), separator: separator, caseSensitive: caseSensitive)
+            }
+            newIDs = tags.map { tag in tag.withUnsafeBytes { intern($0) } }.sorted()
+        }
+        for id in oldIDs where !Self.contains(newIDs, id) { removePosting(id, document) }
+        for id in newIDs where !Self.contains(oldIDs, id) { addPosting(id, document) }
+        if newIDs.count > 1 {
+            documentTag[i] = Self.many
+            multipleTags[document] = newIDs
+        } else {
+            if old == Self.many { multipleTags[document] = nil }
+            documentTag[i] = newIDs.first ?? Self.none
+        }
+        let same = newIDs.count == 1 && raw.map { r in tagBytes[Int(newIDs[0])].withUnsafeBytes { $0.elementsEqual(r) } } == true
+        rawValues[i] = same ? nil : raw.map { Array($0) }
     }
 
-    private func removePosting(_ tag: [UInt8], _ document: UInt32) {
-        guard var list = postings.removeValue(forKey: tag) else { return }
-        list.remove(document)
-        if !list.isEmpty { postings[tag] = list }
+    @inline(__always)
+    private static func contains(_ sorted: [UInt32], _ id: UInt32) -> Bool {
+        SearchIndex.binarySearch(sorted, id)
+    }
+
+    /// Puts the normalized tag of a value without the separator and with ASCII bytes only into `scratch` (empty when
+    /// blank); false when the value needs the general path.
+    @inline(__always)
+    private func normalizeSingle(_ raw: UnsafeRawBufferPointer) -> Bool {
+        for byte in raw where byte == separator || byte >= 0x80 { return false }
+        var lo = 0
+        var hi = raw.count
+        while lo < hi && FieldValues.isSpace(raw[lo]) { lo += 1 }
+        while hi > lo && FieldValues.isSpace(raw[hi - 1]) { hi -= 1 }
+        scratch.removeAll(keepingCapacity: true)
+        for i in lo..<hi {
+            let byte = raw[i]
+            scratch.append(!caseSensitive && byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+        }
+        return true
+    }
+
+    private func addPosting(_ id: UInt32, _ document: UInt32) {
+        let t = Int(id)
+        switch postings[t] {
+        case .one(let existing):
+            guard existing != document else { return }
+            var list = SortedBlockList<UInt32>()
+            list.insert(existing)
+            list.insert(document)
+            postings[t] = .many(list)
+        case .many(var list):
+            if list.isEmpty {
+                postings[t] = .one(document)
+                return
+            }
+            postings[t] = .one(0)  // drop the array's reference, so that `list` is unique and grows in place
+            list.insert(document)
+            postings[t] = .many(list)
+        }
+    }
+
+    private func removePosting(_ id: UInt32, _ document: UInt32) {
+        let t = Int(id)
+        switch postings[t] {
+        case .one(let existing):
+            if existing == document { release(id) }
+        case .many(var list):
+            postings[t] = .one(0)
+            list.remove(document)
+            postings[t] = .many(list)
+            if list.isEmpty { release(id) }
+        }
     }
 
     /// The posting lists for the patterns (already normalized).
@@ -146,18 +296,19 @@ final class TagStore {
         guard indexed else { return [] }
         var result: [SortedBlockList<UInt32>] = []
         var prefixes: [[UInt8]] = []
-        var seen: Set<[UInt8]> = []
+        var seen: Set<UInt32> = []
         for pattern in patterns {
             switch pattern {
             case .exact(let tag):
-                if seen.insert(tag).inserted, let list = postings[tag] { result.append(list) }
+                if let id = tagID(tag), seen.insert(id).inserted { result.append(postings[Int(id)].list) }
             case .prefix(let prefix):
                 prefixes.append(prefix)
             }
         }
         if !prefixes.isEmpty {
-            for (tag, list) in postings where !seen.contains(tag) && prefixes.contains(where: { tag.starts(with: $0) }) {
-                result.append(list)
+            for (id, tag) in tagBytes.enumerated()
+            where !tag.isEmpty && !seen.contains(UInt32(id)) && prefixes.contains(where: { tag.starts(with: $0) }) {
+                result.append(postings[id].list)
             }
         }
         return result
@@ -166,17 +317,42 @@ final class TagStore {
     /// Whether the document has a tag matching one of the patterns (already normalized).
     func matches(_ document: UInt32, _ patterns: [TagPattern]) -> Bool {
         guard indexed else { return false }
-        let tags = self.tags(document)
-        if tags.isEmpty { return false }
+        let i = Int(document)
+        guard i < documentTag.count else { return false }
+        switch documentTag[i] {
+        case Self.none: return false
+        case Self.many: return (multipleTags[document] ?? []).contains { matches(tag: $0, patterns) }
+        case let id: return matches(tag: id, patterns)
+        }
+    }
+
+    private func matches(tag id: UInt32, _ patterns: [TagPattern]) -> Bool {
+        let bytes = tagBytes[Int(id)]
         for pattern in patterns {
             switch pattern {
-            case .exact(let tag):
-                if tags.contains(tag) { return true }
-            case .prefix(let prefix):
-                if tags.contains(where: { $0.starts(with: prefix) }) { return true }
+            case .exact(let tag): if bytes == tag { return true }
+            case .prefix(let prefix): if bytes.starts(with: prefix) { return true }
             }
         }
         return false
+    }
+}
+
+/// The documents of one tag: most tags of a field with many distinct values have a single document, kept inline.
+enum TagPosting {
+    case one(UInt32)
+    case many(SortedBlockList<UInt32>)
+
+    /// The documents as a list (built for a single document).
+    var list: SortedBlockList<UInt32> {
+        switch self {
+        case .one(let document):
+            var list = SortedBlockList<UInt32>()
+            list.insert(document)
+            return list
+        case .many(let list):
+            return list
+        }
     }
 }
 
@@ -189,11 +365,11 @@ final class TextStore {
         self.sortable = sortable
     }
 
-    func set(_ document: UInt32, _ raw: [UInt8]?) {
+    func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
         guard sortable else { return }
         let i = Int(document)
         if i >= sortValues.count { sortValues.append(contentsOf: repeatElement(nil, count: i + 1 - sortValues.count)) }
-        sortValues[i] = raw.map(FieldValues.lowercase)
+        sortValues[i] = raw.map { FieldValues.lowercase(Array($0)) }
     }
 
     func value(_ document: UInt32) -> [UInt8]? {

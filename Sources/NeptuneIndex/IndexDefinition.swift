@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The kind of an indexed field, as FT.CREATE's SCHEMA names it.
 public enum IndexFieldType: String, Sendable, Hashable {
     /// `NUMERIC`: a double, queried with ranges `@f:[min max]`.
@@ -95,6 +103,17 @@ public struct IndexDefinition: Sendable, Hashable {
         self.fields = fields
         self.defaultScore = defaultScore
         self.language = language
+    }
+
+    /// Whether a key falls under this index's prefixes (the write path's form: no generic iteration).
+    public func covers(key: UnsafeRawBufferPointer) -> Bool {
+        if prefixes.isEmpty { return true }
+        for prefix in prefixes where prefix.count <= key.count {
+            if prefix.withUnsafeBytes({ p in p.isEmpty || memcmp(p.baseAddress!, key.baseAddress!, p.count) == 0 }) {
+                return true
+            }
+        }
+        return false
     }
 
     /// Whether a key falls under this index's prefixes.

@@ -45,7 +45,7 @@ extension SearchIndex {
             }
             return .tags(store, normalized)
         case .keys(let keys):
-            var found = keys.compactMap { ids[$0] }
+            var found = keys.compactMap { id(of: $0) }
             return .documents(Self.sortedUnique(&found))
         case .and(let children):
             let plans = children.map(plan)
@@ -236,8 +236,7 @@ extension SearchIndex {
             return ordered
         case .tag(let store):
             return Self.sortBytes(ids, ascending: sort.ascending) { id in
-                let i = Int(id)
-                guard i < store.rawValues.count, let raw = store.rawValues[i] else { return nil }
+                guard let raw = store.rawValue(id) else { return nil }
                 return store.caseSensitive ? raw : FieldValues.lowercase(raw)
             }
         case .text(let store):

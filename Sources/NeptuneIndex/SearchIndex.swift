@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One secondary index: the documents (hash keys) it covers, and per schema field an index structure.
 ///
 /// Documents get dense integer IDs (reused after removal), kept in a key-to-ID table. NUMERIC fields keep an
@@ -11,9 +19,12 @@ public final class SearchIndex {
     /// The definition this index was created with.
     public let definition: IndexDefinition
     var keys: [[UInt8]?] = []
-    var ids: [[UInt8]: UInt32] = [:]
+    /// Key bytes to document ID (the bytes live in `keys`).
+    var ids = ByteKeyTable()
     var freeIDs: [UInt32] = []
     var stores: [FieldStore]
+    /// NUMERIC values parsed by the write in progress, by schema position (reused: no allocation per write).
+    private var parsed: [Double] = []
     /// Documents that could not be indexed because a NUMERIC value did not parse (cumulative, as RediSearch's
     /// `hash_indexing_failures`).
     public private(set) var indexingFailures = 0
@@ -33,6 +44,19 @@ public final class SearchIndex {
     /// Number of documents indexed.
     public var documentCount: Int { ids.count }
 
+    /// The ID of the document `key`, if it is indexed.
+    @inline(__always)
+    func id(of key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32? {
+        ids.find(hash: hash) { id in
+            keys[Int(id)]!.withUnsafeBytes { $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
+        }
+    }
+
+    /// The ID of the document `key`, if it is indexed.
+    func id(of key: [UInt8]) -> UInt32? {
+        key.withUnsafeBytes { id(of: $0, hash: ByteKeyTable.hash($0)) }
+    }
+
     /// Largest document ID plus one (the size of per-document tables).
     public var documentIDBound: Int { keys.count }
 
@@ -40,13 +64,13 @@ public final class SearchIndex {
     public var documentKeys: [[UInt8]] { keys.compactMap { $0 } }
 
     /// Whether `key` is indexed.
-    public func contains(key: [UInt8]) -> Bool { ids[key] != nil }
+    public func contains(key: [UInt8]) -> Bool { id(of: key) != nil }
 
     /// Number of distinct values indexed in the field at `position` (tags for TAG fields, entries for NUMERIC).
     public func distinctValueCount(field position: Int) -> Int {
         switch stores[position] {
         case .numeric(let store): store.tree.count
-        case .tag(let store): store.postings.count
+        case .tag(let store): store.tagCount
         case .text: 0
         }
     }
@@ -61,32 +85,64 @@ public final class SearchIndex {
     @discardableResult
     public func index(key: [UInt8], values: [[UInt8]?]) -> Bool {
         precondition(values.count == stores.count, "one value per schema field")
-        // Validate every NUMERIC value before touching anything (parsed again below: cheaper than an array per write).
-        for (position, store) in stores.enumerated() {
-            guard case .numeric = store, let raw = values[position] else { continue }
-            if FieldValues.parseNumber(raw) == nil {
-                remove(key: key)
-                indexingFailures += 1
-                return false
+        return key.withUnsafeBytes { key in
+            index(key: key) { position, body in
+                if let value = values[position] { value.withUnsafeBytes { body($0) } } else { body(nil) }
             }
         }
-        let id: UInt32
-        if let existing = ids[key] {
-            id = existing
-        } else if let free = freeIDs.popLast() {
-            id = free
-            keys[Int(id)] = key
-            ids[key] = id
-        } else {
-            id = UInt32(keys.count)
-            keys.append(key)
-            ids[key] = id
+    }
+
+    /// Indexes (or re-indexes) a document whose field values are read through `field`, without copying them first:
+    /// the write path of an engine reads them straight out of the stored hash.
+    ///
+    /// - Parameters:
+    ///   - key: The document's key.
+    ///   - field: Calls its second argument with the value of the schema field at the position given as its first
+    ///     argument (nil when the hash lacks the field). It may be called more than once per field.
+    /// - Returns: False if a NUMERIC value did not parse: the document is then left out of the index (removed if it
+    ///   was there) and counted in ``indexingFailures``.
+    @discardableResult
+    public func index(
+        key: UnsafeRawBufferPointer,
+        field: (_ position: Int, _ body: (UnsafeRawBufferPointer?) -> Void) -> Void
+    ) -> Bool {
+        // Parse every NUMERIC value before touching anything: one that does not parse leaves the document out.
+        if parsed.count != stores.count { parsed = [Double](repeating: .nan, count: stores.count) }
+        var failed = false
+        for position in stores.indices {
+            guard case .numeric = stores[position] else { continue }
+            field(position) { raw in
+                if let raw {
+                    if let number = FieldValues.parseNumber(raw) { parsed[position] = number } else { failed = true }
+                } else {
+                    parsed[position] = .nan
+                }
+            }
         }
-        for (position, store) in stores.enumerated() {
-            switch store {
-            case .numeric(let numeric): numeric.set(id, values[position].flatMap { FieldValues.parseNumber($0) })
-            case .tag(let tag): tag.set(id, values[position])
-            case .text(let text): text.set(id, values[position])
+        let hash = ByteKeyTable.hash(key)
+        if failed {
+            remove(key: key, hash: hash)
+            indexingFailures += 1
+            return false
+        }
+        let id: UInt32
+        if let existing = self.id(of: key, hash: hash) {
+            id = existing
+        } else {
+            if let free = freeIDs.popLast() {
+                id = free
+                keys[Int(id)] = Array(key)
+            } else {
+                id = UInt32(keys.count)
+                keys.append(Array(key))
+            }
+            ids.insert(hash: hash, id: id)
+        }
+        for position in stores.indices {
+            switch stores[position] {
+            case .numeric(let numeric): numeric.set(id, parsed[position].isNaN ? nil : parsed[position])
+            case .tag(let tag): field(position) { tag.set(id, $0) }
+            case .text(let text): field(position) { text.set(id, $0) }
             }
         }
         checkInvariants()
@@ -96,7 +152,19 @@ public final class SearchIndex {
     /// Removes a document; returns false if it was not indexed.
     @discardableResult
     public func remove(key: [UInt8]) -> Bool {
-        guard let id = ids.removeValue(forKey: key) else { return false }
+        key.withUnsafeBytes { remove(key: $0) }
+    }
+
+    /// Removes a document; returns false if it was not indexed.
+    @discardableResult
+    public func remove(key: UnsafeRawBufferPointer) -> Bool {
+        remove(key: key, hash: ByteKeyTable.hash(key))
+    }
+
+    @discardableResult
+    private func remove(key: UnsafeRawBufferPointer, hash: UInt64) -> Bool {
+        guard let id = id(of: key, hash: hash) else { return false }
+        ids.remove(hash: hash, id: id)
         for store in stores {
             switch store {
             case .numeric(let numeric): numeric.set(id, nil)
@@ -113,7 +181,7 @@ public final class SearchIndex {
     /// Removes every document (FLUSHDB), keeping the definition and the failure count.
     public func removeAll() {
         keys = []
-        ids = [:]
+        ids.removeAll()
         freeIDs = []
         stores = SearchIndex(definition: definition).stores
     }

@@ -122,6 +122,44 @@ def test_errors_are_clear(r: "redis.Redis") -> None:
         r.execute_command("FT.DROPINDEX", "nope")
 
 
+def test_other_databases(neptune_server: ServerProcess) -> None:
+    """RediSearch indexes database 0 only: FT.CREATE elsewhere is refused with its error (no ERR prefix), the
+    index registry is global (FT.SEARCH/FT.INFO/FT._LIST work from any database, documents are loaded from the
+    selected one, null where absent), and Neptune ignores writes in other databases (see the README)."""
+    if neptune_server.is_redis_binary:
+        pytest.skip("redis-server has no FT.* commands")
+    db0 = redis.Redis(host=neptune_server.host, port=neptune_server.port, decode_responses=True)
+    db1 = redis.Redis(host=neptune_server.host, port=neptune_server.port, db=1, decode_responses=True)
+    with pytest.raises(redis.exceptions.ResponseError) as refused:
+        db1.execute_command("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "p:", "SCHEMA", "price", "NUMERIC")
+    assert str(refused.value) == "Cannot create index on db != 0"
+    assert db0.execute_command("FT._LIST") == []
+    # The arity check comes first, as in RediSearch.
+    with pytest.raises(redis.exceptions.ResponseError, match="wrong number of arguments"):
+        db1.execute_command("FT.CREATE", "idx", "SCHEMA", "price")
+
+    create_products(db0)
+    db0.hset("p:1", mapping={"price": 10, "color": "red"})
+    db1.hset("p:1", mapping={"price": 99, "color": "blue"})  # same key, another database
+    db1.hset("p:2", mapping={"price": 10, "color": "red"})
+    everything = ["FT.SEARCH", "idx", "@price:[0 100]"]
+    assert db0.execute_command(*everything, "NOCONTENT") == [1, "p:1"]
+    assert db0.execute_command("FT.SEARCH", "idx", "@price:[99 99]", "NOCONTENT") == [0]
+    db1.delete("p:1")
+    assert db0.execute_command(*everything, "NOCONTENT") == [1, "p:1"]
+
+    # From database 1: the same index, documents read from database 1 (p:1 is not there any more).
+    assert db1.execute_command("FT._LIST") == ["idx"]
+    assert int(db1.ft("idx").info()["num_docs"]) == 1
+    assert db1.execute_command(*everything, "NOCONTENT") == [1, "p:1"]
+    assert db1.execute_command(*everything) == [1, "p:1", None]
+    db1.hset("p:1", mapping={"price": 5, "color": "green"})
+    assert db1.execute_command(*everything, "RETURN", "1", "color") == [1, "p:1", ["color", "green"]]
+    assert db0.execute_command(*everything, "RETURN", "1", "color") == [1, "p:1", ["color", "red"]]
+    db1.close()
+    db0.close()
+
+
 def test_every_change_is_seen_by_the_next_query(r: "redis.Redis") -> None:
     create_products(r)
     q = Query("@color:{red}").no_content().sort_by("price")

@@ -121,20 +121,30 @@ extension Engine {
         if request.withContent {
             documents.reserveCapacity(result.keys.count)
             for key in result.keys {
-                documents.append(engine.loadDocument(key, definition: definition, returning: request.returnFields, now: c.now))
+                documents.append(
+                    engine.loadDocument(key, db: c.db, definition: definition, returning: request.returnFields, now: c.now)
+                )
             }
         }
         writeSearchReply(result, documents, request, &c)
     }
 
-    /// The fields of the hash at `key` in database 0 (all, or those named by RETURN), or nil if it is gone.
-    func loadDocument(_ key: [UInt8], definition: IndexDefinition, returning: [(name: [UInt8], field: [UInt8])]?, now: Int64)
-        -> [(name: [UInt8], value: [UInt8])]?
-    {
+    /// The fields of the hash at `key` in `db` (all, or those named by RETURN), or nil if it is not a hash there.
+    ///
+    /// FT.SEARCH reads documents from the client's selected database, as RediSearch does (its index registry is
+    /// global and its loader opens keys in the caller's database), so a search issued while another database is
+    /// selected answers null for documents absent from it.
+    func loadDocument(
+        _ key: [UInt8],
+        db: Int = SearchIndexes.database,
+        definition: IndexDefinition,
+        returning: [(name: [UInt8], field: [UInt8])]?,
+        now: Int64
+    ) -> [(name: [UInt8], value: [UInt8])]? {
         withKey(ByteBuffer(bytes: key)) { k, hash, shard in
-            let slot = shard.find(SearchIndexes.database, k, hash, now: now)
+            let slot = shard.find(db, k, hash, now: now)
             guard slot >= 0 else { return nil }
-            let e = shard.entry(shard.tables[SearchIndexes.database], slot)
+            let e = shard.entry(shard.tables[db], slot)
             guard e.type == .hash else { return nil }
             let object = unsafeDowncast(e.object, to: HashObject.self)
             guard let returning else { return object.pairs.map { (name: $0.field, value: $0.value) } }
@@ -160,7 +170,12 @@ extension Engine {
                 c.reply.writeRESPBulkString(key)
                 if request.withScores { c.reply.writeRESPBulkString("1") }
                 if request.withContent {
-                    let fields = documents[i] ?? []
+                    // A document gone since the search (or absent from the selected database): null, as
+                    // RediSearch answers for a document it cannot load.
+                    guard let fields = documents[i] else {
+                        c.reply.writeRESPNull(.v2)
+                        continue
+                    }
                     c.reply.writeRESPArrayHeader(fields.count * 2)
                     for field in fields {
                         c.reply.writeRESPBulkString(field.name)
@@ -187,12 +202,15 @@ extension Engine {
                 c.reply.writeRESPDouble(1, version)
             }
             if request.withContent {
-                let fields = documents[i] ?? []
                 c.reply.writeRESPBulkString("extra_attributes")
-                c.reply.writeRESPMapHeader(fields.count, version)
-                for field in fields {
-                    c.reply.writeRESPBulkString(field.name)
-                    c.reply.writeRESPBulkString(field.value)
+                if let fields = documents[i] {
+                    c.reply.writeRESPMapHeader(fields.count, version)
+                    for field in fields {
+                        c.reply.writeRESPBulkString(field.name)
+                        c.reply.writeRESPBulkString(field.value)
+                    }
+                } else {
+                    c.reply.writeRESPNull(version)
                 }
             }
             c.reply.writeRESPBulkString("values")

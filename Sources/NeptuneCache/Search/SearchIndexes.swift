@@ -84,24 +84,35 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
 
     // MARK: Reading documents
 
-    /// The schema fields of the hash at `slot` (nil where absent), or nil if the key is not a live hash.
-    static func documentValues(_ shard: Shard, _ slot: Int, _ definition: IndexDefinition, now: Int64) -> [[UInt8]?]? {
+    /// The hash at `slot` of database 0, or nil if the key is not a live hash.
+    static func document(_ shard: Shard, _ slot: Int, now: Int64) -> HashObject? {
         let e = shard.entry(shard.tables[database], slot)
         guard e.type == .hash, !(e.hasExpiry && e.expiry <= now) else { return nil }
-        let hash = unsafeDowncast(e.object, to: HashObject.self)
-        return definition.fields.map { field in field.identifier.withUnsafeBytes { hash.value($0) } }
+        return unsafeDowncast(e.object, to: HashObject.self)
     }
 
-    /// Re-reads `key` (its shard locked by the caller) and updates `handle`'s index.
+    /// Indexes `document` under `key` in `index` (the caller holds the key's shard lock and the index's lock),
+    /// reading the schema fields straight out of the stored hash.
+    static func index(_ index: SearchIndex, key: UnsafeRawBufferPointer, document: HashObject) {
+        let fields = index.definition.fields
+        index.index(key: key) { position, body in
+            let found: Void? = fields[position].identifier.withUnsafeBytes { name in
+                document.withValue(name) { body($0) }
+            }
+            if found == nil { body(nil) }
+        }
+    }
+
+    /// Re-reads `key` (its shard locked by the caller) and updates `handle`'s index, reading the schema fields
+    /// straight out of the stored hash (nothing is copied unless the index keeps it).
     func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64) {
         let slot = shard.tables[Self.database].find(key, hash: hash, slab: shard.slab)
-        let values = slot >= 0 ? Self.documentValues(shard, slot, handle.definition, now: now) : nil
-        let bytes = Array(key)
+        let document = slot >= 0 ? Self.document(shard, slot, now: now) : nil
         handle.lock.withLock { () -> Void in
-            if let values {
-                handle.index.index(key: bytes, values: values)
+            if let document {
+                Self.index(handle.index, key: key, document: document)
             } else {
-                handle.index.remove(key: bytes)
+                handle.index.remove(key: key)
             }
         }
     }
@@ -109,6 +120,9 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     // MARK: KeyspaceObserver
 
     func keyChanged(db: Int, key: UnsafeRawBufferPointer, hash: UInt64) {
+        // Writes in other databases never touch an index. RediSearch differs here: its keyspace-notification
+        // handler ignores the event's database, so a covered key written in database 1 is indexed from database 1
+        // (and deleting it there removes database 0's document). Neptune keeps every index exact over database 0.
         guard db == Self.database, !handles.isEmpty else { return }
         let shard = shards[Int(truncatingIfNeeded: hash >> Engine.shardShift)]
         var now: Int64? = nil
@@ -181,10 +195,9 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
             let now = clock.milliseconds()
             for slot in 0..<table.capacity where table.isLive(slot) {
                 let e = shard.entry(table, slot)
-                guard e.type == .hash, definition.covers(key: e.key),
-                    let values = Self.documentValues(shard, slot, definition, now: now)
+                guard e.type == .hash, definition.covers(key: e.key), let document = Self.document(shard, slot, now: now)
                 else { continue }
-                handle.index.index(key: Array(e.key), values: values)
+                Self.index(handle.index, key: e.key, document: document)
             }
             handle.scannedShards += 1
             if handle.scannedShards == shards.count { handle.building = false }
