@@ -128,8 +128,8 @@ def test_other_databases(neptune_server: ServerProcess) -> None:
     selected one, null where absent), and Neptune ignores writes in other databases (see the README)."""
     if neptune_server.is_redis_binary:
         pytest.skip("redis-server has no FT.* commands")
-    db0 = redis.Redis(host=neptune_server.host, port=neptune_server.port, decode_responses=True)
-    db1 = redis.Redis(host=neptune_server.host, port=neptune_server.port, db=1, decode_responses=True)
+    db0 = redis.Redis(host=neptune_server.host, port=neptune_server.port, protocol=2, decode_responses=True)
+    db1 = redis.Redis(host=neptune_server.host, port=neptune_server.port, protocol=2, db=1, decode_responses=True)
     with pytest.raises(redis.exceptions.ResponseError) as refused:
         db1.execute_command("FT.CREATE", "idx", "ON", "HASH", "PREFIX", "1", "p:", "SCHEMA", "price", "NUMERIC")
     assert str(refused.value) == "Cannot create index on db != 0"
@@ -156,6 +156,11 @@ def test_other_databases(neptune_server: ServerProcess) -> None:
     db1.hset("p:1", mapping={"price": 5, "color": "green"})
     assert db1.execute_command(*everything, "RETURN", "1", "color") == [1, "p:1", ["color", "green"]]
     assert db0.execute_command(*everything, "RETURN", "1", "color") == [1, "p:1", ["color", "red"]]
+    # RESP3: the missing document's extra_attributes is null.
+    r3 = redis.Redis(host=neptune_server.host, port=neptune_server.port, protocol=3, db=2, decode_responses=True)
+    reply = r3.execute_command(*everything)
+    assert reply["total_results"] == 1 and reply["results"] == [{"id": "p:1", "extra_attributes": None, "values": []}]
+    r3.close()
     db1.close()
     db0.close()
 
