@@ -258,7 +258,7 @@ def main(argv: list[str]) -> int:
         results["tag_server_median_ms"] = statistics.median(tags) - statistics.median(ping)
         results["tag_and_range_sorted_median_ms"] = statistics.median(combined)
 
-        log("HSET throughput with the index, then without (twice)...")
+        log(f"HSET throughput with the index, then without ({options.rounds} rounds)...")
         with_index, without_index = [], []
         for _ in range(options.rounds):
             with_index.append(hset_throughput(port, n, options.hset_requests))

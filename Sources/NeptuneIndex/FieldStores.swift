@@ -202,10 +202,10 @@ final class TagStore {
         if isCurrent(i, raw) { return }
         let old = documentTag[i]
         // Fast path: a single ASCII tag (or a blank value) replacing a single tag (or none).
-        if old != Self.many, let raw, normalizeSingle(raw) {
-            let new = scratch.isEmpty ? Self.none : scratch.withUnsafeBytes { intern($0) }
-            let same = new != Self.none && tagBytes[Int(new)].withUnsafeBytes { $0.elementsEqual(raw) }
-            rawValues[i] = same ? nil : Array(raw)
+        if old != Self.many, let raw, let kind = normalizeSingle(raw) {
+            let new = internSingle(kind, raw)
+            let keep = kind != .asIs
+            if keep || rawValues[i] != nil { rawValues[i] = keep ? Array(raw) : nil }
             if new == old { return }
             if old != Self.none { removePosting(old, document) }
             if new != Self.none { addPosting(new, document) }
@@ -216,8 +216,9 @@ final class TagStore {
         var newIDs: [UInt32] = []
         if let raw {
             let tags: [[UInt8]]
-            if normalizeSingle(raw) {
-                tags = scratch.isEmpty ? [] : [scratch]
+            if let kind = normalizeSingle(raw) {
+                let id = internSingle(kind, raw)
+                tags = id == Self.none ? [] : [tagBytes[Int(id)]]
             } else {
                 tags = FieldValues.tags(Array(raw), separator: separator, caseSensitive: caseSensitive)
             }
@@ -241,21 +242,48 @@ final class TagStore {
         SearchIndex.binarySearch(sorted, id)
     }
 
-    /// Puts the normalized tag of a value without the separator and with ASCII bytes only into `scratch` (empty when
-    /// blank); false when the value needs the general path.
+    /// How a value without the separator and with ASCII bytes only normalizes: to itself, to the (trimmed or
+    /// lowercased) copy left in `scratch`, or to no tag (blank).
+    enum SingleTag {
+        case asIs
+        case scratch
+        case blank
+    }
+
+    /// Normalizes a value holding at most one tag (ASCII, no separator) into a ``SingleTag``; nil when the value
+    /// needs the general path.
     @inline(__always)
-    private func normalizeSingle(_ raw: UnsafeRawBufferPointer) -> Bool {
-        for byte in raw where byte == separator || byte >= 0x80 { return false }
+    private func normalizeSingle(_ raw: UnsafeRawBufferPointer) -> SingleTag? {
+        var upper = false
+        for byte in raw {
+            if byte == separator || byte >= 0x80 { return nil }
+            if byte &- 0x41 < 26 { upper = true }
+        }
         var lo = 0
         var hi = raw.count
         while lo < hi && FieldValues.isSpace(raw[lo]) { lo += 1 }
         while hi > lo && FieldValues.isSpace(raw[hi - 1]) { hi -= 1 }
+        if lo == hi { return .blank }
+        let lowercase = upper && !caseSensitive
+        if lo == 0 && hi == raw.count && !lowercase { return .asIs }
         scratch.removeAll(keepingCapacity: true)
-        for i in lo..<hi {
-            let byte = raw[i]
-            scratch.append(!caseSensitive && byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte)
+        scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[lo..<hi]))
+        if lowercase {
+            scratch.withUnsafeMutableBufferPointer { buffer in
+                for i in buffer.indices where buffer[i] &- 0x41 < 26 { buffer[i] |= 0x20 }
+            }
         }
-        return true
+        return .scratch
+    }
+
+    /// The tag ID for a value ``normalizeSingle(_:)`` accepted, interning the tag if new (``none`` when blank).
+    @inline(__always)
+    private func internSingle(_ kind: SingleTag, _ raw: UnsafeRawBufferPointer) -> UInt32 {
+        switch kind {
+        case .asIs: intern(raw)
+        case .scratch: scratch.withUnsafeBytes { intern($0) }
+        case .blank: Self.none
+        }
     }
 
     private func addPosting(_ id: UInt32, _ document: UInt32) {

@@ -12,6 +12,30 @@ enum FieldValues {
         return value
     }
 
+    /// ``parseNumber(_:)`` for bytes in memory (the write path): the decimal-integer case without generic indexing.
+    static func parseNumber(_ bytes: UnsafeRawBufferPointer) -> Double? {
+        var i = 0
+        let count = bytes.count
+        while i < count, isSpace(bytes[i]) { i += 1 }
+        guard i < count else { return nil }
+        let start = i
+        let negative = bytes[i] == 0x2D
+        if negative || bytes[i] == 0x2B { i += 1 }
+        let firstDigit = i
+        var value: Int64 = 0
+        while i < count && i - firstDigit < 15 {
+            let digit = bytes[i] &- 0x30
+            guard digit < 10 else { break }
+            value = value &* 10 &+ Int64(digit)
+            i += 1
+        }
+        if i == count && i > firstDigit {
+            let number = Double(value)
+            return negative ? -number : number
+        }
+        return parseNumber(bytes[start...])  // the general path (the generic overload)
+    }
+
     /// Fast path of ``parseNumber(_:)`` for the common case, an optionally signed decimal integer of at most 15
     /// digits: exactly representable, so it gives what `strtod` gives without building a String. Anything else is nil
     /// (the caller then takes the general path).

@@ -56,4 +56,13 @@ extension Substring {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
         return String(drop(while: isSpace).reversed().drop(while: isSpace).reversed())
     }
+
+    @Test(arguments: ["12", " 12", "+5", "-0", "-17", "1e3", "0x10", "123456789012345678", "", " ", "12a", "inf", "-", "1.5",
+                      "999999999999999", "nan", "\t7"])
+    func inMemoryParseAgreesWithTheGeneralOne(text: String) {
+        let bytes = Array(text.utf8)
+        let general = FieldValues.parseNumber(bytes)
+        let inMemory = bytes.withUnsafeBytes { FieldValues.parseNumber($0) }
+        #expect(general?.bitPattern == inMemory?.bitPattern)
+    }
 }
