@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// An open-addressing map from byte strings to dense `UInt32` IDs whose bytes the owner keeps (in an array indexed
 /// by ID), so that a lookup by a borrowed `UnsafeRawBufferPointer` allocates nothing.
 ///
@@ -113,4 +121,54 @@ struct ByteKeyTable {
         slots = []
         count = 0
     }
+}
+
+/// Byte strings interned to dense IDs (an ID freed by removal is reused), found by borrowed bytes without
+/// allocating: document keys and tags.
+struct ByteInterner {
+    private(set) var table = ByteKeyTable()
+    /// The bytes of each ID; nil for a free ID.
+    private(set) var bytes: [[UInt8]?] = []
+    private var free: [UInt32] = []
+
+    /// Number of interned byte strings.
+    var count: Int { table.count }
+
+    /// The ID of `key` (hashed to `hash` by ``ByteKeyTable/hash(_:)``), if interned.
+    @inline(__always)
+    func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32? {
+        table.find(hash: hash) { id in
+            bytes[Int(id)]!.withUnsafeBytes {
+                $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0)
+            }
+        }
+    }
+
+    /// Interns `key`, which is not interned yet, and returns its ID (a reused one, or `bytes.count - 1`).
+    mutating func add(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32 {
+        let id: UInt32
+        if let reused = free.popLast() {
+            id = reused
+            bytes[Int(id)] = Array(key)
+        } else {
+            id = UInt32(bytes.count)
+            bytes.append(Array(key))
+        }
+        table.insert(hash: hash, id: id)
+        return id
+    }
+
+    /// Frees `id`, whose bytes hash to `hash`.
+    mutating func remove(_ id: UInt32, hash: UInt64) {
+        table.remove(hash: hash, id: id)
+        bytes[Int(id)] = nil
+        free.append(id)
+    }
+
+    mutating func removeAll() {
+        self = ByteInterner()
+    }
+
+    /// Every ID is either interned or free.
+    var isConsistent: Bool { table.count + free.count == bytes.count }
 }

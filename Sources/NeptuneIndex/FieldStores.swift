@@ -81,13 +81,10 @@ final class NumericStore {
 /// new tag up by its bytes (a ``ByteKeyTable`` probe, no key array built) and moves the document between two
 /// posting lists; a tag whose list empties is released and its ID reused.
 final class TagStore {
-    /// Tag bytes to tag ID.
-    var tagIDs = ByteKeyTable()
-    /// Bytes of each tag ID (empty for a released ID: a tag is never empty).
-    var tagBytes: [[UInt8]] = []
+    /// Tags interned to tag IDs.
+    var tags = ByteInterner()
     /// Documents of each tag ID.
     var postings: [TagPosting] = []
-    var freeTagIDs: [UInt32] = []
     /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`).
     var documentTag: [UInt32] = []
     var multipleTags: [UInt32: [UInt32]] = [:]
@@ -110,7 +107,11 @@ final class TagStore {
     }
 
     /// Number of distinct tags indexed.
-    var tagCount: Int { tagIDs.count }
+    var tagCount: Int { tags.count }
+
+    /// The bytes of a tag ID in use.
+    @inline(__always)
+    func bytes(_ id: UInt32) -> [UInt8] { tags.bytes[Int(id)]! }
 
     func normalize(_ tag: [UInt8]) -> [UInt8] {
         var lo = 0
@@ -122,41 +123,23 @@ final class TagStore {
     }
 
     /// The tag ID of `tag`, if indexed.
-    func tagID(_ tag: UnsafeRawBufferPointer) -> UInt32? {
-        tagIDs.find(hash: ByteKeyTable.hash(tag)) { id in
-            tagBytes[Int(id)].withUnsafeBytes { $0.elementsEqual(tag) }
-        }
-    }
-
     func tagID(_ tag: [UInt8]) -> UInt32? {
-        tag.withUnsafeBytes { tagID($0) }
+        tag.withUnsafeBytes { tags.find($0, hash: ByteKeyTable.hash($0)) }
     }
 
     /// The tag ID of `tag`, interning it if new.
     private func intern(_ tag: UnsafeRawBufferPointer) -> UInt32 {
         let hash = ByteKeyTable.hash(tag)
-        if let id = tagIDs.find(hash: hash, { id in tagBytes[Int(id)].withUnsafeBytes { $0.elementsEqual(tag) } }) {
-            return id
-        }
-        let id: UInt32
-        if let free = freeTagIDs.popLast() {
-            id = free
-            tagBytes[Int(id)] = Array(tag)
-        } else {
-            id = UInt32(tagBytes.count)
-            tagBytes.append(Array(tag))
-            postings.append(.many(SortedBlockList()))
-        }
-        tagIDs.insert(hash: hash, id: id)
+        if let id = tags.find(tag, hash: hash) { return id }
+        let id = tags.add(tag, hash: hash)
+        if Int(id) == postings.count { postings.append(.many(SortedBlockList())) }
         return id
     }
 
     private func release(_ id: UInt32) {
-        let hash = tagBytes[Int(id)].withUnsafeBytes { ByteKeyTable.hash($0) }
-        tagIDs.remove(hash: hash, id: id)
-        tagBytes[Int(id)] = []
+        let hash = bytes(id).withUnsafeBytes { ByteKeyTable.hash($0) }
+        tags.remove(id, hash: hash)
         postings[Int(id)] = .many(SortedBlockList())
-        freeTagIDs.append(id)
     }
 
     /// The tag IDs of a document, ascending.
@@ -176,7 +159,7 @@ final class TagStore {
         guard i < rawValues.count else { return nil }
         if let raw = rawValues[i] { return raw }
         let tag = documentTag[i]
-        return tag == Self.none || tag == Self.many ? nil : tagBytes[Int(tag)]
+        return tag == Self.none || tag == Self.many ? nil : bytes(tag)
     }
 
     /// Whether `raw` is the document's current raw value (nil: no value).
@@ -185,7 +168,7 @@ final class TagStore {
         let tag = documentTag[i]
         guard tag != Self.none else { return raw == nil }
         guard let raw, tag != Self.many else { return false }
-        return tagBytes[Int(tag)].withUnsafeBytes { $0.elementsEqual(raw) }
+        return bytes(tag).withUnsafeBytes { $0.elementsEqual(raw) }
     }
 
     func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
@@ -218,7 +201,7 @@ final class TagStore {
             let tags: [[UInt8]]
             if let kind = normalizeSingle(raw) {
                 let id = internSingle(kind, raw)
-                tags = id == Self.none ? [] : [tagBytes[Int(id)]]
+                tags = id == Self.none ? [] : [bytes(id)]
             } else {
                 tags = FieldValues.tags(Array(raw), separator: separator, caseSensitive: caseSensitive)
             }
@@ -233,7 +216,7 @@ final class TagStore {
             if old == Self.many { multipleTags[document] = nil }
             documentTag[i] = newIDs.first ?? Self.none
         }
-        let same = newIDs.count == 1 && raw.map { r in tagBytes[Int(newIDs[0])].withUnsafeBytes { $0.elementsEqual(r) } } == true
+        let same = newIDs.count == 1 && raw.map { r in bytes(newIDs[0]).withUnsafeBytes { $0.elementsEqual(r) } } == true
         rawValues[i] = same ? nil : raw.map { Array($0) }
     }
 
@@ -334,8 +317,10 @@ final class TagStore {
             }
         }
         if !prefixes.isEmpty {
-            for (id, tag) in tagBytes.enumerated()
-            where !tag.isEmpty && !seen.contains(UInt32(id)) && prefixes.contains(where: { tag.starts(with: $0) }) {
+            for (id, tag) in tags.bytes.enumerated() {
+                guard let tag, !seen.contains(UInt32(id)), prefixes.contains(where: { tag.starts(with: $0) }) else {
+                    continue
+                }
                 result.append(postings[id].list)
             }
         }
@@ -355,7 +340,7 @@ final class TagStore {
     }
 
     private func matches(tag id: UInt32, _ patterns: [TagPattern]) -> Bool {
-        let bytes = tagBytes[Int(id)]
+        let bytes = bytes(id)
         for pattern in patterns {
             switch pattern {
             case .exact(let tag): if bytes == tag { return true }

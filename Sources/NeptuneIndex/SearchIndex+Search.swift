@@ -71,14 +71,14 @@ extension SearchIndex {
     /// Upper bound of the number of documents a plan matches, cheap to compute.
     func estimate(_ plan: Plan) -> Int {
         switch plan {
-        case .all: return ids.count
+        case .all: return documentCount
         case .empty: return 0
         case .numeric(let store, let range): return store.count(range)
         case .tags(let store, let patterns): return store.lists(patterns).reduce(0) { $0 + $1.count }
         case .documents(let list): return list.count
         case .and(let children): return children.map(estimate).min() ?? 0
-        case .or(let children): return min(ids.count, children.reduce(0) { $0 + estimate($1) })
-        case .not: return ids.count
+        case .or(let children): return min(documentCount, children.reduce(0) { $0 + estimate($1) })
+        case .not: return documentCount
         }
     }
 
@@ -164,7 +164,7 @@ extension SearchIndex {
 
     func allDocuments() -> [UInt32] {
         var result: [UInt32] = []
-        result.reserveCapacity(ids.count)
+        result.reserveCapacity(documentCount)
         for (i, key) in keys.enumerated() where key != nil { result.append(UInt32(i)) }
         return result
     }
@@ -200,7 +200,7 @@ extension SearchIndex {
         // Counting a single range needs no materialization.
         if limit == 0 {
             if case .numeric(let store, let range) = plan { return SearchResult(total: store.count(range), keys: []) }
-            if case .all = plan { return SearchResult(total: ids.count, keys: []) }
+            if case .all = plan { return SearchResult(total: documentCount, keys: []) }
         }
         let matched = evaluate(plan)
         var page: [UInt32]
@@ -211,6 +211,7 @@ extension SearchIndex {
         }
         let end = min(page.count, offset + limit)
         let slice = offset < end ? page[offset..<end] : []
+        let keys = self.keys
         return SearchResult(total: matched.count, keys: slice.map { keys[Int($0)]! })
     }
 
@@ -220,7 +221,7 @@ extension SearchIndex {
         guard let position = definition.fieldIndex(named: sort.field) else { return ids }
         switch stores[position] {
         case .numeric(let store):
-            if store.indexed && ids.count > 4096 && ids.count * 4 > self.ids.count && count < ids.count / 8 {
+            if store.indexed && ids.count > 4096 && ids.count * 4 > documentCount && count < ids.count / 8 {
                 return streamSorted(ids, store: store, ascending: sort.ascending, upTo: count)
             }
             let present = ids.filter { store.value($0) != nil }

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One secondary index: the documents (hash keys) it covers, and per schema field an index structure.
 ///
 /// Documents get dense integer IDs (reused after removal), kept in a key-to-ID table. NUMERIC fields keep an
@@ -18,10 +10,10 @@ import Darwin
 public final class SearchIndex {
     /// The definition this index was created with.
     public let definition: IndexDefinition
-    var keys: [[UInt8]?] = []
-    /// Key bytes to document ID (the bytes live in `keys`).
-    var ids = ByteKeyTable()
-    var freeIDs: [UInt32] = []
+    /// Document keys interned to document IDs.
+    var documents = ByteInterner()
+    /// The key of each document ID (nil for a free ID).
+    var keys: [[UInt8]?] { documents.bytes }
     var stores: [FieldStore]
     /// NUMERIC values parsed by the write in progress, by schema position (reused: no allocation per write).
     private var parsed: [Double] = []
@@ -42,14 +34,12 @@ public final class SearchIndex {
     }
 
     /// Number of documents indexed.
-    public var documentCount: Int { ids.count }
+    public var documentCount: Int { documents.count }
 
     /// The ID of the document `key`, if it is indexed.
     @inline(__always)
     func id(of key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32? {
-        ids.find(hash: hash) { id in
-            keys[Int(id)]!.withUnsafeBytes { $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0) }
-        }
+        documents.find(key, hash: hash)
     }
 
     /// The ID of the document `key`, if it is indexed.
@@ -125,19 +115,7 @@ public final class SearchIndex {
             indexingFailures += 1
             return false
         }
-        let id: UInt32
-        if let existing = self.id(of: key, hash: hash) {
-            id = existing
-        } else {
-            if let free = freeIDs.popLast() {
-                id = free
-                keys[Int(id)] = Array(key)
-            } else {
-                id = UInt32(keys.count)
-                keys.append(Array(key))
-            }
-            ids.insert(hash: hash, id: id)
-        }
+        let id = self.id(of: key, hash: hash) ?? documents.add(key, hash: hash)
         for position in stores.indices {
             switch stores[position] {
             case .numeric(let numeric): numeric.set(id, parsed[position].isNaN ? nil : parsed[position])
@@ -164,7 +142,6 @@ public final class SearchIndex {
     @discardableResult
     private func remove(key: UnsafeRawBufferPointer, hash: UInt64) -> Bool {
         guard let id = id(of: key, hash: hash) else { return false }
-        ids.remove(hash: hash, id: id)
         for store in stores {
             switch store {
             case .numeric(let numeric): numeric.set(id, nil)
@@ -172,17 +149,14 @@ public final class SearchIndex {
             case .text(let text): text.set(id, nil)
             }
         }
-        keys[Int(id)] = nil
-        freeIDs.append(id)
+        documents.remove(id, hash: hash)
         checkInvariants()
         return true
     }
 
     /// Removes every document (FLUSHDB), keeping the definition and the failure count.
     public func removeAll() {
-        keys = []
-        ids.removeAll()
-        freeIDs = []
+        documents.removeAll()
         stores = SearchIndex(definition: definition).stores
     }
 
@@ -193,7 +167,7 @@ public final class SearchIndex {
 
     func checkInvariants() {
         #if NEPTUNE_INTERNAL_CHECKS
-        precondition(ids.count + freeIDs.count == keys.count)
+        precondition(documents.isConsistent)
         for store in stores {
             switch store {
             case .numeric(let numeric) where numeric.tree.count < 512: numeric.tree.checkInvariants()

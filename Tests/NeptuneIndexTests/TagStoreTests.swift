@@ -26,7 +26,7 @@ import Testing
         for i in 0..<100 { Self.index(index, "k\(i)", "u\(i)") }
         #expect(index.distinctValueCount(field: 0) == 100)
         guard case .tag(let store) = index.stores[0] else { Issue.record("not a tag store"); return }
-        #expect(store.tagBytes.count == 101)  // one spare ID at most: the new tag is interned before the old goes
+        #expect(store.tags.bytes.count == 101)  // one spare ID at most: the new tag is interned before the old goes
         #expect(try Self.keys(index, tag: "t5").isEmpty)
         #expect(try Self.keys(index, tag: "u5") == ["k5"])
         // Two documents on one tag, then back to one.
