@@ -1,12 +1,14 @@
 /// One secondary index: the documents (hash keys) it covers, and per schema field an index structure.
 ///
-/// Documents get dense integer IDs (reused after removal), kept in a key-to-ID table. NUMERIC fields keep an
-/// ordered block list of (value, ID); TAG fields an inverted map from tag to a sorted ID set; both also keep each
-/// document's values so that updates touch only what changed and predicates are O(1).
+/// Documents get dense integer IDs (reused after removal), found by their key bytes in an open-addressing table
+/// (``ByteInterner``) without building a key array. NUMERIC fields keep an ordered block list of (value, ID); TAG
+/// fields intern each tag to a tag ID with a sorted ID set; both also keep each document's values so that updates
+/// touch only what changed and predicates are O(1).
 ///
 /// Not thread-safe: the owner serializes access (the engine holds it under a lock).
 ///
 /// - Complexity: ``index(key:values:)`` and ``remove(key:)`` are O(fields · log n) (plus the size of a tag list).
+///   The in-place form ``index(key:field:)`` allocates only to remember a key or tag seen for the first time.
 public final class SearchIndex {
     /// The definition this index was created with.
     public let definition: IndexDefinition
