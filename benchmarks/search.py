@@ -148,7 +148,7 @@ def callgrind(binary: Path, options: argparse.Namespace) -> int:
     workdir = tempfile.mkdtemp(prefix="neptune-search-bench-")
     outfile = str(out / "search.cg.%p")
     server = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={outfile}", "--dump-instr=no",
-                               stripped, "--port", str(port), "--dir", workdir, "--save", ""],
+                               stripped, "--port", str(port), "--dir", workdir, "--save", ""] + options.server_arg,
                               env=dict(os.environ, LD_PRELOAD=cg.SHIM),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     n, requests = options.keys, options.callgrind_requests
@@ -199,6 +199,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--neptune-server", metavar="PATH")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search.json"))
     parser.add_argument("--rounds", type=int, default=2, help="alternating with/without-index HSET rounds")
+    parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                        help="extra neptune-server argument (repeatable), e.g. --server-arg=--threads --server-arg=1")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per HSET instead")
     parser.add_argument("--callgrind-requests", type=int, default=50_000)
     options = parser.parse_args(argv)
@@ -212,7 +214,7 @@ def main(argv: list[str]) -> int:
     rng = random.Random(1)
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="neptune-search-bench-")
-    server = subprocess.Popen([str(binary), "--port", str(port), "--dir", workdir, "--save", ""],
+    server = subprocess.Popen([str(binary), "--port", str(port), "--dir", workdir, "--save", ""] + options.server_arg,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results: dict[str, object] = {"keys": options.keys}
     try:
