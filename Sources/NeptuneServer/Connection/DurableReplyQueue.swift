@@ -15,6 +15,8 @@ final class DurableReplyQueue: @unchecked Sendable {
     private var waiting: [RESPConnectionHandler] = []
     private var wanted: UInt64 = 0
     private var callbackPending = false
+    /// A task that registers the journal callback is queued on `loop` (it runs after this loop iteration's reads).
+    private var registrationPending = false
 
     init(loop: any EventLoop, journal: Journal) {
         self.loop = loop
@@ -30,7 +32,24 @@ final class DurableReplyQueue: @unchecked Sendable {
             waiting.append(handler)
         }
         if sequence > wanted { wanted = sequence }
-        if !callbackPending { requestCallback() }
+        if !callbackPending && !registrationPending {
+            // Registered from a task that runs once this loop iteration's reads are all processed (a task queued
+            // from the loop itself costs no wake-up): one callback then covers every connection of the iteration
+            // at its last record, instead of one small write and one hop for the first one; and by then the
+            // journal thread, woken by the first append, has often written the records already.
+            registrationPending = true
+            loop.execute { self.register() }
+        }
+    }
+
+    private func register() {
+        registrationPending = false
+        guard !callbackPending, !waiting.isEmpty else { return }
+        if wanted <= journal.durableSequence {
+            release(durable: true)
+        } else {
+            requestCallback()
+        }
     }
 
     private func requestCallback() {
