@@ -56,6 +56,13 @@ final class KeyTable {
         slots[slot] > Self.deletedSlot
     }
 
+    /// The address of the slot `hash` probes first, valid until the table grows. Reading it ahead of a store
+    /// brings its cache line in early (the snapshot loader reads a batch of them before storing the batch).
+    @inline(__always)
+    func homeSlotAddress(of hash: UInt64) -> UnsafePointer<UInt64> {
+        UnsafePointer(slots + (Int(truncatingIfNeeded: hash) & mask))
+    }
+
     /// The slot holding `key`, or -1.
     @inline(__always)
     func find(_ key: UnsafeRawBufferPointer, hash: UInt64, slab: SlabAllocator) -> Int {
