@@ -136,29 +136,12 @@ extension NeptuneStore {
             fileSystem: fileSystem,
             logger: logger
         )
-        let report: Snapshotter.RecoveryReport
+        let journal: Journal?
         do {
-            report = try snapshotter.recover(journal: options.appendonly)
+            journal = try snapshotter.start(appendonly: options.appendonly, appendfsync: options.appendfsync).journal
         } catch {
             throw JournalRecovery.Failure(description: error.description)
         }
-        var journal: Journal? = nil
-        if options.appendonly, let journalReport = report.journal {
-            do {
-                journal = try Journal(
-                    path: journalReport.activeSegment,
-                    fileSystem: fileSystem,
-                    policy: options.appendfsync,
-                    nextSequence: report.nextSequence,
-                    logger: logger
-                )
-            } catch {
-                throw JournalRecovery.Failure(description: "cannot open the journal: \(error)")
-            }
-            snapshotter.attach(journal: journal)
-            engine.attachJournal(journal)
-        }
-        engine.isLoading = false
         let durability = Durability(snapshotter: snapshotter, journal: journal, options: options, logger: logger)
         durability.scheduleRuleCheck()
         return NeptuneStore(engine: engine, persistence: durability, onClose: { durability.close() })

@@ -96,3 +96,60 @@ extension Snapshotter {
         return RecoveryReport(snapshot: snapshot, journal: journalReport, keysExpired: expired, nextSequence: next)
     }
 }
+
+extension Snapshotter {
+    /// A recovered keyspace, ready to serve: what recovery found and the journal new writes go to.
+    public struct Start: Sendable {
+        /// What recovery found.
+        public var report: RecoveryReport
+        /// The journal, open on the active segment and attached to the engine and the snapshotter (nil with
+        /// `appendonly no`).
+        public var journal: Journal?
+    }
+
+    /// Start-up, the same for `neptune-server` and ``NeptuneStore/open(directory:options:clock:logger:)``: rebuilds
+    /// the keyspace (``recover(journal:progress:)``: the snapshot, the journal records after it, the secondary
+    /// indexes), opens the journal on its active segment with `appendfsync`, attaches it to this snapshotter and
+    /// the engine, lets `beforeServing` wire it further, and only then ends the loading state, so no write is
+    /// served before everything that must see it is in place.
+    /// - Parameters:
+    ///   - appendonly: Journal every write (`appendonly yes`); without it only the snapshot is loaded.
+    ///   - appendfsync: When the journal makes writes durable.
+    ///   - progress: Updated while loading (INFO's loading fields).
+    ///   - beforeServing: Runs with the journal (nil with `appendonly no`) while the engine still answers
+    ///     `-LOADING`.
+    /// - Throws: ``RecoveryFailure`` when the snapshot or the journal is damaged (naming the file and offset) or
+    ///   the journal cannot be opened; the engine then stays loading and must not be served.
+    @discardableResult
+    public func start(
+        appendonly: Bool,
+        appendfsync: Journal.FsyncPolicy,
+        progress: LoadingProgress? = nil,
+        beforeServing: (Journal?) -> Void = { _ in }
+    ) throws(RecoveryFailure) -> Start {
+        let report = try recover(journal: appendonly, progress: progress)
+        var journal: Journal? = nil
+        if appendonly, let journalReport = report.journal {
+            do {
+                journal = try Journal(
+                    path: journalReport.activeSegment,
+                    fileSystem: fileSystem,
+                    policy: appendfsync,
+                    nextSequence: report.nextSequence,
+                    logger: logger
+                )
+            } catch {
+                throw RecoveryFailure(description: "cannot open the journal: \(error)")
+            }
+            attach(journal: journal)
+            engine.attachJournal(journal)
+            logger.notice(
+                "journal ready",
+                metadata: ["file": "\(journalReport.activeSegment)", "appendfsync": "\(appendfsync.rawValue)"]
+            )
+        }
+        beforeServing(journal)
+        engine.isLoading = false
+        return Start(report: report, journal: journal)
+    }
+}

@@ -94,7 +94,7 @@ struct NeptuneServerCommand: AsyncParsableCommand {
         )
         state.snapshotter = snapshotter
         engine.isLoading = true
-        let loader = Loader(state: state, snapshotter: snapshotter, fileSystem: fileSystem, logger: logger)
+        let loader = Loader(state: state, snapshotter: snapshotter, logger: logger)
         DispatchQueue.global().async { loader.run() }
         DispatchQueue.global().async { loader.logProgress() }
         logger.notice(
@@ -159,11 +159,11 @@ struct NeptuneServerCommand: AsyncParsableCommand {
     }
 }
 
-/// Loads the snapshot and journal at start, then attaches the journal and ends the loading state.
+/// Loads the snapshot and journal at start (``Snapshotter/start(appendonly:appendfsync:progress:beforeServing:)``,
+/// shared with the embedded `NeptuneStore.open`), hands the journal to the server state and ends the loading state.
 struct Loader: Sendable {
     let state: ServerState
     let snapshotter: Snapshotter
-    let fileSystem: PosixFileSystem
     let logger: Logger
 
     /// Logs the loading progress once a second until loading ends.
@@ -189,25 +189,15 @@ struct Loader: Sendable {
         let engine = state.engine
         let started = ContinuousClock.now
         do {
-            let report = try snapshotter.recover(journal: config.appendonly, progress: state.loadingProgress)
-            if config.appendonly, let journalReport = report.journal {
-                let policy = Journal.FsyncPolicy(rawValue: config.appendfsync.rawValue) ?? .everysec
-                let journal = try Journal(
-                    path: journalReport.activeSegment,
-                    fileSystem: fileSystem,
-                    policy: policy,
-                    nextSequence: report.nextSequence,
-                    logger: logger
-                )
+            let policy = Journal.FsyncPolicy(rawValue: config.appendfsync.rawValue) ?? .everysec
+            let report = try snapshotter.start(
+                appendonly: config.appendonly,
+                appendfsync: policy,
+                progress: state.loadingProgress
+            ) { journal in
+                // Replies must wait for the journal (appendfsync always) from the first write on.
                 state.journal = journal
-                snapshotter.attach(journal: journal)
-                engine.attachJournal(journal)
-                logger.notice(
-                    "journal ready",
-                    metadata: ["file": "\(journalReport.activeSegment)", "appendfsync": "\(policy.rawValue)"]
-                )
-            }
-            engine.isLoading = false
+            }.report
             let elapsed = ContinuousClock.now - started
             logger.notice(
                 "DB loaded from disk",

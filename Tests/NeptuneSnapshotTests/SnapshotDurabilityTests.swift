@@ -21,17 +21,7 @@ import Testing
     ) throws -> (Engine, Journal, Snapshotter) {
         let engine = Engine(clock: clock)
         let snapshotter = SnapshotFixture.snapshotter(engine, fileSystem)
-        let report = try snapshotter.recover(journal: true)
-        engine.isLoading = false
-        let journal = try Journal(
-            path: report.journal!.activeSegment,
-            fileSystem: fileSystem,
-            policy: policy,
-            nextSequence: report.nextSequence,
-            logger: SnapshotFixture.logger
-        )
-        engine.attachJournal(journal)
-        snapshotter.attach(journal: journal)
+        let journal = try #require(try snapshotter.start(appendonly: true, appendfsync: policy).journal)
         return (engine, journal, snapshotter)
     }
 
@@ -217,5 +207,72 @@ import Testing
             #expect(error.description.contains("snapshot file /data/dump.nsnap at offset"))
         }
         #expect(engine.isLoading)
+    }
+
+    /// Start-up (shared by the server and the embedded store): the snapshot and the journal after it are loaded,
+    /// the journal is open and attached before `beforeServing` runs, and loading ends only after it.
+    @Test func startRecoversAttachesTheJournalThenServes() throws {
+        let fileSystem = FaultyFileSystem()
+        let (engine, journal, snapshotter) = try Self.open(fileSystem, policy: .always)
+        var session = EngineSession(engine: engine)
+        session.run("SET", "a", "1")
+        try snapshotter.save()
+        session.run("SET", "b", "2")
+        journal.close()
+
+        let restored = Engine(clock: ManualClock())
+        let restarted = SnapshotFixture.snapshotter(restored, FaultyFileSystem(files: fileSystem.crash()))
+        var loadingWhenWired = false
+        var journalWhenWired: Journal? = nil
+        let start = try restarted.start(appendonly: true, appendfsync: .always) { journal in
+            loadingWhenWired = restored.isLoading
+            journalWhenWired = journal
+        }
+        #expect(loadingWhenWired)
+        #expect(journalWhenWired != nil && journalWhenWired === start.journal)
+        #expect(!restored.isLoading)
+        #expect(start.report.snapshot?.keysLoaded == 1)
+        #expect(start.report.journal?.records == 1)
+        var check = EngineSession(engine: restored)
+        #expect(check.run("MGET", "a", "b") == .array([.bulkString(Array("1".utf8)), .bulkString(Array("2".utf8))]))
+        // New writes go to the journal that start opened.
+        let sequence = start.journal!.durableSequence
+        check.run("SET", "c", "3")
+        #expect(Self.waitDurable(start.journal!, sequence + 1))
+        start.journal!.close()
+    }
+
+    /// With `appendonly no` start loads the snapshot only and opens no journal; a damaged journal makes start
+    /// throw and leaves the engine loading (never served partial), without calling `beforeServing`.
+    @Test func startWithoutJournalAndWithADamagedOne() throws {
+        let fileSystem = FaultyFileSystem()
+        let (engine, journal, _) = try Self.open(fileSystem, policy: .always)
+        var session = EngineSession(engine: engine)
+        session.run("SET", "a", "1")
+        session.run("SET", "b", "2")
+        journal.close()
+        let files = fileSystem.crash()
+
+        let plain = Engine(clock: ManualClock())
+        let withoutJournal = try SnapshotFixture.snapshotter(plain, FaultyFileSystem(files: files))
+            .start(appendonly: false, appendfsync: .always)
+        #expect(withoutJournal.journal == nil)
+        #expect(!plain.isLoading)
+        #expect(plain.keyCount(db: 0) == 0)
+
+        var damaged = files
+        let segment = try #require(damaged.keys.first { $0.hasPrefix(Self.journalDirectory + "/journal.") })
+        damaged[segment]![JournalFormat.magic.count + JournalFormat.recordHeaderSize + 2] ^= 0x40
+        let refused = Engine(clock: ManualClock())
+        var wired = false
+        do {
+            _ = try SnapshotFixture.snapshotter(refused, FaultyFileSystem(files: damaged))
+                .start(appendonly: true, appendfsync: .always) { _ in wired = true }
+            Issue.record("start accepted a damaged journal")
+        } catch {
+            #expect(error.description.contains(segment))
+        }
+        #expect(!wired)
+        #expect(refused.isLoading)
     }
 }
