@@ -158,7 +158,7 @@ public final class Snapshotter: @unchecked Sendable {
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
             let snapshotter = Unmanaged<Snapshotter>.fromOpaque(argument!).takeRetainedValue()
-            try? snapshotter.run()
+            try? snapshotter.run(background: true)
             return nil
         }, box.toOpaque())
         if result != 0 {
@@ -212,8 +212,8 @@ public final class Snapshotter: @unchecked Sendable {
         idle.withLock { $0 = false }
     }
 
-    /// Captures, writes and installs one snapshot (after ``begin()``).
-    private func run() throws {
+    /// Captures, writes and installs one snapshot (after ``begin()``); `background` for BGSAVE and the save rules.
+    private func run(background: Bool = false) throws {
         let path = configuration.path
         let temporary = configuration.temporaryPath
         var newSegmentIndex: Int? = nil
@@ -244,9 +244,7 @@ public final class Snapshotter: @unchecked Sendable {
                 metadata.databaseKeys[db] = UInt64(keys)
             }
             let writer = try SnapshotWriter(file: file, path: temporary, metadata: metadata)
-            for index in 0..<Engine.shardCount {
-                try writer.write(capture.takeShard(index))
-            }
+            try write(capture, to: writer, lowPriority: background)
             guard capture.keysCaptured == capture.keyCount else {
                 throw SnapshotError(
                     path: temporary,
@@ -264,9 +262,45 @@ public final class Snapshotter: @unchecked Sendable {
             finish(capture: capture, error: error)
             throw error
         }
+        capture.releaseBuffers()
         // The snapshot is durable: the journal before S is no longer needed.
         deleteCoveredSegments(newSegmentIndex: newSegmentIndex)
         finish(capture: capture, error: nil)
+    }
+
+    /// Writes every shard of `capture`: this thread copies the shards (the only work done under their locks) and a
+    /// second thread serializes, compresses and writes them (see ``ShardPipeline``), at the lowest priority for a
+    /// background save so that serving clients always comes first.
+    private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
+        let pipeline = ShardPipeline()
+        let handoff = ShardPipeline.Handoff(writer)
+        let thread = try ShardPipeline.startThread(lowPriority: lowPriority) {
+            var out: [UInt8] = []
+            out.reserveCapacity((1 << 20) + (1 << 16))
+            do {
+                while let shard = pipeline.next() {
+                    try capture.serialize(shard, into: &out) { try handoff.value.write($0) }
+                    pipeline.finished(shard)
+                }
+                if pipeline.error == nil { try handoff.value.write(out) }
+            } catch {
+                pipeline.fail(error)
+            }
+        }
+        var failure: (any Error)? = nil
+        do {
+            for index in 0..<Engine.shardCount {
+                for shard in pipeline.takeWritten() { capture.recycle(shard) }
+                capture.prepare(index)
+                guard let shard = capture.take(index) else { continue }
+                try pipeline.put(shard)
+            }
+        } catch {
+            failure = error
+        }
+        pipeline.close()
+        pthread_join(thread, nil)
+        if let error = failure ?? pipeline.error { throw error }
     }
 
     private func finish(capture: KeyspaceCapture?, error: (any Error)?) {
@@ -293,6 +327,8 @@ public final class Snapshotter: @unchecked Sendable {
                     "file": "\(configuration.path)", "keys": "\(capture.keyCount)", "sequence": "\(capture.sequence)",
                     "milliseconds": "\(now - capture.createdAt)",
                     "longest-pause-us": "\(capture.longestShardCaptureNanoseconds / 1000)",
+                    "copied-mb": "\(capture.bytesCopied >> 20)",
+                    "shards-copied-by-commands": "\(capture.shardsCapturedByCommands)",
                 ]
             )
         }

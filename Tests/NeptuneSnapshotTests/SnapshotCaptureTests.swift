@@ -1,6 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import NIOCore
 import NeptuneCache
 import NeptuneTestSupport
+import Synchronization
 import Testing
 
 /// The point-in-time capture: shards are copied under their lock and serialized afterwards, so changes made after
@@ -57,6 +63,86 @@ import Testing
         #expect(SnapshotFixture.dump(engine) != before)
     }
 
+    /// Commands keep changing the keyspace on other threads while the snapshot side copies, serializes and recycles
+    /// its shard buffers the way the snapshotter does: the result is exactly the state at the capture point, taken
+    /// with every shard locked.
+    @Test func concurrentWritesDuringACaptureDoNotReachIt() throws {
+        let clock = ManualClock()
+        let engine = Engine(clock: clock)
+        var session = EngineSession(engine: engine)
+        let large = String(repeating: "y", count: 6_000)
+        for i in 0..<4_000 {
+            session.run("SET", "k\(i)", "v\(i)")
+            if i % 50 == 0 { session.run("SET", "big\(i)", large) }
+            if i % 100 == 0 { session.run("HSET", "h\(i % 700)", "f\(i)", "\(i)") }
+        }
+        let base = engine.changeCount()
+        let stop = StopFlag()
+        // Plain threads, not tasks: they must run whatever the cooperative pool is doing.
+        let writers = (0..<2).map { writer in
+            WriterThread { [engine, large] in
+                var session = EngineSession(engine: engine)
+                var n = 0
+                while !stop.flag.load(ordering: .relaxed) && n < 300_000 {
+                    let i = (n &* 7919 &+ writer) % 5_000
+                    switch n % 5 {
+                    case 0: session.run("SET", "k\(i)", "w\(writer)-\(n)")
+                    case 1: session.run("DEL", "k\(i)")
+                    case 2: session.run("SET", "big\(i % 4_000 / 50 * 50)", "\(large)\(n)")
+                    case 3: session.run("HSET", "h\(i % 700)", "f\(n)", "w")
+                    default: session.run("APPEND", "n\(i)", "x")
+                    }
+                    n += 1
+                }
+                return n
+            }
+        }
+        // Let the writers get going, so that the capture point falls in the middle of their stream.
+        while engine.changeCount() < base + 2_000 { usleep(1000) }
+        var expected: [String: String] = [:]
+        let capture = engine.beginCapture {
+            expected = SnapshotFixture.dump(engine)
+            return 9
+        }
+        let restored = Engine(clock: clock)
+        var records: [UInt8] = []
+        var keys = 0
+        var end: UInt64? = nil
+        var out: [UInt8] = []
+        for index in 0..<Engine.shardCount {
+            if index == Engine.shardCount / 2 {
+                // Half-way, make sure the writers changed something meanwhile (bounded wait).
+                let mark = engine.changeCount()
+                var waited = 0
+                while engine.changeCount() == mark && waited < 5_000 {
+                    usleep(1000)
+                    waited += 1
+                }
+            }
+            capture.prepare(index)
+            guard let shard = capture.take(index) else { continue }
+            // Small flushes, so that a shard's records are handed over in several pieces.
+            capture.serialize(shard, into: &out, flushBytes: 4096) { records += $0 }
+            capture.recycle(shard)
+        }
+        records += out
+        capture.releaseBuffers()
+        let changesDuringCapture = engine.changeCount() - capture.changesAtCapture
+        stop.flag.store(true, ordering: .relaxed)
+        var commands = 0
+        for writer in writers { commands += writer.join() }
+        records += SnapshotRecord.endMarker(count: UInt64(capture.keyCount))
+        let consumed = try records.withUnsafeBytes { try restored.loadSnapshotRecords($0, keysLoaded: &keys, endCount: &end) }
+        restored.isLoading = false
+        #expect(consumed == records.count)
+        #expect(keys == capture.keyCount)
+        #expect(capture.keysCaptured == capture.keyCount)
+        #expect(commands > 2_000)
+        #expect(changesDuringCapture > 0)
+        #expect(SnapshotFixture.dump(restored) == expected)
+        #expect(SnapshotFixture.dump(engine) != expected)
+    }
+
     /// An abandoned capture releases the shard copies already taken, and a later capture is complete.
     @Test func cancelledCaptureThenACompleteOne() throws {
         let clock = ManualClock()
@@ -71,5 +157,32 @@ import Testing
         let second = engine.beginCapture { 2 }
         let restored = try Self.restore(second, clock: clock)
         #expect(SnapshotFixture.dump(restored) == expected)
+    }
+}
+
+/// Tells writer tasks to stop.
+private final class StopFlag: Sendable {
+    let flag = Atomic<Bool>(false)
+}
+
+/// A thread running `body` once; ``join()`` waits for it and returns its result.
+private final class WriterThread: @unchecked Sendable {
+    private let body: @Sendable () -> Int
+    private var result = 0
+    private var handle = pthread_t()
+
+    init(_ body: @escaping @Sendable () -> Int) {
+        self.body = body
+        let started = pthread_create(&handle, nil, { argument in
+            let thread = Unmanaged<WriterThread>.fromOpaque(argument!).takeRetainedValue()
+            thread.result = thread.body()
+            return nil
+        }, Unmanaged.passRetained(self).toOpaque())
+        precondition(started == 0, "pthread_create failed: \(started)")
+    }
+
+    func join() -> Int {
+        pthread_join(handle, nil)
+        return result
     }
 }

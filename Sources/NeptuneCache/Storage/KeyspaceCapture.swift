@@ -89,17 +89,31 @@ public enum SnapshotRecord {
 ///
 /// The capture is taken without stopping the world: ``Engine/beginCapture(_:)`` marks every shard "capture pending"
 /// under all shard locks (microseconds), and each shard is then captured the first time anyone takes its lock:
-/// the snapshot's own thread through ``takeShard(_:)``, or a command that is about to change the shard (copy-on-write
-/// at shard granularity). Capturing copies the shard's slot arrays and slab pages (``ShardImage``) and serializes only
-/// its collection values under the lock; string records are serialized from the copy afterwards, outside the lock.
-/// Every shard is therefore captured exactly as it was at ``sequence``, and a client waits at most for one shard's
-/// memory copy (plus the serialization of its collections).
+/// the snapshot's own thread through ``take(_:)``, or a command that is about to change the shard (copy-on-write
+/// at shard granularity). Capturing copies the shard's slot arrays and slab cells (a ``ShardImage``, one contiguous
+/// buffer reused from shard to shard) and serializes only its collection values under the lock; string records are
+/// serialized from the copy afterwards, outside the lock (``serialize(_:into:flush:)``). Every shard is therefore
+/// captured exactly as it was at ``sequence``, and a client waits at most for one shard's memory copy (plus the
+/// serialization of its collections).
+///
+/// The snapshot thread drives a capture in three steps per shard, so that the work under a lock is only the copy:
+/// ```swift
+/// capture.prepare(index)                     // sizes and pre-faults a buffer, outside the lock
+/// if let shard = capture.take(index) {       // the copy, under the lock (unless a command made it already)
+///     capture.serialize(shard, into: &bytes) { bytes in try write(bytes) }  // anywhere, any priority
+///     capture.recycle(shard)                 // the buffer goes back for the next shard
+/// }
+/// ```
 public final class KeyspaceCapture: @unchecked Sendable {
     /// A shard as captured under its lock: its collection records and a copy of its memory for the string records.
-    struct CapturedShard: Sendable {
+    /// Owned by one thread at a time; give it back with ``KeyspaceCapture/recycle(_:)``.
+    public struct CapturedShard: @unchecked Sendable {
         var records: [UInt8]
-        var image: ShardImage
+        var image: ShardImage?
     }
+
+    /// Spare images kept for reuse; more are freed.
+    static let spareLimit = 2
 
     /// The journal sequence number the capture corresponds to (every record ≤ it is included, none after).
     public let sequence: UInt64
@@ -115,9 +129,12 @@ public final class KeyspaceCapture: @unchecked Sendable {
     public let keysPerDatabase: [Int]
     private let engine: Engine
     private let results: Mutex<[CapturedShard?]>
+    private let spares = Mutex<[ShardImage]>([])
     private let cancelled = Atomic<Bool>(false)
     private let longestInline = Atomic<Int>(0)
     private let capturedKeys = Atomic<Int>(0)
+    private let copiedBytes = Atomic<Int>(0)
+    private let capturedByCommands = Atomic<Int>(0)
 
     init(engine: Engine, sequence: UInt64, keyCount: Int, changes: Int, createdAt: Int64, keysPerDatabase: [Int]) {
         self.engine = engine
@@ -130,16 +147,23 @@ public final class KeyspaceCapture: @unchecked Sendable {
         self.results = Mutex(Array(repeating: nil, count: Engine.shardCount))
     }
 
-    /// Captures shard `index`. Called by ``ShardLock`` with that lock held, before its holder changes anything.
+    /// Captures shard `index`. Called by ``Shard/prepareForChange()`` with that shard's lock held, before its holder
+    /// changes anything: by a command, or by ``take(_:)`` on the snapshot thread (`bySnapshot`).
     ///
     /// Under the lock only a raw copy of the shard's tables and slab memory is taken (``ShardImage``), plus the
     /// serialized records of its collection values (objects are mutable and shared by reference, so they cannot be
-    /// copied by `memcpy`). The string records are serialized from the copy by ``takeShard(_:)``, without the lock.
-    func captureShard(_ index: Int) {
+    /// copied by `memcpy`). The string records are serialized from the copy later, without the lock.
+    func captureShard(_ index: Int, bySnapshot: Bool = false) {
         if cancelled.load(ordering: .relaxed) { return }
         let start = Self.nanoseconds()
         let shard = engine.shards[index]
-        let image = ShardImage(shard: shard)
+        var image: ShardImage? = nil
+        if shard.tables.contains(where: { $0.count > 0 }) {
+            let copy = spares.withLock { $0.popLast() } ?? ShardImage()
+            copy.capture(shard)
+            copiedBytes.add(copy.bytes, ordering: .relaxed)
+            image = copy
+        }
         var records: [UInt8] = []
         if shard.objectBytes != 0 {
             var keys = 0
@@ -156,12 +180,11 @@ public final class KeyspaceCapture: @unchecked Sendable {
             }
             capturedKeys.add(keys, ordering: .relaxed)
         }
-        let stored = results.withLock { results in
-            if cancelled.load(ordering: .relaxed) { return false }
-            results[index] = CapturedShard(records: records, image: image)
-            return true
+        results.withLock { results in
+            // After a cancel the copy is dropped (and freed with the last reference to it).
+            if !cancelled.load(ordering: .relaxed) { results[index] = CapturedShard(records: records, image: image) }
         }
-        if !stored { image.release() }
+        if !bySnapshot { capturedByCommands.add(1, ordering: .relaxed) }
         let elapsed = Self.nanoseconds() - start
         var longest = longestInline.load(ordering: .relaxed)
         while elapsed > longest {
@@ -171,12 +194,36 @@ public final class KeyspaceCapture: @unchecked Sendable {
         }
     }
 
-    /// The records of shard `index`, capturing it now (under its lock) if no one has yet, and serializing its string
-    /// entries from the copy outside the lock. Each shard's bytes are handed out once and then released.
-    public func takeShard(_ index: Int) -> [UInt8] {
+    /// Gets a spare buffer big enough for shard `index` ready (allocated and its pages touched) while the shard is
+    /// not locked, so that ``take(_:)`` only copies. Does nothing if the shard is captured already.
+    public func prepare(_ index: Int) {
+        let shard = engine.shards[index]
+        let needed: Int = shard.lock.withLock {
+            shard.lock.pendingCapture === self ? ShardImage.bytesNeeded(for: shard) : 0
+        }
+        guard needed > 0, !cancelled.load(ordering: .relaxed) else { return }
+        let image = spares.withLock { spares -> ShardImage? in
+            if let fitting = spares.firstIndex(where: { $0.capacity >= needed }) {
+                // Put the fitting one last, where ``captureShard(_:bySnapshot:)`` takes from.
+                spares.swapAt(fitting, spares.count - 1)
+                return nil
+            }
+            return spares.popLast()
+        }
+        guard let image else { return }
+        image.reserve(needed)
+        spares.withLock { $0.append(image) }
+    }
+
+    /// Shard `index` as captured: copied now under its lock if no command has copied it yet. Each shard is handed
+    /// out once; nil if it was handed out already or the capture was cancelled.
+    public func take(_ index: Int) -> CapturedShard? {
         let shard = engine.shards[index]
         shard.lock.lock()
-        shard.prepareForChange()
+        if let capture = shard.lock.pendingCapture {
+            shard.lock.pendingCapture = nil
+            capture.captureShard(index, bySnapshot: capture === self)
+        }
         shard.lock.unlock()
         let captured = results.withLock { results in
             let captured = results[index]
@@ -184,41 +231,84 @@ public final class KeyspaceCapture: @unchecked Sendable {
             return captured
         }
         if index == Engine.shardCount - 1 { engine.capturing.store(false, ordering: .relaxed) }
-        guard let captured else { return [] }
-        var out = captured.records
-        let image = captured.image
-        defer { image.release() }
-        out.reserveCapacity(out.count + image.bytes + image.bytes / 4)
+        return captured
+    }
+
+    /// Appends the records of a captured shard to `out`: its collection records, then a record per string entry
+    /// from the copy. Whenever `out` holds at least `flushBytes`, `flush` is called with it (and it is cleared
+    /// afterwards, keeping its capacity); the caller writes what is left at the end.
+    public func serialize(
+        _ captured: CapturedShard,
+        into out: inout [UInt8],
+        flushBytes: Int = 1 << 20,
+        flush: (inout [UInt8]) throws -> Void
+    ) rethrows {
+        out.append(contentsOf: captured.records)
+        guard let image = captured.image else { return }
         var keys = 0
         var scratch = ByteBuffer()
         for table in image.tables {
-            for slot in 0..<table.capacity where table.slots[slot] > KeyTable.deletedSlot {
-                let entry = image.entry(table.slots[slot])
+            let slots = image.slots(table)
+            for slot in 0..<table.capacity where slots[slot] > KeyTable.deletedSlot {
+                let entry = image.entry(slots[slot])
                 guard entry.type == .string else { continue }
                 SnapshotRecord.appendKey(db: table.db, entry: entry, to: &out, scratch: &scratch)
                 keys += 1
+                if out.count >= flushBytes {
+                    capturedKeys.add(keys, ordering: .relaxed)
+                    keys = 0
+                    try flush(&out)
+                    out.removeAll(keepingCapacity: true)
+                }
             }
         }
         capturedKeys.add(keys, ordering: .relaxed)
+    }
+
+    /// Gives a serialized shard's buffer back for the next shard (or frees it).
+    public func recycle(_ captured: CapturedShard) {
+        guard let image = captured.image, !cancelled.load(ordering: .relaxed) else { return }
+        spares.withLock { spares in
+            if spares.count < Self.spareLimit { spares.append(image) }
+        }
+    }
+
+    /// The records of shard `index`, capturing it now (under its lock) if no one has yet, and serializing its string
+    /// entries from the copy outside the lock. Each shard's bytes are handed out once.
+    public func takeShard(_ index: Int) -> [UInt8] {
+        guard let captured = take(index) else { return [] }
+        var out: [UInt8] = []
+        serialize(captured, into: &out, flushBytes: .max) { _ in }
+        recycle(captured)
         return out
     }
 
-    /// Abandons the capture: shards not serialized yet are skipped when next locked.
+    /// Abandons the capture: shards not serialized yet are skipped when next locked, copies already taken are freed.
     public func cancel() {
         cancelled.store(true, ordering: .relaxed)
         engine.capturing.store(false, ordering: .relaxed)
-        let abandoned = results.withLock { results in
-            let abandoned = results
+        results.withLock { results in
             results = Array(repeating: nil, count: Engine.shardCount)
-            return abandoned
         }
-        for case let captured? in abandoned { captured.image.release() }
+        spares.withLock { $0.removeAll() }
+    }
+
+    /// Frees the spare buffers (once every shard is taken).
+    public func releaseBuffers() {
+        spares.withLock { $0.removeAll() }
     }
 
     /// Key records serialized so far.
     public var keysCaptured: Int { capturedKeys.load(ordering: .relaxed) }
 
-    /// The longest single shard serialization, in nanoseconds: the most a lock holder waited for the capture.
+    /// Bytes of shard memory copied so far.
+    public var bytesCopied: Int { copiedBytes.load(ordering: .relaxed) }
+
+    /// Shards copied by a command about to change them (rather than by the snapshot thread).
+    public var shardsCapturedByCommands: Int { capturedByCommands.load(ordering: .relaxed) }
+
+    /// The longest single shard capture under its lock, in nanoseconds: the most a lock holder waited for the
+    /// capture.
     public var longestShardCaptureNanoseconds: Int { longestInline.load(ordering: .relaxed) }
 
     static func nanoseconds() -> Int {
