@@ -14,10 +14,11 @@ import NeptuneCache
 /// the CPU-heavy part and, for a background save, runs at the lowest scheduling priority (Linux `SCHED_IDLE`,
 /// else nice 19; Linux only), so that event loops always preempt it. It never takes a lock a command could wait for: the
 /// shard locks and the capture's own state are touched only by the copying thread. At most ``depth`` copies wait
-/// in the queue, which bounds the memory the snapshot holds beyond the copies commands made.
+/// in the queue: one when copies are made as the writer needs them, all of them when the copying thread runs ahead
+/// (see ``Snapshotter``).
 final class ShardPipeline: @unchecked Sendable {
     /// Copies waiting to be written, beyond the one being written.
-    static let depth = 1
+    let depth: Int
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -26,13 +27,15 @@ final class ShardPipeline: @unchecked Sendable {
     private var closed = false
     private var failure: (any Error)?
 
-    /// A value handed to the writing thread, which alone uses it until it is joined.
+    /// A value handed to another thread, which alone uses it until it is joined.
     final class Handoff<Value>: @unchecked Sendable {
-        let value: Value
+        var value: Value
         init(_ value: Value) { self.value = value }
     }
 
-    init() {
+    /// - Parameter depth: Copies that may wait to be written; the copying side waits while that many do.
+    init(depth: Int) {
+        self.depth = depth
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
     }
@@ -53,7 +56,7 @@ final class ShardPipeline: @unchecked Sendable {
     /// Queues a copy for writing, waiting while the queue is full; throws the writer's error if it failed.
     func put(_ shard: KeyspaceCapture.CapturedShard) throws {
         try locked {
-            while queue.count >= Self.depth && failure == nil { pthread_cond_wait(changed, mutex) }
+            while queue.count >= depth && failure == nil { pthread_cond_wait(changed, mutex) }
             if let failure { throw failure }
             queue.append(shard)
             pthread_cond_broadcast(changed)

@@ -85,6 +85,8 @@ public final class Snapshotter: @unchecked Sendable {
     nonisolated(unsafe) private var journal: Journal?
     /// The sequence number snapshots carry when there is no journal (the one recovery ended at).
     private let baseSequence = Atomic<UInt64>(0)
+    /// Changes applied while the last background save ran (writes racing the snapshot thread).
+    private let lastChangesDuringSave = Atomic<Int>(0)
 
     public init(
         configuration: Configuration,
@@ -109,6 +111,10 @@ public final class Snapshotter: @unchecked Sendable {
         finished.deallocate()
         finishedMutex.deallocate()
     }
+
+    /// This many changes during a background save make the next one copy ahead (about as many writes as it takes
+    /// to touch most shards).
+    static let copyAheadThreshold = 2 * Engine.shardCount
 
     /// Attaches the journal whose segments snapshots rotate and delete. Call before serving.
     public func attach(journal: Journal?) {
@@ -219,7 +225,21 @@ public final class Snapshotter: @unchecked Sendable {
         var newSegmentIndex: Int? = nil
         let journal = self.journal
         var indexDefinitions: [[[UInt8]]] = []
-        let capture = engine.beginCapture {
+        // When writes kept coming during the last background save (so commands would copy most shards on their
+        // event loops before the snapshot thread gets to them), this one makes every copy buffer ready first, at
+        // idle priority, and then copies every shard straight away: a command then rarely copies a shard, and no
+        // copy waits for memory. The price is a copy of the whole keyspace held until it is written.
+        let ahead = background && lastChangesDuringSave.load(ordering: .relaxed) >= Self.copyAheadThreshold
+        var buffers: CaptureBuffers? = nil
+        if ahead {
+            let made = ShardPipeline.Handoff<CaptureBuffers?>(nil)
+            let engine = self.engine
+            if let thread = try? ShardPipeline.startThread(lowPriority: true, { made.value = engine.makeCaptureBuffers() }) {
+                pthread_join(thread, nil)
+                buffers = made.value
+            }
+        }
+        let capture = engine.beginCapture(buffers: buffers) {
             // Index definitions as of the capture point (every shard is locked here).
             indexDefinitions = engine.searchIndexDefinitions()
             guard let journal else { return baseSequence.load(ordering: .relaxed) }
@@ -244,7 +264,7 @@ public final class Snapshotter: @unchecked Sendable {
                 metadata.databaseKeys[db] = UInt64(keys)
             }
             let writer = try SnapshotWriter(file: file, path: temporary, metadata: metadata)
-            try write(capture, to: writer, lowPriority: background)
+            try write(capture, to: writer, lowPriority: background, ahead: ahead)
             guard capture.keysCaptured == capture.keyCount else {
                 throw SnapshotError(
                     path: temporary,
@@ -263,6 +283,9 @@ public final class Snapshotter: @unchecked Sendable {
             throw error
         }
         capture.releaseBuffers()
+        if background {
+            lastChangesDuringSave.store(engine.changeCount() - capture.changesAtCapture, ordering: .relaxed)
+        }
         // The snapshot is durable: the journal before S is no longer needed.
         deleteCoveredSegments(newSegmentIndex: newSegmentIndex)
         finish(capture: capture, error: nil)
@@ -271,8 +294,8 @@ public final class Snapshotter: @unchecked Sendable {
     /// Writes every shard of `capture`: this thread copies the shards (the only work done under their locks) and a
     /// second thread serializes, compresses and writes them (see ``ShardPipeline``), at the lowest priority for a
     /// background save so that serving clients always comes first.
-    private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
-        let pipeline = ShardPipeline()
+    private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool, ahead: Bool) throws {
+        let pipeline = ShardPipeline(depth: ahead ? Engine.shardCount : 1)
         let handoff = ShardPipeline.Handoff(writer)
         let thread = try ShardPipeline.startThread(lowPriority: lowPriority) {
             var out: [UInt8] = []
@@ -329,6 +352,7 @@ public final class Snapshotter: @unchecked Sendable {
                     "longest-pause-us": "\(capture.longestShardCaptureNanoseconds / 1000)",
                     "copied-mb": "\(capture.bytesCopied >> 20)",
                     "shards-copied-by-commands": "\(capture.shardsCapturedByCommands)",
+                    "copied-ahead": "\(capture.copiedAhead)",
                 ]
             )
         }

@@ -65,8 +65,9 @@ import Testing
 
     /// Commands keep changing the keyspace on other threads while the snapshot side copies, serializes and recycles
     /// its shard buffers the way the snapshotter does: the result is exactly the state at the capture point, taken
-    /// with every shard locked.
-    @Test func concurrentWritesDuringACaptureDoNotReachIt() throws {
+    /// with every shard locked. `copyAhead`: buffers made ready before the capture point and every shard copied
+    /// before any is serialized, as a background save does while writes keep coming.
+    @Test(arguments: [false, true]) func concurrentWritesDuringACaptureDoNotReachIt(copyAhead: Bool) throws {
         let clock = ManualClock()
         let engine = Engine(clock: clock)
         var session = EngineSession(engine: engine)
@@ -100,7 +101,9 @@ import Testing
         // Let the writers get going, so that the capture point falls in the middle of their stream.
         while engine.changeCount() < base + 2_000 { usleep(1000) }
         var expected: [String: String] = [:]
-        let capture = engine.beginCapture {
+        let buffers = copyAhead ? engine.makeCaptureBuffers() : nil
+        #expect(buffers.map { $0.bytes > 0 } ?? true)
+        let capture = engine.beginCapture(buffers: buffers) {
             expected = SnapshotFixture.dump(engine)
             return 9
         }
@@ -109,6 +112,15 @@ import Testing
         var keys = 0
         var end: UInt64? = nil
         var out: [UInt8] = []
+        var taken: [KeyspaceCapture.CapturedShard] = []
+        func serializeTaken() {
+            for shard in taken {
+                // Small flushes, so that a shard's records are handed over in several pieces.
+                capture.serialize(shard, into: &out, flushBytes: 4096) { records += $0 }
+                capture.recycle(shard)
+            }
+            taken.removeAll()
+        }
         for index in 0..<Engine.shardCount {
             if index == Engine.shardCount / 2 {
                 // Half-way, make sure the writers changed something meanwhile (bounded wait).
@@ -121,10 +133,11 @@ import Testing
             }
             capture.prepare(index)
             guard let shard = capture.take(index) else { continue }
-            // Small flushes, so that a shard's records are handed over in several pieces.
-            capture.serialize(shard, into: &out, flushBytes: 4096) { records += $0 }
-            capture.recycle(shard)
+            taken.append(shard)
+            if !copyAhead { serializeTaken() }
         }
+        serializeTaken()
+        #expect(capture.copiedAhead == copyAhead)
         records += out
         capture.releaseBuffers()
         let changesDuringCapture = engine.changeCount() - capture.changesAtCapture

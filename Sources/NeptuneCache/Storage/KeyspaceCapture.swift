@@ -129,15 +129,26 @@ public final class KeyspaceCapture: @unchecked Sendable {
     public let keysPerDatabase: [Int]
     private let engine: Engine
     private let results: Mutex<[CapturedShard?]>
-    private let spares = Mutex<[ShardImage]>([])
+    private let spares: Mutex<[ShardImage]>
+    private let preparedBuffers: Bool
     private let cancelled = Atomic<Bool>(false)
     private let longestInline = Atomic<Int>(0)
     private let capturedKeys = Atomic<Int>(0)
     private let copiedBytes = Atomic<Int>(0)
     private let capturedByCommands = Atomic<Int>(0)
 
-    init(engine: Engine, sequence: UInt64, keyCount: Int, changes: Int, createdAt: Int64, keysPerDatabase: [Int]) {
+    init(
+        engine: Engine,
+        sequence: UInt64,
+        keyCount: Int,
+        changes: Int,
+        createdAt: Int64,
+        keysPerDatabase: [Int],
+        buffers: [ShardImage]
+    ) {
         self.engine = engine
+        self.spares = Mutex(buffers)
+        self.preparedBuffers = !buffers.isEmpty
         self.keysPerDatabase = keysPerDatabase
         self.sequence = sequence
         self.keyCount = keyCount
@@ -304,6 +315,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Bytes of shard memory copied so far.
     public var bytesCopied: Int { copiedBytes.load(ordering: .relaxed) }
 
+    /// Whether copy buffers for every shard were made ready before the capture point.
+    public var copiedAhead: Bool { preparedBuffers }
+
     /// Shards copied by a command about to change them (rather than by the snapshot thread).
     public var shardsCapturedByCommands: Int { capturedByCommands.load(ordering: .relaxed) }
 
@@ -318,14 +332,45 @@ public final class KeyspaceCapture: @unchecked Sendable {
     }
 }
 
+/// Copy buffers made ready before a capture begins (``Engine/makeCaptureBuffers()``), so that no shard copy, by the
+/// snapshot or by a command, waits for memory to be allocated and mapped.
+public final class CaptureBuffers: @unchecked Sendable {
+    let images: [ShardImage]
+    /// Bytes allocated.
+    public let bytes: Int
+
+    init(images: [ShardImage]) {
+        self.images = images
+        self.bytes = images.reduce(0) { $0 + $1.capacity }
+    }
+}
+
 extension Engine {
+    /// One pre-faulted copy buffer per shard with keys, sized to the shard now (plus slack), for
+    /// ``beginCapture(buffers:_:)``. Each shard is locked only to read its size; the allocation and the first touch
+    /// of every page happen outside the locks, on the calling thread (the snapshotter runs it at idle priority).
+    public func makeCaptureBuffers() -> CaptureBuffers {
+        var images: [ShardImage] = []
+        for shard in shards {
+            let needed = shard.lock.withLock { ShardImage.bytesNeeded(for: shard) }
+            guard needed > 0 else { continue }
+            let image = ShardImage()
+            image.reserve(needed)
+            images.append(image)
+        }
+        return CaptureBuffers(images: images)
+    }
+
     /// Starts a point-in-time capture of the keyspace.
     ///
     /// Locks every shard (in index order) for as long as `atCapturePoint` and a key count take, marks each shard
     /// "capture pending" and returns; the shards are serialized afterwards (see ``KeyspaceCapture``).
-    /// - Parameter atCapturePoint: Runs with every shard locked, so no change can be applied or journaled meanwhile;
-    ///   returns the journal sequence number the capture corresponds to (and may start a new journal segment).
-    public func beginCapture(_ atCapturePoint: () -> UInt64) -> KeyspaceCapture {
+    /// - Parameters:
+    ///   - buffers: Copy buffers made ready beforehand (``makeCaptureBuffers()``); without them, buffers are allocated
+    ///     as shards are copied and reused from shard to shard.
+    ///   - atCapturePoint: Runs with every shard locked, so no change can be applied or journaled meanwhile;
+    ///     returns the journal sequence number the capture corresponds to (and may start a new journal segment).
+    public func beginCapture(buffers: CaptureBuffers? = nil, _ atCapturePoint: () -> UInt64) -> KeyspaceCapture {
         withAllShards {
             let sequence = atCapturePoint()
             var keys = 0
@@ -344,7 +389,8 @@ extension Engine {
                 keyCount: keys,
                 changes: changes,
                 createdAt: clock.milliseconds(),
-                keysPerDatabase: perDatabase
+                keysPerDatabase: perDatabase,
+                buffers: buffers?.images ?? []
             )
             for shard in shards { shard.lock.pendingCapture = capture }
             capturing.store(true, ordering: .relaxed)
