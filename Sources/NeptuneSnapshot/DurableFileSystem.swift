@@ -32,8 +32,17 @@ public protocol DurableFile: AnyObject {
     /// Closes the file. Idempotent: closing again does nothing (it must never close a descriptor number that the
     /// process has meanwhile given to another file or socket).
     func close()
-    /// Bytes in the file.
+    /// Bytes in the file (written data; a preallocated tail does not count).
     var size: Int { get }
+    /// Makes the file at least `length` bytes long on disk with zeros past ``size``, and fsyncs it, so that later
+    /// appends overwrite blocks that already exist and an `fdatasync` after them needs no metadata (file size,
+    /// block allocation) written: on ext4 and XFS that halves its cost. Appends still start at ``size``; closing
+    /// the file cuts the unused zeros off. A layer that cannot do this does nothing.
+    func preallocate(upTo length: Int) throws(FileSystemError)
+}
+
+extension DurableFile {
+    public func preallocate(upTo length: Int) throws(FileSystemError) {}
 }
 
 extension DurableFile {
@@ -85,7 +94,10 @@ public struct PosixFileSystem: DurableFileSystem {
         /// The descriptor, or -1 once closed.
         private let descriptor: Atomic<Int32>
         let path: String
+        /// Where the next append goes (the end of the data).
         private(set) var size: Int
+        /// The file's length on disk: ``size`` plus a preallocated tail of zeros.
+        private var allocated: Int
 
         var fd: Int32 { descriptor.load(ordering: .acquiring) }
 
@@ -93,12 +105,13 @@ public struct PosixFileSystem: DurableFileSystem {
             self.descriptor = Atomic(fd)
             self.path = path
             self.size = size
+            self.allocated = size
         }
 
         func append(_ bytes: UnsafeRawBufferPointer) throws(FileSystemError) {
             var offset = 0
             while offset < bytes.count {
-                let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+                let n = pwrite(fd, bytes.baseAddress! + offset, bytes.count - offset, off_t(size))
                 if n < 0 {
                     if errno == EINTR { continue }
                     throw FileSystemError("write", path, errno: errno)
@@ -106,20 +119,42 @@ public struct PosixFileSystem: DurableFileSystem {
                 offset += n
                 size += n
             }
+            allocated = max(allocated, size)
         }
 
         func sync() throws(FileSystemError) {
             if fdatasync(fd) != 0 { throw FileSystemError("fdatasync", path, errno: errno) }
         }
 
+        func preallocate(upTo length: Int) throws(FileSystemError) {
+            guard length > allocated else { return }
+            // Real zeros, not fallocate: an extent fallocate leaves "unwritten" still needs a metadata update (and
+            // a journal commit) when it is first written.
+            let zeros = [UInt8](repeating: 0, count: min(length - allocated, 1 << 20))
+            while allocated < length {
+                let count = min(zeros.count, length - allocated)
+                let n = zeros.withUnsafeBytes { pwrite(fd, $0.baseAddress!, count, off_t(allocated)) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FileSystemError("write", path, errno: errno)
+                }
+                allocated += n
+            }
+            try sync()
+        }
+
         func close() {
             let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
-            if fd >= 0 { _ = Glibc.close(fd) }
+            guard fd >= 0 else { return }
+            // Cut the unused preallocated zeros (recovery would skip them, but a closed file holds only data).
+            if allocated > size { _ = ftruncate(fd, off_t(size)) }
+            _ = Glibc.close(fd)
         }
     }
 
     public func openForAppend(_ path: String) throws(FileSystemError) -> any DurableFile {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        // Not O_APPEND: appends are written at the end of the data, before any preallocated zeros.
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 { throw FileSystemError("open", path, errno: errno) }
         var info = stat()
         fstat(fd, &info)

@@ -296,6 +296,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         var lastSync = Self.monotonicNanoseconds()
         var lastWrite: Int64 = 0
         var unsynced = false
+        // Under `always`: how far the segment is preallocated (``preallocationChunk``).
+        var reservedEnd = 0
         var batch: [UInt8] = []
         // Under `always`: gather the released clients' next records until `gatherTarget` are pending or the
         // deadline passes.
@@ -362,10 +364,14 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     )
                     file.close()
                     file = next
+                    reservedEnd = 0
                     pthread_mutex_lock(mutex)
                     currentPath = split.path
                     pthread_mutex_unlock(mutex)
                     batch.removeFirst(split.offset)
+                }
+                if policy == .always && file.size + batch.count > reservedEnd {
+                    reserveSpace(upTo: file.size + batch.count + Self.preallocationChunk, &reservedEnd)
                 }
                 if !batch.isEmpty {
                     try file.append(batch)
@@ -412,6 +418,27 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 batch.removeAll(keepingCapacity: true)
             }
             if finishing { return }
+        }
+    }
+
+    /// Under `always`, segments are preallocated this far ahead of their data (zeros written and fsynced once per
+    /// chunk; see ``DurableFile/preallocate(upTo:)``): the fdatasync that each group commit waits for then writes
+    /// only data blocks, no file size or block allocation, which on ext4 halves its latency. Recovery skips the
+    /// zeros after the last record, and closing a segment cuts them off.
+    public static let preallocationChunk = 4 << 20
+
+    /// Preallocates the segment up to `length`. A failure (a full disk) only stops preallocating this segment:
+    /// appends then grow the file as usual, and report the error themselves if the disk is really full.
+    private func reserveSpace(upTo length: Int, _ reservedEnd: inout Int) {
+        do {
+            try file.preallocate(upTo: length)
+            reservedEnd = length
+        } catch {
+            logger.warning(
+                "cannot preallocate the journal segment; appending without it",
+                metadata: ["file": "\(path)", "error": "\(error)"]
+            )
+            reservedEnd = Int.max
         }
     }
 

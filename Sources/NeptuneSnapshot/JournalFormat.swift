@@ -143,6 +143,8 @@ public enum JournalFormat {
         public var validLength: Int
         /// Bytes after it that form an incomplete final record (a torn write), or 0.
         public var tornBytes: Int
+        /// Zeros after the last record: space preallocated for records never written (not damage), or 0.
+        public var unusedBytes: Int = 0
     }
 
     /// Scans a segment's bytes. A damaged final record (cut short, or failing its checksum while being the last
@@ -168,7 +170,12 @@ public enum JournalFormat {
         var records: [Record] = []
         let walk = self.walk(bytes, path: path, expectedSequence: expectedSequence) { records.append($0) }
         if let corruption = walk.corruption { throw corruption }
-        return Scan(records: records, validLength: walk.validLength, tornBytes: walk.tornBytes)
+        return Scan(
+            records: records,
+            validLength: walk.validLength,
+            tornBytes: walk.tornBytes,
+            unusedBytes: walk.unusedBytes
+        )
     }
 
     /// What ``walk(_:path:expectedSequence:visit:)`` found in a segment.
@@ -179,6 +186,8 @@ public enum JournalFormat {
         public var tornBytes: Int
         /// Damage before the end of the file, if any: the walk stopped there.
         public var corruption: Corruption?
+        /// Zeros after the last record: space preallocated for records never written (not damage), or 0.
+        public var unusedBytes: Int = 0
     }
 
     /// Visits the valid records of a segment in order and reports where they end and what follows: nothing, a
@@ -209,6 +218,10 @@ public enum JournalFormat {
             }
             while offset < buffer.count {
                 let remaining = buffer.count - offset
+                if buffer[offset] == 0 && isZero(buffer, from: offset) {
+                    // The preallocated tail (no record has a zero length): the data ends here.
+                    return Walk(validLength: offset, tornBytes: 0, unusedBytes: remaining)
+                }
                 if remaining < recordHeaderSize {
                     return Walk(validLength: offset, tornBytes: remaining)
                 }
@@ -229,7 +242,9 @@ public enum JournalFormat {
                 }
                 let covered = UnsafeRawBufferPointer(rebasing: buffer[(offset + 8)..<end])
                 if CRC32C.update(0, covered) != crc {
-                    if end == buffer.count {
+                    // The last record written, cut short by a crash: at the end of the file, or followed by
+                    // nothing valid (in a preallocated segment, by zeros or by the rest of the torn batch).
+                    if end == buffer.count || validRecord(in: buffer, after: offset, following: expected) == nil {
                         return Walk(validLength: offset, tornBytes: remaining)
                     }
                     return corrupt("record checksum mismatch")
@@ -247,6 +262,16 @@ public enum JournalFormat {
             }
             return Walk(validLength: offset, tornBytes: 0)
         }
+    }
+
+    /// Whether every byte from `offset` to the end is zero.
+    static func isZero(_ buffer: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var i = offset
+        while i < buffer.count {
+            if buffer[i] != 0 { return false }
+            i += 1
+        }
+        return true
     }
 
     /// The first complete record after `offset` whose checksum holds and whose sequence number is at least

@@ -103,6 +103,14 @@ public enum JournalRecovery {
             } catch {
                 throw Failure(description: "\(error)")
             }
+            if scan.unusedBytes > 0 && fix {
+                // Zeros preallocated past the last record (the process stopped without closing the segment).
+                do {
+                    try fileSystem.truncate(path, to: scan.validLength)
+                } catch {
+                    throw Failure(description: "cannot cut the preallocated journal tail: \(error)")
+                }
+            }
             if scan.tornBytes > 0 {
                 guard index == paths.count - 1 else {
                     throw Failure(
