@@ -128,11 +128,12 @@ def fake_snapshots() -> dict:
     for index, (neptune_save, redis_save) in enumerate([(0.5, 1.0), (0.4, 1.2), (0.6, 0.9)]):
         servers = {}
         for name, save in (("neptune", neptune_save), ("redis", redis_save)):
-            servers[name] = {
-                "saveSeconds": save, "fileBytes": 1000, "startupSeconds": save * 2, "p99MsWithout": 1.0,
-                "p99MsDuringBgsave": 1.2 if name == "neptune" else 3.0, "bgsaves": 2,
-                "p99DuringOverWithout": 1.2 if name == "neptune" else 3.0,
-            }
+            servers[name] = {"saveSeconds": save, "fileBytes": 1000, "startupSeconds": save * 2}
+            for mix, during in (("GET", 1.2 if name == "neptune" else 3.0), ("SET:GET", 2.0 if name == "neptune" else 1.6)):
+                servers[name].update({
+                    f"{mix}P99MsWithout": 1.0, f"{mix}P99MsDuring": during, f"{mix}Bgsaves": 2,
+                    f"{mix}P99DuringOverWithout": during,
+                })
         rounds.append({"round": index + 1, "order": ["neptune", "redis"], "servers": servers})
     return run.summarize_snapshots(rounds)
 
@@ -143,7 +144,8 @@ class SnapshotBenchmarkTests(unittest.TestCase):
         self.assertEqual(summary["medians"]["neptune"]["saveSeconds"], 0.5)
         self.assertEqual(summary["medians"]["redis"]["saveSeconds"], 1.0)
         self.assertAlmostEqual(summary["ratios"]["saveSeconds"], 0.5)
-        self.assertAlmostEqual(summary["ratios"]["p99DuringOverWithout"], 0.4)
+        self.assertAlmostEqual(summary["ratios"]["GETP99DuringOverWithout"], 0.4)
+        self.assertAlmostEqual(summary["ratios"]["SET:GETP99DuringOverWithout"], 1.25)
 
     def test_markdown_table(self):
         results = fake_results()
@@ -151,7 +153,8 @@ class SnapshotBenchmarkTests(unittest.TestCase):
         results["snapshots"] = fake_snapshots()
         markdown = run.render_markdown(results)
         self.assertIn("| SAVE time | 0.50 | 1.00 | **0.50** |", markdown)
-        self.assertIn("| p99 during BGSAVE / p99 without | 1.20 | 3.00 | **0.40** |", markdown)
+        self.assertIn("| GET: p99 during BGSAVE / p99 without (goal ≤ 1.5) | 1.20 | 3.00 | **0.40** |", markdown)
+        self.assertIn("| SET:GET: p99 during BGSAVE / p99 without (goal ≤ 1.5) | 2.00 | 1.60 | **1.25** |", markdown)
 
 
 class ParsingTests(unittest.TestCase):
