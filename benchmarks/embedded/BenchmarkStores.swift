@@ -3,8 +3,10 @@ import Synchronization
 
 /// The operations every measured store offers, so one generic loop drives both (and is specialized for each).
 protocol MeasuredStore: Sendable {
-    /// The name used in reports.
-    static var name: String { get }
+    /// The name used in reports and JSON.
+    var name: String { get }
+    /// Whether the store is driven with the very arrays it holds (see ``ArrayUse``).
+    var arrayUse: ArrayUse { get }
     func get(_ key: [UInt8]) -> [UInt8]?
     /// The length of the value of `key`, read in place (no copy).
     func valueLength(_ key: [UInt8]) -> Int?
@@ -16,7 +18,9 @@ protocol MeasuredStore: Sendable {
 
 /// Neptune's embedded face, as a Swift program would call it.
 final class NeptuneMeasuredStore: MeasuredStore {
-    static let name = "neptune"
+    let name = "neptune"
+    /// Neptune copies keys and values into its own cells, so which arrays it is given makes no difference.
+    let arrayUse = ArrayUse.ownArrays
     let store = NeptuneStore()
 
     func get(_ key: [UInt8]) -> [UInt8]? {
@@ -60,10 +64,27 @@ final class NeptuneMeasuredStore: MeasuredStore {
     }
 }
 
+/// How a baseline dictionary is driven: the dictionary code is the same, the arrays it is given differ.
+enum ArrayUse: Sendable {
+    /// Lookups use copies of the keys (arrays of their own, as a program that builds a key per request has),
+    /// every loaded key has a value array of its own, and every SET is given a value array of its own.
+    case ownArrays
+    /// The first performance pass's baseline: lookups use the very key arrays the dictionary stores (`Array.==`
+    /// then returns on storage identity without reading the bytes) and every key holds one shared value array
+    /// (always in cache).
+    case sameArrays
+}
+
 /// The baseline: the simplest thread-safe map a Swift program could use instead, one lock around a `Dictionary`.
 final class DictionaryMeasuredStore: MeasuredStore {
-    static let name = "dictionary"
+    let name: String
+    let arrayUse: ArrayUse
     let storage = Mutex<[[UInt8]: [UInt8]]>([:])
+
+    init(name: String, arrayUse: ArrayUse) {
+        self.name = name
+        self.arrayUse = arrayUse
+    }
 
     func get(_ key: [UInt8]) -> [UInt8]? {
         self.storage.withLock { $0[key] }

@@ -37,11 +37,18 @@ struct KeyPlan: Sendable {
     let loadedOrder: [[[UInt8]]]
     /// Per thread, `operations` random picks from ``counterKeys``, copies as in ``loadedOrder``.
     let counterOrder: [[[UInt8]]]
+    /// Per thread, the same picks as ``loadedOrder`` but the very arrays of ``loadedKeys`` (the arrays a store was
+    /// loaded with), for the ``ArrayUse/sameArrays`` baseline.
+    let loadedOrderSameArrays: [[[UInt8]]]
+    /// Per thread, the same picks as ``counterOrder`` but the very arrays of ``counterKeys``.
+    let counterOrderSameArrays: [[[UInt8]]]
     /// Per thread, `operations` distinct keys never loaded (`new:%02d:%08d`).
     let absentKeys: [[[UInt8]]]
     /// Per thread, `operations` copies of ``value``: each SET is given a value array of its own, as a program
     /// building values would, so a dictionary never ends up holding one shared array for every key.
     let setValues: [[[UInt8]]]
+    /// Per thread, ``value`` itself `operations` times (one shared array), for the ``ArrayUse/sameArrays`` baseline.
+    let setValuesSameArrays: [[[UInt8]]]
     /// The 10-byte value written by the set workloads.
     let value: [UInt8] = Array("0123456789".utf8)
     /// The loaded counters' value.
@@ -53,25 +60,42 @@ struct KeyPlan: Sendable {
         self.counterKeys = (0..<max(1, keys / 10)).map { makeKey("ctr:", $0) }
         let loaded = self.loadedKeys
         let counters = self.counterKeys
-        self.loadedOrder = (0..<threads).map { _ in
-            (0..<operations).map { _ in copyOf(loaded[Int(random.next() % UInt64(loaded.count))]) }
+        // The picks are drawn once; both key orders follow them, so every store sees the same sequence of keys.
+        let loadedPicks = (0..<threads).map { _ in
+            (0..<operations).map { _ in Int(random.next() % UInt64(loaded.count)) }
         }
-        self.counterOrder = (0..<threads).map { _ in
-            (0..<operations).map { _ in copyOf(counters[Int(random.next() % UInt64(counters.count))]) }
+        let counterPicks = (0..<threads).map { _ in
+            (0..<operations).map { _ in Int(random.next() % UInt64(counters.count)) }
         }
+        self.loadedOrder = loadedPicks.map { picks in picks.map { copyOf(loaded[$0]) } }
+        self.counterOrder = counterPicks.map { picks in picks.map { copyOf(counters[$0]) } }
+        self.loadedOrderSameArrays = loadedPicks.map { picks in picks.map { loaded[$0] } }
+        self.counterOrderSameArrays = counterPicks.map { picks in picks.map { counters[$0] } }
         self.absentKeys = (0..<threads).map { thread in
             (0..<operations).map { makeKey("new:\(thread < 10 ? "0" : "")\(thread):", $0) }
         }
         let value = self.value
         self.setValues = (0..<threads).map { _ in (0..<operations).map { _ in copyOf(value) } }
+        self.setValuesSameArrays = (0..<threads).map { _ in Array(repeating: value, count: operations) }
     }
 
-    /// The keys thread `thread` uses for `workload`.
-    func keys(for workload: Workload, thread: Int) -> [[UInt8]] {
-        switch workload {
-        case .getHit, .withValueHit, .setHit: self.loadedOrder[thread]
-        case .incrementHit: self.counterOrder[thread]
-        case .getMiss, .setMiss, .incrementMiss: self.absentKeys[thread]
+    /// The keys thread `thread` uses for `workload`, as arrays of their own or the stored arrays themselves.
+    func keys(for workload: Workload, thread: Int, arrayUse: ArrayUse) -> [[UInt8]] {
+        switch (workload, arrayUse) {
+        case (.getHit, .ownArrays), (.withValueHit, .ownArrays), (.setHit, .ownArrays): self.loadedOrder[thread]
+        case (.getHit, .sameArrays), (.withValueHit, .sameArrays), (.setHit, .sameArrays):
+            self.loadedOrderSameArrays[thread]
+        case (.incrementHit, .ownArrays): self.counterOrder[thread]
+        case (.incrementHit, .sameArrays): self.counterOrderSameArrays[thread]
+        case (.getMiss, _), (.setMiss, _), (.incrementMiss, _): self.absentKeys[thread]
+        }
+    }
+
+    /// The values thread `thread` gives its SETs: copies of ``value``, or ``value`` itself every time.
+    func values(thread: Int, arrayUse: ArrayUse) -> [[UInt8]] {
+        switch arrayUse {
+        case .ownArrays: self.setValues[thread]
+        case .sameArrays: self.setValuesSameArrays[thread]
         }
     }
 }
@@ -113,7 +137,7 @@ struct SplitMix64 {
     }
 }
 
-/// Runs every workload against both stores and collects the samples.
+/// Runs every workload against Neptune and both dictionary baselines and collects the samples.
 struct EmbeddedBenchmark {
     let options: BenchmarkOptions
 
@@ -127,26 +151,39 @@ struct EmbeddedBenchmark {
             seed: self.options.seed
         )
         let neptune = NeptuneMeasuredStore()
-        let dictionary = DictionaryMeasuredStore()
+        let ownArrays = DictionaryMeasuredStore(name: EmbeddedReport.dictionaryOwnArrays, arrayUse: .ownArrays)
+        let sameArrays = DictionaryMeasuredStore(name: EmbeddedReport.dictionarySameArrays, arrayUse: .sameArrays)
         var report = EmbeddedReport(options: self.options)
-        report.loadNsPerKey["neptune"] = load(neptune, plan)
-        report.loadNsPerKey["dictionary"] = load(dictionary, plan)
-        progress("loaded \(neptune.count) keys into neptune, \(dictionary.count) into the dictionary")
+        let chosen = self.options.stores
+        if chosen.contains(neptune.name) { report.loadNsPerKey[neptune.name] = load(neptune, plan) }
+        if chosen.contains(ownArrays.name) { report.loadNsPerKey[ownArrays.name] = load(ownArrays, plan) }
+        if chosen.contains(sameArrays.name) { report.loadNsPerKey[sameArrays.name] = load(sameArrays, plan) }
+        progress(
+            "loaded \(neptune.count) keys into neptune, \(ownArrays.count) and \(sameArrays.count) into the dictionaries"
+        )
 
         var samples: [String: [String: [Double]]] = [:]
         for repetition in 0..<self.options.repetitions {
             for threads in self.options.threads {
                 for workload in self.options.workloads {
                     let id = "\(workload.rawValue)/\(threads)"
-                    // Alternate which store goes first, so drift (heat, frequency) does not favour one.
-                    let neptuneFirst = repetition % 2 == 0
-                    for turn in 0..<2 {
-                        let useNeptune = (turn == 0) == neptuneFirst
-                        let outcome =
-                            useNeptune
-                            ? measure(neptune, workload, threads: threads, plan: plan)
-                            : measure(dictionary, workload, threads: threads, plan: plan)
-                        let name = useNeptune ? NeptuneMeasuredStore.name : DictionaryMeasuredStore.name
+                    // Rotate which store goes first, so drift (heat, frequency) does not favour one.
+                    for turn in 0..<3 {
+                        let name: String
+                        let outcome: (nsPerOperation: Double, failure: String?)
+                        let order = [neptune.name, ownArrays.name, sameArrays.name]
+                        guard chosen.contains(order[(repetition + turn) % 3]) else { continue }
+                        switch (repetition + turn) % 3 {
+                        case 0:
+                            name = neptune.name
+                            outcome = measure(neptune, workload, threads: threads, plan: plan)
+                        case 1:
+                            name = ownArrays.name
+                            outcome = measure(ownArrays, workload, threads: threads, plan: plan)
+                        default:
+                            name = sameArrays.name
+                            outcome = measure(sameArrays, workload, threads: threads, plan: plan)
+                        }
                         samples[id, default: [:]][name, default: []].append(outcome.nsPerOperation)
                         if let failure = outcome.failure {
                             report.failures.append("\(name) \(id): \(failure)")
@@ -163,8 +200,9 @@ struct EmbeddedBenchmark {
                     EmbeddedReport.Result(
                         workload: workload,
                         threads: threads,
-                        neptune: EmbeddedReport.Samples(samples[id]?["neptune"] ?? []),
-                        dictionary: EmbeddedReport.Samples(samples[id]?["dictionary"] ?? [])
+                        neptune: EmbeddedReport.Samples(samples[id]?[neptune.name] ?? []),
+                        dictionary: EmbeddedReport.Samples(samples[id]?[ownArrays.name] ?? []),
+                        dictionarySameArrays: EmbeddedReport.Samples(samples[id]?[sameArrays.name] ?? [])
                     )
                 )
             }
@@ -174,16 +212,19 @@ struct EmbeddedBenchmark {
 
     /// Loads the plan's keys and counters; returns the mean load time per key in ns.
     private func load<Store: MeasuredStore>(_ store: Store, _ plan: KeyPlan) -> Double {
-        // Every key gets a value of its own, as in a real cache (a dictionary given one shared array would hold
-        // one value a million times, always in cache); the copies are made outside the timed part.
-        let values = plan.loadedKeys.map { _ in copyOf(plan.value) }
+        // With own arrays every key gets a value of its own, as in a real cache (a dictionary given one shared
+        // array holds one value a million times, always in cache); the copies are made outside the timed part.
+        let values =
+            store.arrayUse == .ownArrays
+            ? plan.loadedKeys.map { _ in copyOf(plan.value) }
+            : Array(repeating: plan.value, count: plan.loadedKeys.count)
         let start = ContinuousClock.now
         for (key, value) in zip(plan.loadedKeys, values) {
             store.set(key, value)
         }
         let elapsed = ContinuousClock.now - start
         for key in plan.counterKeys {
-            store.set(key, copyOf(plan.counterValue))
+            store.set(key, store.arrayUse == .ownArrays ? copyOf(plan.counterValue) : plan.counterValue)
         }
         return nanoseconds(elapsed) / Double(plan.loadedKeys.count)
     }
@@ -197,8 +238,8 @@ struct EmbeddedBenchmark {
     ) -> (nsPerOperation: Double, failure: String?) {
         let expectedCount = store.count
         let run = runThreads(threads) { thread in
-            let keys = plan.keys(for: workload, thread: thread)
-            let values = plan.setValues[thread]
+            let keys = plan.keys(for: workload, thread: thread, arrayUse: store.arrayUse)
+            let values = plan.values(thread: thread, arrayUse: store.arrayUse)
             var unexpected = 0
             switch workload {
             case .getHit:

@@ -4,13 +4,17 @@ import Synchronization
 /// `neptune-embedded-benchmark`: Neptune's embedded API (`NeptuneStore`) against a `Dictionary` behind a `Mutex`,
 /// in the same process and run, reporting median nanoseconds per operation and their ratio.
 ///
+/// The dictionary runs twice, as two baselines: "own keys" (looked up with copies of the keys, a value array per
+/// key, as a program building its keys has) and "same key arrays" (looked up with the very arrays it stores, one
+/// shared value array: the first performance pass's baseline, which `Array.==`'s identity shortcut flatters).
+///
 /// Each workload runs on 1 and 2 threads; with several threads, ns/op is the wall time over all threads' operations
 /// (perfect scaling halves it). Ratios are neptune / dictionary: below 1 means Neptune is faster.
 @main
 struct EmbeddedBenchmarkCommand {
     static let usage = """
         usage: neptune-embedded-benchmark [--keys N] [--operations N] [--repetitions N] [--threads 1,2]
-                                          [--workloads LIST] [--quick] [--json]
+                                          [--workloads LIST] [--stores LIST] [--quick] [--json]
 
           --keys N          keys loaded into each store before measuring (default 1000000)
           --operations N    operations per thread per repetition (default 1000000)
@@ -18,6 +22,8 @@ struct EmbeddedBenchmarkCommand {
           --threads LIST    thread counts, comma-separated (default 1,2)
           --workloads LIST  workloads, comma-separated (default all: get-hit, get-miss, with-value-hit,
                             set-hit, set-miss, incr-hit, incr-miss)
+          --stores LIST     stores, comma-separated (default all: neptune, dictionary,
+                            dictionary-same-arrays); for profiling one store alone
           --seed N          seed of the key order (default 1)
           --quick           a smoke run: 100000 keys, 200000 operations, 3 repetitions (other options
                             given override these)
@@ -60,8 +66,12 @@ struct BenchmarkOptions {
     var repetitions = 5
     var threads = [1, 2]
     var workloads = Workload.allCases
+    /// The stores measured, by report name.
+    var stores = BenchmarkOptions.allStores
     var seed: UInt64 = 1
     var json = false
+
+    static let allStores = ["neptune", EmbeddedReport.dictionaryOwnArrays, EmbeddedReport.dictionarySameArrays]
 
     static func parse(_ arguments: [String]) throws(UsageError) -> BenchmarkOptions {
         var options = BenchmarkOptions()
@@ -108,6 +118,15 @@ struct BenchmarkOptions {
                     throw UsageError(message: "--workloads takes names among \(known), not '\(text)'")
                 }
                 options.workloads = chosen
+            case "--stores":
+                let text = try value(argument)
+                let names = text.split(separator: ",").map(String.init)
+                guard !names.isEmpty, names.allSatisfy(Self.allStores.contains) else {
+                    throw UsageError(
+                        message: "--stores takes names among \(Self.allStores.joined(separator: ", ")), not '\(text)'"
+                    )
+                }
+                options.stores = names
             case "--quick": break
             case "--json": options.json = true
             case "--help", "-h": throw UsageError(message: "")

@@ -18,15 +18,27 @@ struct EmbeddedReport: Encodable {
         var workload: Workload
         var threads: Int
         var neptune: Samples
+        /// The dictionary driven with arrays of its own (``ArrayUse/ownArrays``).
         var dictionary: Samples
+        /// The dictionary driven with the arrays it stores (``ArrayUse/sameArrays``, the first pass's baseline).
+        var dictionarySameArrays: Samples
 
-        /// neptune / dictionary, median over median: below 1 means Neptune is faster.
+        /// neptune / dictionary (own arrays), median over median: below 1 means Neptune is faster.
         var ratio: Double {
-            self.dictionary.median > 0 ? self.neptune.median / self.dictionary.median : 0
+            Self.ratio(self.neptune, self.dictionary)
+        }
+
+        /// neptune / dictionary (same arrays), median over median.
+        var ratioSameArrays: Double {
+            Self.ratio(self.neptune, self.dictionarySameArrays)
+        }
+
+        static func ratio(_ neptune: Samples, _ baseline: Samples) -> Double {
+            baseline.median > 0 ? neptune.median / baseline.median : 0
         }
 
         enum CodingKeys: String, CodingKey {
-            case workload, threads, neptune, dictionary, ratio
+            case workload, threads, neptune, dictionary, ratio, dictionarySameArrays, ratioSameArrays
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -36,8 +48,15 @@ struct EmbeddedReport: Encodable {
             try container.encode(self.neptune, forKey: .neptune)
             try container.encode(self.dictionary, forKey: .dictionary)
             try container.encode((self.ratio * 1000).rounded() / 1000, forKey: .ratio)
+            try container.encode(self.dictionarySameArrays, forKey: .dictionarySameArrays)
+            try container.encode((self.ratioSameArrays * 1000).rounded() / 1000, forKey: .ratioSameArrays)
         }
     }
+
+    /// Report name of the dictionary driven with arrays of its own.
+    static let dictionaryOwnArrays = "dictionary"
+    /// Report name of the dictionary driven with the arrays it stores.
+    static let dictionarySameArrays = "dictionary-same-arrays"
 
     struct Configuration: Encodable {
         var keys: Int
@@ -48,6 +67,11 @@ struct EmbeddedReport: Encodable {
         var valueBytes = 10
         var unit = "ns per operation: wall time divided by all threads' operations"
         var ratio = "neptune / dictionary (lower is better for neptune)"
+        var baselines = [
+            "dictionary: own keys; lookups use copies of the keys, every key and every SET has a value array of its own",
+            "dictionary-same-arrays: same key arrays; lookups use the very key arrays the dictionary stores "
+                + "(Array.== returns on storage identity) and all keys share one value array (the first pass's baseline)",
+        ]
     }
 
     var tool = "neptune-embedded-benchmark"
@@ -87,16 +111,21 @@ struct EmbeddedReport: Encodable {
         var lines = [
             "embedded API: \(self.configuration.keys) keys, \(self.configuration.operations) operations per thread, "
                 + "median of \(self.configuration.repetitions) repetitions",
-            "ns/op = wall time / all threads' operations; ratio = neptune / dictionary, lower is better for neptune",
+            "ns/op = wall time / all threads' operations; ratio = neptune / baseline, lower is better for neptune",
+            "own keys: the dictionary is looked up with copies of the keys, every value is an array of its own",
+            "same key arrays: looked up with the very key arrays it stores, all keys share one value array",
             "",
-            pad("workload", 15, left: false) + pad("threads", 8) + pad("neptune ns/op", 15)
-                + pad("dictionary ns/op", 18) + pad("ratio", 8),
+            pad("", 23, left: false) + pad("neptune", 8) + pad("dictionary, own keys", 23)
+                + pad("dictionary, same key arrays", 30),
+            pad("workload", 15, left: false) + pad("threads", 8) + pad("ns/op", 8) + pad("ns/op", 15)
+                + pad("ratio", 8) + pad("ns/op", 22) + pad("ratio", 8),
         ]
         for result in self.results {
             lines.append(
                 pad(result.workload.rawValue, 15, left: false) + pad("\(result.threads)", 8)
-                    + pad(fixed(result.neptune.median, 1), 15) + pad(fixed(result.dictionary.median, 1), 18)
-                    + pad(fixed(result.ratio, 2), 8)
+                    + pad(fixed(result.neptune.median, 1), 8) + pad(fixed(result.dictionary.median, 1), 15)
+                    + pad(fixed(result.ratio, 2), 8) + pad(fixed(result.dictionarySameArrays.median, 1), 22)
+                    + pad(fixed(result.ratioSameArrays, 2), 8)
             )
         }
         let loads = self.loadNsPerKey.keys.sorted().map { "\($0) \(fixed(self.loadNsPerKey[$0] ?? 0, 1)) ns/key" }
@@ -115,8 +144,9 @@ func middleValue(of values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
+/// `value` with `decimals` decimals; "-" for 0 (a store or ratio that was not measured).
 func fixed(_ value: Double, _ decimals: Int) -> String {
-    String(format: "%.\(decimals)f", value)
+    value == 0 ? "-" : String(format: "%.\(decimals)f", value)
 }
 
 func pad(_ text: String, _ width: Int, left: Bool = true) -> String {
