@@ -365,19 +365,22 @@ extension Engine {
         try validate(db)
         return try key.withUnsafeBytes { k in
             let hash = hasher.hash(k)
-            let shard = shard(for: hash)
-            shard.lock.lock()
-            defer { shard.lock.unlock() }
-            let slot = shard.find(db, k, hash, clock: clock)
-            guard slot >= 0 else {
-                shard.keyspaceMisses += 1
-                return nil
+            // The engine holds its shards, and a shard its lock, for their whole life: both are borrowed, without
+            // a retain and release around the opaque calls (locking, the clock, `body`).
+            return try Unmanaged.passUnretained(shard(for: hash))._withUnsafeGuaranteedRef { shard in
+                try Unmanaged.passUnretained(shard.lock)._withUnsafeGuaranteedRef { lock in
+                    lock.lock()
+                    defer { lock.unlock() }
+                    guard let e = shard.findEntry(db, k, hash, clock: clock) else {
+                        shard.keyspaceMisses &+= 1
+                        return nil
+                    }
+                    shard.keyspaceHits &+= 1
+                    guard e.type == .string else { throw CommandError.wrongType }
+                    shard.touch(e, now: clock.coarseMilliseconds())
+                    return try body(UnsafeRawBufferPointer(e.value))
+                }
             }
-            shard.keyspaceHits += 1
-            let e = shard.entry(shard.tables[db], slot)
-            guard e.type == .string else { throw CommandError.wrongType }
-            shard.touch(e, now: clock.coarseMilliseconds())
-            return try body(UnsafeRawBufferPointer(e.value))
         }
     }
 

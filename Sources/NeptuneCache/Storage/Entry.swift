@@ -113,9 +113,25 @@ struct Entry {
     /// Key length, value length, and the offset of the key bytes.
     @inline(__always)
     var layout: (keyLength: Int, valueLength: Int, keyOffset: Int) {
-        var offset = lengthsOffset
-        let keyLength = Self.readVarint(base, &offset)
-        let valueLength = Self.readVarint(base, &offset)
+        let offset = lengthsOffset
+        // Keys and values shorter than 128 bytes (most of a cache) have one-byte lengths: two loads, no loop. If
+        // the key's length takes more bytes, the second byte read is part of it, and has its high bit set too.
+        let keyByte = base.load(fromByteOffset: offset, as: UInt8.self)
+        let valueByte = base.load(fromByteOffset: offset &+ 1, as: UInt8.self)
+        if _fastPath((keyByte | valueByte) < 0x80) {
+            return (Int(keyByte), Int(valueByte), offset &+ 2)
+        }
+        return Self.longLayout(base, offset)
+    }
+
+    /// ``layout`` when a length takes more than one byte.
+    @inline(never)
+    static func longLayout(_ base: UnsafeMutableRawPointer, _ start: Int) -> (
+        keyLength: Int, valueLength: Int, keyOffset: Int
+    ) {
+        var offset = start
+        let keyLength = readVarint(base, &offset)
+        let valueLength = readVarint(base, &offset)
         return (keyLength, valueLength, offset)
     }
 
@@ -157,8 +173,39 @@ struct Entry {
     func keyEquals(_ other: UnsafeRawBufferPointer) -> Bool {
         let l = layout
         guard l.keyLength == other.count else { return false }
-        if l.keyLength == 0 { return true }
-        return memcmp(base + l.keyOffset, other.baseAddress!, l.keyLength) == 0
+        return Self.bytesEqual(base + l.keyOffset, other.baseAddress, l.keyLength)
+    }
+
+    /// Whether `count` bytes at `a` and `b` are equal. Keys of 4 to 16 bytes (most keys) compare as two
+    /// overlapping words each, inline; longer ones call `memcmp`.
+    @inline(__always)
+    static func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?, _ count: Int) -> Bool {
+        guard count > 0, let b else { return true }
+        if count >= 8 {
+            guard count <= 16 else { return memcmp(a, b, count) == 0 }
+            let tail = count &- 8
+            let head = a.loadUnaligned(as: UInt64.self) ^ b.loadUnaligned(as: UInt64.self)
+            let last =
+                a.loadUnaligned(fromByteOffset: tail, as: UInt64.self)
+                ^ b.loadUnaligned(fromByteOffset: tail, as: UInt64.self)
+            return head | last == 0
+        }
+        if count >= 4 {
+            let tail = count &- 4
+            let head = a.loadUnaligned(as: UInt32.self) ^ b.loadUnaligned(as: UInt32.self)
+            let last =
+                a.loadUnaligned(fromByteOffset: tail, as: UInt32.self)
+                ^ b.loadUnaligned(fromByteOffset: tail, as: UInt32.self)
+            return head | last == 0
+        }
+        var index = 0
+        while index < count {
+            if a.load(fromByteOffset: index, as: UInt8.self) != b.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
+            index &+= 1
+        }
+        return true
     }
 
     /// Bytes an entry with these lengths needs.

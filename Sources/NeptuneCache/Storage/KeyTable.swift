@@ -66,13 +66,28 @@ final class KeyTable {
     /// The slot holding `key`, or -1.
     @inline(__always)
     func find(_ key: UnsafeRawBufferPointer, hash: UInt64, slab: SlabAllocator) -> Int {
+        findCell(key, hash: hash, slab: slab).slot
+    }
+
+    /// The slot holding `key` and its entry's cell, or (-1, nil): one probe gives both, so a reader does not
+    /// decode the slot's reference into a cell address again.
+    @inline(__always)
+    func findCell(
+        _ key: UnsafeRawBufferPointer,
+        hash: UInt64,
+        slab: SlabAllocator
+    ) -> (slot: Int, cell: UnsafeMutableRawPointer?) {
         let tag = Self.tag(hash)
+        let slots = self.slots
+        let mask = self.mask
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let s = slots[i]
-            if s == Self.emptySlot { return -1 }
-            if s >> 48 == tag && s != Self.deletedSlot {
-                if Entry(slab.pointer(s & Self.refMask)).keyEquals(key) { return i }
+            if s == Self.emptySlot { return (-1, nil) }
+            // A deleted slot (1) has tag 0 but never matches: its reference part is 1, not a cell.
+            if s &>> 48 == tag && s != Self.deletedSlot {
+                let cell = slab.pointer(s & Self.refMask)
+                if Entry(cell).keyEquals(key) { return (i, cell) }
             }
             i = (i &+ 1) & mask
         }

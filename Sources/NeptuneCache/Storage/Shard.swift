@@ -70,6 +70,24 @@ final class Shard: @unchecked Sendable {
         find(db, key, hash) { clock.milliseconds() }
     }
 
+    /// The entry of a live (not expired) key, or nil, reading the time only if the key has an expiry; deletes the
+    /// key if it has expired (lazy expiry). The readers' path: one probe, no slot-to-cell decoding afterwards.
+    @inline(__always)
+    func findEntry(_ db: Int, _ key: UnsafeRawBufferPointer, _ hash: UInt64, clock: any NeptuneClock) -> Entry? {
+        // `tables` only changes under every shard's lock (SWAPDB), which the caller's lock excludes, so the
+        // table is borrowed without a retain and release around the probe.
+        let found = Unmanaged.passUnretained(tables[db])._withUnsafeGuaranteedRef { table in
+            table.findCell(key, hash: hash, slab: slab)
+        }
+        guard let cell = found.cell else { return nil }
+        let e = Entry(cell)
+        if e.hasExpiry && e.expiry <= clock.milliseconds() {
+            deleteByEngine(db, found.slot, reason: .expired)
+            return nil
+        }
+        return e
+    }
+
     @inline(__always)
     private func find(_ db: Int, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: () -> Int64) -> Int {
         let table = tables[db]

@@ -14,8 +14,11 @@ import Synchronization
 /// A snapshot in progress leaves a ``pendingCapture`` on the locks of the shards it has not serialized yet: whoever
 /// is about to change such a shard (a write command, an expiry or eviction; see ``Shard/prepareForChange()``)
 /// serializes it first, so every shard is captured exactly as it was when the snapshot began. Readers do not.
+///
+/// The mutex is Synchronization's `Mutex` (a futex word taken with one compare-and-exchange, inlined) rather than
+/// a `pthread_mutex_t`, whose lock and unlock are calls into libc of some 30 instructions each.
 final class ShardLock: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex = Mutex<Void>(())
     private let owner = Atomic<UInt>(0)
     // Only touched by the owning thread.
     private var depth = 0
@@ -26,34 +29,26 @@ final class ShardLock: @unchecked Sendable {
 
     init(shardIndex: Int = 0) {
         self.shardIndex = shardIndex
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
     }
 
     @inline(__always)
     func lock() {
         let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
         if owner.load(ordering: .relaxed) == me {
-            depth += 1
+            depth &+= 1
             return
         }
-        pthread_mutex_lock(mutex)
+        mutex._unsafeLock()
         owner.store(me, ordering: .relaxed)
         depth = 1
     }
 
     @inline(__always)
     func unlock() {
-        depth -= 1
+        depth &-= 1
         if depth == 0 {
             owner.store(0, ordering: .relaxed)
-            pthread_mutex_unlock(mutex)
+            mutex._unsafeUnlock()
         }
     }
 
@@ -62,10 +57,10 @@ final class ShardLock: @unchecked Sendable {
     func tryLock() -> Bool {
         let me = UInt(bitPattern: Int(bitPattern: UInt(pthread_self())))
         if owner.load(ordering: .relaxed) == me {
-            depth += 1
+            depth &+= 1
             return true
         }
-        guard pthread_mutex_trylock(mutex) == 0 else { return false }
+        guard mutex._unsafeTryLock() else { return false }
         owner.store(me, ordering: .relaxed)
         depth = 1
         return true

@@ -137,10 +137,13 @@ final class SlabAllocator {
         let sizeClass = ref >> 32
         let index = Int(truncatingIfNeeded: ref & 0xFFFF_FFFF)
         if _fastPath(sizeClass != Self.hugeClass) {
-            let c = classes + Int(sizeClass &- 1)
+            // Wrapping shifts and arithmetic: a page shift is below 64 and the offsets stay inside a page, so the
+            // checked forms (a smart shift handles negative and oversized counts; overflow traps) only cost
+            // branches on every lookup.
+            let c = classes + Int(truncatingIfNeeded: sizeClass &- 1)
             let shift = c.pointee.pageShift
-            return c.pointee.pages.unsafelyUnwrapped[index >> shift]
-                + (index & ((1 << shift) - 1)) * c.pointee.cellSize
+            return c.pointee.pages.unsafelyUnwrapped[index &>> shift]
+                + (index & ((1 &<< shift) &- 1)) &* c.pointee.cellSize
         }
         return huge[index].unsafelyUnwrapped
     }
