@@ -87,11 +87,16 @@ import Testing
             #expect(try await writer.call("SET", "quick\(i)", "v") == .simpleString("OK"))
             #expect(try Self.written("quick\(i)", in: fileSystem))
         }
-        fileSystem.setWriteLatency(microseconds: 300_000)
+        // Long enough that the other client's GET is surely answered before it ends, even on a loaded machine.
+        fileSystem.setWriteLatency(microseconds: 1_500_000)
         try await writer.send([["SET", "slow", "1"], ["GET", "slow"]])
-        try await Task.sleep(for: .milliseconds(50))
-        // The value is visible (the command ran) while its record is still being written: the read is not held.
-        #expect(try await reader.call("GET", "slow") == .bulkString(Array("1".utf8)))
+        // The value becomes visible (the command ran) while its record is still being written: the read is not held.
+        var seen: RESPValue? = nil
+        for _ in 0..<100 where seen != .bulkString(Array("1".utf8)) {
+            seen = try await reader.call("GET", "slow")
+            if seen != .bulkString(Array("1".utf8)) { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(seen == .bulkString(Array("1".utf8)))
         #expect(try !Self.written("slow", in: fileSystem))
         #expect(try await writer.read() == .simpleString("OK"))
         #expect(try Self.written("slow", in: fileSystem))
