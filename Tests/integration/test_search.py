@@ -200,8 +200,19 @@ def test_every_change_is_seen_by_the_next_query(r: "redis.Redis") -> None:
     time.sleep(0.2)
     assert red() == []
     r.hset("p:8", mapping={"price": 8, "color": "red"})
+    # FLUSHDB of another database leaves database 0's index alone; FLUSHDB of database 0 drops the definition, as
+    # FLUSHALL does (RediSearch's behaviour).
+    other = redis.Redis(host=r.connection_pool.connection_kwargs["host"],
+                        port=r.connection_pool.connection_kwargs["port"], db=1, decode_responses=True)
+    other.set("x", "1")
+    other.flushdb()
+    other.close()
+    assert red() == ["p:8"] and r.execute_command("FT._LIST") == ["idx"]
     r.flushdb()
-    assert red() == [] and r.execute_command("FT._LIST") == ["idx"]
+    assert r.execute_command("FT._LIST") == []
+    with pytest.raises(redis.ResponseError):
+        r.ft("idx").search("*")
+    create_products(r)
     r.hset("p:9", mapping={"price": 9, "color": "red"})
     assert red() == ["p:9"]
     r.flushall()

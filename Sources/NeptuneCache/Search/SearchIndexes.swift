@@ -32,7 +32,7 @@ final class IndexHandle: @unchecked Sendable {
 /// the write command returns, so a search right after a write sees it.
 ///
 /// Indexes are added and removed only by write commands that hold every shard lock (FT.CREATE, FT.DROPINDEX,
-/// FLUSHALL), so the observer, which runs under one shard lock, reads a stable list without another lock.
+/// FLUSHDB of database 0, FLUSHALL), so the observer, which runs under one shard lock, reads a stable list without another lock.
 final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     /// RediSearch indexes only database 0.
     static let database = 0
@@ -134,17 +134,15 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
 
     func databasesWillChange(_ event: DatabaseEvent) {
         switch event {
-        case .flush(let db) where db == Self.database:
-            for handle in handles { handle.lock.withLock { handle.index.removeAll() } }
-        case .flush:
-            break
-        case .flushAll:
-            // FLUSHALL drops index definitions, as RediSearch does.
+        case .flush(Self.database), .flushAll:
+            // FLUSHALL, and FLUSHDB of database 0, drop index definitions, as RediSearch does.
             lock.withLock {
                 for handle in handles { handle.lock.withLock { handle.generation += 1 } }
                 byName = [:]
                 handles = []
             }
+        case .flush:
+            break
         case .swap(let a, let b) where a == Self.database || b == Self.database:
             // Database 0's contents are about to be replaced: empty the indexes and rebuild them once the swap is
             // done (the build waits for the shard locks the swap holds).
