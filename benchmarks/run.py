@@ -833,8 +833,9 @@ class Runner:
                 f"the 1-minute load average was {load_before[0]:.1f} on {os.cpu_count()} CPUs at the start: "
                 "other work shares the machine, so absolute numbers are low and noisy (ratios suffer less)"
             )
-        for round_index in range(self.options.rounds):
-            self.rounds.append(self.run_round(round_index))
+        if not self.options.no_main:
+            for round_index in range(self.options.rounds):
+                self.rounds.append(self.run_round(round_index))
         durability_rounds = []
         snapshot_rounds = []
         if not self.options.no_durability:
@@ -1415,10 +1416,25 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
                         help="requests/s of the open-loop p99 runs with and without BGSAVE (default 20,000)")
     parser.add_argument("--snapshot-seconds", type=float,
                         help="seconds of each p99 run with or without BGSAVE (default 10, 3 with --quick)")
+    parser.add_argument("--only", metavar="SECTIONS",
+                        help="run only these sections, comma-separated: main (the GET/SET workloads and memory), "
+                             "durability, snapshot, embedded; implies --no-readme")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the results section of the README")
     parser.add_argument("--update-readme", action="store_true",
                         help="rewrite the README's results section even after --quick")
     options = parser.parse_args(argv)
+    options.no_main = False
+    if options.only is not None:
+        sections = {"main", "durability", "snapshot", "embedded"}
+        chosen = {part.strip() for part in options.only.split(",") if part.strip()}
+        if not chosen or not chosen <= sections:
+            parser.error(f"--only takes a comma-separated subset of {', '.join(sorted(sections))}")
+        options.no_main = "main" not in chosen
+        options.no_durability = options.no_durability or "durability" not in chosen
+        options.no_snapshot = options.no_snapshot or "snapshot" not in chosen
+        options.no_embedded = options.no_embedded or "embedded" not in chosen
+        options.no_readme = True
+        options.update_readme = False
     if options.rounds is None:
         options.rounds = 2 if options.quick else 3
     if options.keys is None:
