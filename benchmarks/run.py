@@ -1116,36 +1116,39 @@ def render_markdown(results: dict[str, Any]) -> str:
         "Medians over the rounds. Ratio = Neptune / Redis: for throughput higher is better (above 1: Neptune is "
         "faster); for latency, CPU per request, load time and memory lower is better (below 1: Neptune is better).",
         "",
-        "| workload | Neptune ops/s | Redis ops/s | ratio (higher is better) | Neptune p50 / p99 ms | "
-        "Redis p50 / p99 ms | p99 ratio (lower is better) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for key, per_server in medians["workloads"].items():
-        n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
-        lines.append(f"| {key} {throughput_latency_cells(n, r, q)} **{fmt(q['p99Ms'], 'ratio')}** |")
-    lines += [
-        "",
-        "Server CPU time per request (from /proc/<pid>/stat utime + stime; lower is better) and the client's:",
-        "",
-        "| workload | Neptune server us/req | Redis server us/req | ratio (lower is better) | "
-        "client us/req with Neptune / Redis |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for key, per_server in medians["workloads"].items():
-        n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
-        metric = "serverCpuMicrosecondsPerRequest"
-        lines.append(
-            f"| {key} | {fmt(n[metric], 'us')} | {fmt(r[metric], 'us')} | **{fmt(q[metric], 'ratio')}** | "
-            f"{fmt(n['clientCpuMicrosecondsPerRequest'], 'us')} / {fmt(r['clientCpuMicrosecondsPerRequest'], 'us')} |"
-        )
-    lines += [
-        "",
-        f"Loading {settings['keys']:,} keys (`key:%08d`, {settings['valueBytes']}-byte values; neptune-benchmark "
-        f"--load, 50 connections, pipeline 16), then memory (lower is better); after the workloads, {HASH_KEYS:,} "
-        f"hashes of {HASH_FIELDS} fields (`HSET hash:%08d f1 v ... f{HASH_FIELDS} v`, Redis's listpack encoding):",
-        "",
-    ]
-    lines += measure_table(LOAD_METRICS, medians["load"]["neptune"], medians["load"]["redis"], ratios["load"])
+    if results["rounds"]:
+        lines += [
+            "| workload | Neptune ops/s | Redis ops/s | ratio (higher is better) | Neptune p50 / p99 ms | "
+            "Redis p50 / p99 ms | p99 ratio (lower is better) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, per_server in medians["workloads"].items():
+            n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
+            lines.append(f"| {key} {throughput_latency_cells(n, r, q)} **{fmt(q['p99Ms'], 'ratio')}** |")
+        lines += [
+            "",
+            "Server CPU time per request (from /proc/<pid>/stat utime + stime; lower is better) and the client's:",
+            "",
+            "| workload | Neptune server us/req | Redis server us/req | ratio (lower is better) | "
+            "client us/req with Neptune / Redis |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for key, per_server in medians["workloads"].items():
+            n, r, q = per_server["neptune"], per_server["redis"], ratios["workloads"][key]
+            metric = "serverCpuMicrosecondsPerRequest"
+            lines.append(
+                f"| {key} | {fmt(n[metric], 'us')} | {fmt(r[metric], 'us')} | **{fmt(q[metric], 'ratio')}** | "
+                f"{fmt(n['clientCpuMicrosecondsPerRequest'], 'us')} / {fmt(r['clientCpuMicrosecondsPerRequest'], 'us')} |"
+            )
+        lines += [
+            "",
+            f"Loading {settings['keys']:,} keys (`key:%08d`, {settings['valueBytes']}-byte values; neptune-benchmark "
+            f"--load, 50 connections, pipeline 16), then memory (lower is better); after the workloads, {HASH_KEYS:,} "
+            f"hashes of {HASH_FIELDS} fields (`HSET hash:%08d f1 v ... f{HASH_FIELDS} v`, Redis's listpack encoding):",
+            "",
+        ]
+        lines += measure_table(LOAD_METRICS, medians["load"]["neptune"], medians["load"]["redis"], ratios["load"])
     durability = results.get("durability")
     if durability:
         lines += [
