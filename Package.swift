@@ -27,6 +27,8 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
         ),
+        // epoll, eventfd and accept4 for neptune-server's client transport (Linux headers only, nothing to link).
+        .systemLibrary(name: "CNeptuneLinux"),
         .target(
             name: "NeptuneRESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
@@ -53,6 +55,7 @@ let package = Package(
         .target(
             name: "NeptuneServer",
             dependencies: [
+                "CNeptuneLinux",
                 "NeptuneCache",
                 "NeptuneSnapshot",
                 "NeptuneRESP",

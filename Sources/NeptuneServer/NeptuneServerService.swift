@@ -1,34 +1,34 @@
 public import Logging
 public import NIOCore
-import NIOPosix
 public import ServiceLifecycle
 import NeptuneCache
 import NeptuneRESP
 import NeptuneSnapshot
 import Synchronization
 
-/// The TCP face of Neptune: binds the configured addresses, serves RESP connections on an event-loop group, and on
-/// graceful shutdown stops accepting, closes client connections and returns.
+/// The TCP face of Neptune: binds the configured addresses, serves RESP connections on its own epoll event loops
+/// (``EpollServer``: no SwiftNIO channel on the per-request path), and on graceful shutdown stops accepting,
+/// closes client connections, ends the loops' threads and returns.
 public struct NeptuneServerService: Service {
     public let state: ServerState
-    let group: any EventLoopGroup
+    let eventLoops: Int
     let logger: Logger
     private let ready: (@Sendable ([SocketAddress]) -> Void)?
 
     /// - Parameters:
     ///   - state: The engine, configuration and registries shared by connections.
-    ///   - group: The event loops that serve connections (neptune-server starts
-    ///     ``defaultEventLoopCount(cores:)`` of them unless `--threads` says otherwise).
+    ///   - eventLoops: How many event-loop threads serve connections (neptune-server starts
+    ///     ``defaultEventLoopCount(cores:)`` of them unless `--threads` or `io-threads` says otherwise).
     ///   - logger: Where connection-level events are logged.
     ///   - onReady: Called with the bound addresses once the server accepts connections.
     public init(
         state: ServerState,
-        group: any EventLoopGroup,
+        eventLoops: Int,
         logger: Logger,
         onReady: (@Sendable ([SocketAddress]) -> Void)? = nil
     ) {
         self.state = state
-        self.group = group
+        self.eventLoops = max(1, eventLoops)
         self.logger = logger
         self.ready = onReady
     }
@@ -67,46 +67,33 @@ public struct NeptuneServerService: Service {
     }
 
     public func run() async throws {
-        let state = self.state
-        let logger = self.logger
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: Int32(clamping: state.config.tcpBacklog))
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        RESPConnectionHandler(state: state, logger: logger)
-                    )
+        let server = try EpollServer(state: state, loopCount: eventLoops, logger: logger)
+        var bound: [SocketAddress] = []
+        let port = state.config.port
+        do {
+            for (address, optional) in try Self.bindAddresses(state.config.bind, port: port) {
+                do {
+                    bound.append(try server.listen(on: address, backlog: Int32(clamping: state.config.tcpBacklog)))
+                } catch where optional {
+                    logger.warning("could not bind optional address", metadata: ["address": "\(address)"])
                 }
             }
-        var channels: [any Channel] = []
-        let port = state.config.port
-        for (address, optional) in try Self.bindAddresses(state.config.bind, port: port) {
-            do {
-                channels.append(try await bootstrap.bind(to: address).get())
-            } catch where optional {
-                logger.warning("could not bind optional address", metadata: ["address": "\(address)"])
+            guard !bound.isEmpty else {
+                throw NeptuneServerError.noBindAddress
             }
+            try server.start()
+        } catch {
+            server.closeListeners()
+            throw error
         }
-        guard let first = channels.first else {
-            throw NeptuneServerError.noBindAddress
-        }
-        let bound = channels.compactMap(\.localAddress)
-        state.boundPort.store(first.localAddress?.port ?? port, ordering: .relaxed)
+        state.boundPort.store(bound[0].port ?? port, ordering: .relaxed)
         logger.notice("Ready to accept connections tcp", metadata: ["addresses": "\(bound)"])
         ready?(bound)
 
         try? await gracefulShutdown()
 
         logger.info("shutting down: closing listeners and clients")
-        for channel in channels {
-            try? await channel.close()
-        }
-        for client in state.clients.all {
-            client.close()
-        }
+        await server.shutDown()
     }
 }
 

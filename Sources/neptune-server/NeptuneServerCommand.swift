@@ -2,7 +2,6 @@ import ArgumentParser
 import Dispatch
 import Logging
 import NIOCore
-import NIOPosix
 import NeptuneCache
 import NeptuneServer
 import NeptuneSnapshot
@@ -74,7 +73,6 @@ struct NeptuneServerCommand: AsyncParsableCommand {
             threads = config.ioThreads
         }
         let loopCount = threads ?? NeptuneServerService.defaultEventLoopCount(cores: System.coreCount)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: loopCount)
 
         let engine = Engine(databases: config.databases)
         let state = ServerState(engine: engine, config: config)
@@ -102,7 +100,7 @@ struct NeptuneServerCommand: AsyncParsableCommand {
             metadata: ["pid": "\(getpid())", "event-loops": "\(loopCount)", "port": "\(config.port)"]
         )
 
-        let server = NeptuneServerService(state: state, group: group, logger: logger)
+        let server = NeptuneServerService(state: state, eventLoops: loopCount, logger: logger)
         let cron = ServerCronService(state: state, logger: logger)
         let serviceGroup = ServiceGroup(
             configuration: .init(
@@ -121,7 +119,6 @@ struct NeptuneServerCommand: AsyncParsableCommand {
         } catch {
             logger.error("server stopped with an error", metadata: ["error": "\(error)"])
             state.journal?.close()
-            try? await group.shutdownGracefully()
             throw ExitCode(1)
         }
         // SHUTDOWN SAVE always saves, SHUTDOWN NOSAVE never; otherwise (and on SIGTERM) save when `save` rules are
@@ -142,7 +139,6 @@ struct NeptuneServerCommand: AsyncParsableCommand {
             snapshotter.waitUntilIdle()
         }
         state.journal?.close()
-        try? await group.shutdownGracefully()
         if saveFailed { throw ExitCode(1) }
         logger.notice("Neptune is now ready to exit, bye bye...")
     }

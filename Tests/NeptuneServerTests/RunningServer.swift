@@ -31,7 +31,7 @@ struct RunningServer {
         let (ready, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
         let service = NeptuneServerService(
             state: state,
-            group: MultiThreadedEventLoopGroup.singleton,
+            eventLoops: 2,
             logger: Logger(label: "neptune-test"),
             onReady: { addresses in
                 if let first = addresses.first { continuation.yield(first) }

@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOEmbedded
 import NeptuneCache
 import NeptuneRESP
 import NeptuneTestSupport
@@ -9,23 +8,31 @@ import Testing
 
 @testable import NeptuneServer
 
+/// Stands in for a connection's socket: records whether the server asked to close it.
+final class SessionChannel: Sendable {
+    private let closed = Atomic<Bool>(false)
+    var isActive: Bool { !closed.load(ordering: .relaxed) }
+    func close() { closed.store(true, ordering: .relaxed) }
+}
+
 /// One client of a ``ServerState`` without sockets: commands go through `Engine.execute` with a ``ClientConnection``
-/// (on an `EmbeddedChannel`) as the context's host, as the connection handler runs them.
+/// (with a ``SessionChannel`` standing in for its socket) as the context's host, as the connection handler runs them.
 struct ServerSession {
     let state: ServerState
     let client: ClientConnection
-    let channel: EmbeddedChannel
+    let channel = SessionChannel()
     var context: CommandContext
 
     init(_ state: ServerState, port: Int = 50_000) {
         self.state = state
-        let channel = EmbeddedChannel()
-        let remote = try! SocketAddress(ipAddress: "127.0.0.1", port: port)
-        channel.localAddress = try! SocketAddress(ipAddress: "127.0.0.1", port: 6379)
-        try! channel.connect(to: remote).wait()
-        channel.remoteAddress = remote
-        self.channel = channel
-        client = ClientConnection(id: state.clients.makeID(), channel: channel, now: state.engine.clock.milliseconds())
+        client = ClientConnection(
+            id: state.clients.makeID(),
+            remoteAddress: try! SocketAddress(ipAddress: "127.0.0.1", port: port),
+            localAddress: try! SocketAddress(ipAddress: "127.0.0.1", port: 6379),
+            now: state.engine.clock.milliseconds()
+        )
+        let channel = self.channel
+        client.installDelivery({ _ in }, close: { channel.close() })
         state.clients.add(client)
         context = CommandContext(
             isAuthenticated: state.config.requirepassBytes == nil,

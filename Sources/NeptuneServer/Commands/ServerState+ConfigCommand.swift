@@ -30,13 +30,13 @@ extension ServerState {
 
     /// Whether a client is on a loopback address or a Unix socket (`enable-protected-configs local`).
     static func isLocal(_ client: ClientConnection) -> Bool {
-        switch client.channel.remoteAddress {
+        switch client.remoteAddress {
         case .unixDomainSocket:
             return true
         case .v4(let address):
             return address.host.hasPrefix("127.")
         case .v6:
-            let ip = client.channel.remoteAddress?.ipAddress ?? ""
+            let ip = client.remoteAddress?.ipAddress ?? ""
             return ip == "::1" || ip.hasPrefix("::ffff:127.")
         case nil:
             return false

@@ -10,7 +10,8 @@ public final class ClientConnection: @unchecked Sendable {
     public let address: String
     public let localAddress: String
     public let createdAt: Int64
-    let channel: any Channel
+    /// The peer's address (nil if the socket could not tell).
+    let remoteAddress: SocketAddress?
     private let lock = NIOLock()
     // Guarded by `lock`.
     private var _name: String?
@@ -41,6 +42,8 @@ public final class ClientConnection: @unchecked Sendable {
     private var _patterns: [[UInt8]] = []
     /// Hands a pub/sub message to the connection's event loop (installed by the connection handler).
     private var _delivery: (@Sendable (ByteBuffer) -> Void)?
+    /// Asks the connection's event loop to close it (installed by the connection handler).
+    private var _close: (@Sendable () -> Void)?
     /// The blocking command this client waits in (BLPOP …), set and cleared by its connection's event loop.
     private var _blocked: BlockedClient?
 
@@ -56,11 +59,11 @@ public final class ClientConnection: @unchecked Sendable {
         case skipCurrent = 3
     }
 
-    init(id: Int, channel: any Channel, now: Int64) {
+    init(id: Int, remoteAddress: SocketAddress?, localAddress: SocketAddress?, now: Int64) {
         self.id = id
-        self.channel = channel
-        self.address = Self.format(channel.remoteAddress)
-        self.localAddress = Self.format(channel.localAddress)
+        self.remoteAddress = remoteAddress
+        self.address = Self.format(remoteAddress)
+        self.localAddress = Self.format(localAddress)
         self.createdAt = now
         self._lastInteraction = Synchronization.Atomic(now)
     }
@@ -109,14 +112,22 @@ public final class ClientConnection: @unchecked Sendable {
     /// The protocol version pub/sub messages to this client are encoded in.
     var pushProtocol: RESPVersion { _resp3.load(ordering: .relaxed) ? .v3 : .v2 }
 
-    /// Installs how messages reach the connection (called once, when it becomes active).
-    func installDelivery(_ delivery: @escaping @Sendable (ByteBuffer) -> Void) {
-        lock.withLock { _delivery = delivery }
+    /// Installs how messages reach the connection and how it is closed from other threads (called once, when it
+    /// becomes active).
+    func installDelivery(_ delivery: @escaping @Sendable (ByteBuffer) -> Void, close: @escaping @Sendable () -> Void) {
+        lock.withLock {
+            _delivery = delivery
+            _close = close
+        }
     }
 
-    /// Drops the delivery closure (the connection closed), breaking its reference cycle with the handler.
+    /// Drops the delivery and close closures (the connection closed), breaking their reference cycle with the
+    /// handler.
     func removeDelivery() {
-        lock.withLock { _delivery = nil }
+        lock.withLock {
+            _delivery = nil
+            _close = nil
+        }
     }
 
     /// Sends a pub/sub message to this client, from any thread: it is queued on the client's event loop.
@@ -266,9 +277,10 @@ public final class ClientConnection: @unchecked Sendable {
         }
     }
 
-    /// Closes the connection (CLIENT KILL, idle timeout, shutdown).
+    /// Closes the connection (CLIENT KILL, idle timeout, shutdown), from any thread: the close is queued on the
+    /// connection's event loop. Nothing happens if it is already closed.
     public func close() {
-        channel.close(promise: nil)
+        lock.withLock { _close }?()
     }
 
     /// One CLIENT LIST line (without the trailing newline), with Redis 7's field names.

@@ -1,5 +1,4 @@
 import NIOConcurrencyHelpers
-import NIOCore
 import NeptuneSnapshot
 
 /// The connections of one event loop whose replies wait for the journal: under `appendfsync always` for the fsync
@@ -9,7 +8,7 @@ import NeptuneSnapshot
 /// task per connection: the journal's writer thread then spends its time writing, not waking event loops.
 /// Everything but ``init(loop:journal:)`` runs on `loop`.
 final class DurableReplyQueue: @unchecked Sendable {
-    let loop: any EventLoop
+    let loop: EpollLoop
     let journal: Journal
     // Confined to `loop`.
     private var waiting: [RESPConnectionHandler] = []
@@ -18,7 +17,7 @@ final class DurableReplyQueue: @unchecked Sendable {
     /// A task that registers the journal callback is queued on `loop` (it runs after this loop iteration's reads).
     private var registrationPending = false
 
-    init(loop: any EventLoop, journal: Journal) {
+    init(loop: EpollLoop, journal: Journal) {
         self.loop = loop
         self.journal = journal
     }
@@ -75,7 +74,7 @@ final class DurableReplyQueue: @unchecked Sendable {
 
 extension ServerState {
     /// The reply queue of `loop` when the server has a journal (`appendonly yes`), nil otherwise.
-    func durableReplyQueue(for loop: any EventLoop) -> DurableReplyQueue? {
+    func durableReplyQueue(for loop: EpollLoop) -> DurableReplyQueue? {
         guard let journal else { return nil }
         return durableReplyQueues.withLockedValue { queues in
             let key = ObjectIdentifier(loop)
