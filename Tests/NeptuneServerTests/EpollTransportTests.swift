@@ -1,0 +1,111 @@
+import Logging
+import NIOCore
+import NeptuneCache
+import NeptuneRESP
+import Synchronization
+import Testing
+
+@testable import NeptuneServer
+
+/// The epoll transport itself: replies and requests larger than the socket buffers, connections on different
+/// loops, closing, and the loop's timers and cross-thread tasks.
+@Suite(.timeLimit(.minutes(1))) struct EpollTransportTests {
+    @Test func largeRequestsAndRepliesArriveWholeAndInOrder() async throws {
+        let server = try await RunningServer.start()
+        var client = try await server.client()
+        // 8 MiB: many reads into a growing input buffer, and a reply the socket takes in several sends (the rest
+        // waits for EPOLLOUT), with pipelined commands behind it.
+        let value = String(repeating: "0123456789abcdef", count: (8 << 20) / 16)
+        #expect(try await client.call("SET", "big", value) == .simpleString("OK"))
+        try await client.send([["GET", "big"], ["STRLEN", "big"], ["GET", "big"], ["PING"]])
+        #expect(try await client.read() == .bulkString(Array(value.utf8)))
+        #expect(try await client.read() == .integer(8 << 20))
+        #expect(try await client.read() == .bulkString(Array(value.utf8)))
+        #expect(try await client.read() == .simpleString("PONG"))
+        let stats = try #require(try await client.call("INFO", "stats")?.stringValue)
+        let input = try #require(Self.field("total_net_input_bytes", in: stats))
+        let output = try #require(Self.field("total_net_output_bytes", in: stats))
+        #expect(input > 8 << 20)
+        #expect(output > 2 * (8 << 20))
+        await client.close()
+        await server.stop()
+    }
+
+    @Test func blockedClientOnOneLoopIsServedFromAnother() async throws {
+        // RunningServer starts two loops and connections alternate between them, so consecutive clients are on
+        // different loops.
+        let server = try await RunningServer.start()
+        var waiter = try await server.client()
+        var pusher = try await server.client()
+        #expect(try await waiter.call("PING") == .simpleString("PONG"))
+        try await waiter.send("BLPOP", "queue", "5")
+        while try await pusher.call("CLIENT", "LIST")?.stringValue?.contains("cmd=blpop") != true {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try await pusher.call("LPUSH", "queue", "job") == .integer(1))
+        #expect(try await waiter.read() == .array([.bulkString(Array("queue".utf8)), .bulkString(Array("job".utf8))]))
+        // A timeout fires from the waiter's own loop timer.
+        #expect(try await waiter.call("BLPOP", "queue", "0.05") == .null)
+        await waiter.close()
+        await pusher.close()
+        await server.stop()
+    }
+
+    @Test func closedConnectionsLeaveTheRegistryAndTheCounters() async throws {
+        let server = try await RunningServer.start()
+        var observer = try await server.client()
+        for _ in 0..<10 {
+            var client = try await server.client()
+            #expect(try await client.call("PING") == .simpleString("PONG"))
+            await client.close()
+        }
+        var connected = -1
+        for _ in 0..<200 {
+            let info = try #require(try await observer.call("INFO", "clients")?.stringValue)
+            connected = Self.field("connected_clients", in: info) ?? -1
+            if connected == 1 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(connected == 1)
+        let stats = try #require(try await observer.call("INFO", "stats")?.stringValue)
+        #expect(Self.field("total_connections_received", in: stats) == 11)
+        await observer.close()
+        await server.stop()
+        #expect(server.state.clients.count == 0)
+    }
+
+    @Test func loopRunsTimersInDeadlineOrderAndSkipsCancelledOnes() async throws {
+        let loop = try EpollLoop(index: 0, logger: Logger(label: "neptune-test"))
+        let fired = Mutex<[Int]>([])
+        let (done, continuation) = AsyncStream.makeStream(of: Void.self)
+        loop.onExit = { continuation.finish() }
+        try loop.start()
+        let (ran, ranContinuation) = AsyncStream.makeStream(of: Void.self)
+        loop.execute {
+            #expect(loop.inEventLoop)
+            loop.schedule(afterMilliseconds: 60) {
+                fired.withLock { $0.append(3) }
+                ranContinuation.finish()
+            }
+            let cancelled = loop.schedule(afterMilliseconds: 20) { fired.withLock { $0.append(99) } }
+            loop.schedule(afterMilliseconds: 30) { fired.withLock { $0.append(2) } }
+            loop.schedule(afterMilliseconds: 0) { fired.withLock { $0.append(1) } }
+            cancelled.cancel()
+        }
+        #expect(!loop.inEventLoop)
+        for await _ in ran {}
+        #expect(fired.withLock { $0 } == [1, 2, 3])
+        loop.stop()
+        for await _ in done {}
+        // Tasks queued once the loop stopped are dropped, not run.
+        loop.execute { fired.withLock { $0.append(100) } }
+        #expect(fired.withLock { $0 } == [1, 2, 3])
+    }
+
+    private static func field(_ name: String, in info: String) -> Int? {
+        for line in info.split(separator: "\r\n") where line.hasPrefix("\(name):") {
+            return Int(line.dropFirst(name.count + 1))
+        }
+        return nil
+    }
+}
