@@ -31,6 +31,22 @@ import Testing
         await server.stop()
     }
 
+    @Test func normalClientOverItsOutputLimitIsDisconnected() async throws {
+        let server = try await RunningServer.start(["--client-output-buffer-limit", "normal 1mb 0 0"])
+        var writer = try await server.client()
+        // 16 MiB: more than the socket buffers take at once, so over 1 MiB stays queued in the server.
+        let value = String(repeating: "0123456789abcdef", count: (16 << 20) / 16)
+        #expect(try await writer.call("SET", "big", value) == .simpleString("OK"))
+        #expect(try await writer.call("STRLEN", "big") == .integer(16 << 20))
+        var reader = try await server.client()
+        try await reader.send("GET", "big")
+        #expect(try await reader.read() == nil)
+        #expect(server.state.statistics.outputBufferLimitDisconnections.load(ordering: .relaxed) == 1)
+        #expect(try await writer.call("PING") == .simpleString("PONG"))
+        await writer.close()
+        await server.stop()
+    }
+
     @Test func blockedClientOnOneLoopIsServedFromAnother() async throws {
         // RunningServer starts two loops and connections alternate between them, so consecutive clients are on
         // different loops.

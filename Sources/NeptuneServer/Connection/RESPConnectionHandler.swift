@@ -364,6 +364,7 @@ final class RESPConnectionHandler {
         outboundBytes += bytes.readableBytes
         outbound.append(bytes)
         setInterest(closing ? EPOLLOUT.rawValue : EPOLLIN.rawValue | EPOLLOUT.rawValue)
+        enforceOutputLimit()
         return false
     }
 
@@ -402,6 +403,7 @@ final class RESPConnectionHandler {
             if remaining > 0 { return }
             outbound.removeFirst()
         }
+        softLimitSince = nil
         if closeWhenSent {
             close()
         } else {
@@ -416,16 +418,24 @@ final class RESPConnectionHandler {
     }
 
     /// Writes a pub/sub message (on the connection's event loop, between read batches, so it never splits a
-    /// reply), then enforces `client-output-buffer-limit pubsub`: a client whose unsent output stays over the soft
-    /// limit for its seconds, or goes over the hard limit, is disconnected, so a subscriber that does not read
-    /// cannot make the server hold unbounded memory.
+    /// reply), then enforces the output buffer limit.
     func deliverPush(_ message: ByteBuffer) {
         guard !closing else { return }
         var message = message
         context.reply.writeBuffer(&message)
         flushReplies()
-        let limit = state.config.clientOutputBufferLimit(for: .pubsub)
-        guard limit.hardLimitBytes > 0 || limit.softLimitBytes > 0, !isClosed else { return }
+        enforceOutputLimit()
+    }
+
+    /// Enforces `client-output-buffer-limit` on the output the socket has not taken yet (`pubsub` for a client
+    /// with subscriptions, `normal` otherwise, as Redis classes them): a client whose unsent output stays over the
+    /// soft limit for its seconds, or goes over the hard limit, is disconnected, so a client that does not read
+    /// cannot make the server hold unbounded memory. Called when output is queued and after each pub/sub message.
+    private func enforceOutputLimit() {
+        guard !isClosed else { return }
+        let clientClass: ConfigStore.ClientClass = (client?.subscriptionCount ?? 0) > 0 ? .pubsub : .normal
+        let limit = state.config.clientOutputBufferLimit(for: clientClass)
+        guard limit.hardLimitBytes > 0 || limit.softLimitBytes > 0 else { return }
         let buffered = outboundBytes
         var exceeded = limit.hardLimitBytes > 0 && buffered >= limit.hardLimitBytes
         if !exceeded && limit.softLimitBytes > 0 && buffered >= limit.softLimitBytes {

@@ -144,6 +144,10 @@ final class EpollServer: @unchecked Sendable {
                 }
             }
             try? Self.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            let keepalive = state.config.tcpKeepalive
+            if keepalive > 0 {
+                _ = neptune_set_keepalive(fd, Int32(clamping: keepalive))
+            }
             let loop = loops[nextLoop]
             nextLoop = (nextLoop + 1) % loops.count
             let state = self.state
