@@ -47,8 +47,10 @@ public final class Engine: Sendable {
     let blocking = BlockingRegistry()
     private let _loading = Atomic<Bool>(false)
     private let _writesRefused = Atomic<Bool>(false)
-    /// A snapshot capture is in progress: write commands serialize the pending shards they lock first.
+    /// A snapshot capture is in progress: write commands let it take the keys they change first.
     let capturing = Atomic<Bool>(false)
+    /// Pin ids of captures (``KeyspaceCapture``).
+    let captureIDs = Atomic<UInt32>(0)
 
     /// Whether a snapshot capture is in progress.
     var isCapturing: Bool { capturing.load(ordering: .relaxed) }
@@ -220,13 +222,7 @@ public final class Engine: Sendable {
         // serves are served before the locks are released. Inside EXEC, EXEC holds (and widened) the locks.
         let mask = topLevel ? lockForWrite(shardMask(entry, arguments)) : lockShards(shardMask(entry, arguments))
         defer { unlockShards(mask) }
-        if capturing.load(ordering: .relaxed) {
-            var m = mask
-            while m != 0 {
-                shards[m.trailingZeroBitCount].prepareForChange()
-                m &= m - 1
-            }
-        }
+        if capturing.load(ordering: .relaxed) { prepareCapture(entry, arguments, mask) }
         context.journal = .asReceived
         context.reportedOwnChanges = false
         do {

@@ -423,8 +423,8 @@ extension Engine {
         return key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
                 withLockedShard(k) { shard, hash in
-                    // A snapshot that began after the caller's check serializes this shard before it changes.
-                    shard.prepareForChange()
+                    // A snapshot still copying this shard takes the key's entry before it changes.
+                    shard.prepareToChange(key: k, hash: hash)
                     let slot = shard.find(db, k, hash, clock: clock)
                     switch condition {
                     case .ifAbsent where slot >= 0: return false
@@ -450,7 +450,7 @@ extension Engine {
         let now = clock.milliseconds()
         return try key.withUnsafeBytes { k in
             try withLockedShard(k) { shard, hash in
-                shard.prepareForChange()
+                shard.prepareToChange(key: k, hash: hash)
                 let slot = shard.find(db, k, hash, now: now)
                 let existing = try Self.existingNumber(shard, db, slot, invalid: .notInteger) {
                     RedisNumber.parseInt64($0)
@@ -476,7 +476,7 @@ extension Engine {
             withLockedShard(k) { shard, hash in
                 let slot = shard.find(db, k, hash, now: now)
                 guard slot >= 0 else { return false }
-                shard.prepareForChange()
+                shard.prepareToChange(key: k, hash: hash)
                 shard.remove(db, slot)
                 finishDirectWrite(shard, db: db, key: k, hash: hash)
                 return true

@@ -14,8 +14,7 @@ import NeptuneCache
 /// the CPU-heavy part and, for a background save, runs at the lowest scheduling priority (Linux `SCHED_IDLE`,
 /// else nice 19; Linux only), so that event loops always preempt it. It never takes a lock a command could wait for: the
 /// shard locks and the capture's own state are touched only by the copying thread. At most ``depth`` copies wait
-/// in the queue: one when copies are made as the writer needs them, all of them when the copying thread runs ahead
-/// (see ``Snapshotter``).
+/// in the queue, so the copying thread stays a shard or two ahead of the writer.
 final class ShardPipeline: @unchecked Sendable {
     /// Copies waiting to be written, beyond the one being written.
     let depth: Int

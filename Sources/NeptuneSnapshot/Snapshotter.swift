@@ -9,10 +9,11 @@ import Synchronization
 
 /// Takes snapshots of an engine while it serves, installs them atomically and drops the journal segments they cover.
 ///
-/// A snapshot is taken without fork and without stopping the world: ``Engine/beginCapture(_:)`` marks every shard
-/// under all shard locks (and, with a journal, starts a new journal segment exactly at the capture point S); the
-/// shards are then serialized one at a time, by this thread or by the first command that wants to change one
-/// (copy-on-write at shard granularity). The file is written as `<dbfilename>.tmp`, fsynced, renamed over
+/// A snapshot is taken without fork and without stopping the world: ``Engine/beginCapture(_:)`` flips every
+/// shard's capture mark under all shard locks (and, with a journal, starts a new journal segment exactly at the
+/// capture point S); this thread then copies the shards in short slices under their locks while a command about to
+/// change a key not yet copied hands the snapshot the key's entry first (copy-on-write per key, see
+/// ``KeyspaceCapture``), and a second thread serializes, compresses and writes the copies. The file is written as `<dbfilename>.tmp`, fsynced, renamed over
 /// `<dbfilename>` and the directory fsynced; only then are the journal segments whose records are all ≤ S deleted.
 /// A crash at any step leaves either the old snapshot with every journal segment after it, or the new one.
 public final class Snapshotter: @unchecked Sendable {
@@ -85,8 +86,6 @@ public final class Snapshotter: @unchecked Sendable {
     nonisolated(unsafe) private var journal: Journal?
     /// The sequence number snapshots carry when there is no journal (the one recovery ended at).
     private let baseSequence = Atomic<UInt64>(0)
-    /// Changes applied while the last background save ran (writes racing the snapshot thread).
-    private let lastChangesDuringSave = Atomic<Int>(0)
 
     public init(
         configuration: Configuration,
@@ -111,10 +110,6 @@ public final class Snapshotter: @unchecked Sendable {
         finished.deallocate()
         finishedMutex.deallocate()
     }
-
-    /// This many changes during a background save make the next one copy ahead (about as many writes as it takes
-    /// to touch most shards).
-    static let copyAheadThreshold = 2 * Engine.shardCount
 
     /// Attaches the journal whose segments snapshots rotate and delete. Call before serving.
     public func attach(journal: Journal?) {
@@ -225,21 +220,7 @@ public final class Snapshotter: @unchecked Sendable {
         var newSegmentIndex: Int? = nil
         let journal = self.journal
         var indexDefinitions: [[[UInt8]]] = []
-        // When writes kept coming during the last background save (so commands would copy most shards on their
-        // event loops before the snapshot thread gets to them), this one makes every copy buffer ready first, at
-        // idle priority, and then copies every shard straight away: a command then rarely copies a shard, and no
-        // copy waits for memory. The price is a copy of the whole keyspace held until it is written.
-        let ahead = background && lastChangesDuringSave.load(ordering: .relaxed) >= Self.copyAheadThreshold
-        var buffers: CaptureBuffers? = nil
-        if ahead {
-            let made = ShardPipeline.Handoff<CaptureBuffers?>(nil)
-            let engine = self.engine
-            if let thread = try? ShardPipeline.startThread(lowPriority: true, { made.value = engine.makeCaptureBuffers() }) {
-                pthread_join(thread, nil)
-                buffers = made.value
-            }
-        }
-        let capture = engine.beginCapture(buffers: buffers) {
+        let capture = engine.beginCapture {
             // Index definitions as of the capture point (every shard is locked here).
             indexDefinitions = engine.searchIndexDefinitions()
             guard let journal else { return baseSequence.load(ordering: .relaxed) }
@@ -264,7 +245,7 @@ public final class Snapshotter: @unchecked Sendable {
                 metadata.databaseKeys[db] = UInt64(keys)
             }
             let writer = try SnapshotWriter(file: file, path: temporary, metadata: metadata)
-            try write(capture, to: writer, lowPriority: background, ahead: ahead)
+            try write(capture, to: writer, lowPriority: background)
             guard capture.keysCaptured == capture.keyCount else {
                 throw SnapshotError(
                     path: temporary,
@@ -283,19 +264,16 @@ public final class Snapshotter: @unchecked Sendable {
             throw error
         }
         capture.releaseBuffers()
-        if background {
-            lastChangesDuringSave.store(engine.changeCount() - capture.changesAtCapture, ordering: .relaxed)
-        }
         // The snapshot is durable: the journal before S is no longer needed.
         deleteCoveredSegments(newSegmentIndex: newSegmentIndex)
         finish(capture: capture, error: nil)
     }
 
-    /// Writes every shard of `capture`: this thread copies the shards (the only work done under their locks) and a
-    /// second thread serializes, compresses and writes them (see ``ShardPipeline``), at the lowest priority for a
-    /// background save so that serving clients always comes first.
-    private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool, ahead: Bool) throws {
-        let pipeline = ShardPipeline(depth: ahead ? Engine.shardCount : 1)
+    /// Writes every shard of `capture`: this thread copies the shards (in slices, the only work done under their
+    /// locks) and a second thread serializes, compresses and writes them (see ``ShardPipeline``), at the lowest
+    /// priority for a background save so that serving clients always comes first.
+    private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
+        let pipeline = ShardPipeline(depth: 2)
         let handoff = ShardPipeline.Handoff(writer)
         let thread = try ShardPipeline.startThread(lowPriority: lowPriority) {
             var out: [UInt8] = []
@@ -313,8 +291,8 @@ public final class Snapshotter: @unchecked Sendable {
         var failure: (any Error)? = nil
         do {
             for index in 0..<Engine.shardCount {
+                // Written shards end their capture (commands on them stop checking) and lend their buffers.
                 for shard in pipeline.takeWritten() { capture.recycle(shard) }
-                capture.prepare(index)
                 guard let shard = capture.take(index) else { continue }
                 try pipeline.put(shard)
             }
@@ -323,6 +301,7 @@ public final class Snapshotter: @unchecked Sendable {
         }
         pipeline.close()
         pthread_join(thread, nil)
+        for shard in pipeline.takeWritten() { capture.recycle(shard) }
         if let error = failure ?? pipeline.error { throw error }
     }
 
@@ -350,9 +329,12 @@ public final class Snapshotter: @unchecked Sendable {
                     "file": "\(configuration.path)", "keys": "\(capture.keyCount)", "sequence": "\(capture.sequence)",
                     "milliseconds": "\(now - capture.createdAt)",
                     "longest-pause-us": "\(capture.longestShardCaptureNanoseconds / 1000)",
+                    "longest-slice-us": "\(capture.longestSliceNanoseconds / 1000)",
+                    "longest-command-pause-us": "\(capture.longestCommandPauseNanoseconds / 1000)",
+                    "slices": "\(capture.slices)",
                     "copied-mb": "\(capture.bytesCopied >> 20)",
-                    "shards-copied-by-commands": "\(capture.shardsCapturedByCommands)",
-                    "copied-ahead": "\(capture.copiedAhead)",
+                    "keys-taken-by-commands": "\(capture.keysTakenByCommands)",
+                    "shards-finished-by-commands": "\(capture.shardsFinishedByCommands)",
                 ]
             )
         }

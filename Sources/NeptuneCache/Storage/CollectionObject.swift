@@ -21,6 +21,10 @@ public class CollectionObject: @unchecked Sendable {
     /// The bytes the owning shard has been charged for this object (kept by ``Shard`` so its total never drifts);
     /// 32 bits keep a small hash's object at 40 bytes.
     var chargedBytes: Int32 = 0
+    /// The id of the snapshot that holds this very object to serialize it outside the shard lock (0: none): a
+    /// command about to change it swaps a copy into its entry first (``Shard/prepareToChange(key:hash:)``). Beside
+    /// ``chargedBytes``, so the object does not grow.
+    var snapshotPin: UInt32 = 0
 
     init() {}
 

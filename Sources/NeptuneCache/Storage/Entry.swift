@@ -30,8 +30,8 @@ public enum ValueType: UInt8, Sendable {
 ///
 /// Layout (little-endian):
 /// ```
-/// 0       flags: bits 0-3 value type, bit 4 has-expiry, bit 5 raw string encoding, bit 6 not int-encodable,
-///         bit 7 unshared copy
+/// 0       flags: bits 0-2 value type, bit 3 capture mark (see ``capturedFlag``), bit 4 has-expiry, bit 5 raw
+///         string encoding, bit 6 not int-encodable, bit 7 unshared copy
 /// 1...3   access metadata: 24-bit LRU clock or LFU counter (eviction, OBJECT IDLETIME/FREQ)
 /// 4...11  absolute expiry in Unix milliseconds (present only when bit 4 is set)
 /// then    key length and value length as LEB128 varints, the key bytes, the value bytes
@@ -46,6 +46,10 @@ struct Entry {
     static let notIntegerFlag: UInt8 = 0x40
     /// The value is a private copy (COPY duplicates objects; Redis's copies of shared integers have refcount 1).
     static let unsharedFlag: UInt8 = 0x80
+    /// The capture mark: a snapshot in progress has taken this entry (or it did not exist at the capture point)
+    /// when the bit equals its shard's ``Shard/captureMark``. Every capture flips the shard's mark, and leaves every
+    /// entry with the new one (see ``KeyspaceCapture``).
+    static let capturedFlag: UInt8 = 0x08
 
     @inline(__always)
     init(_ base: UnsafeMutableRawPointer) {
@@ -60,7 +64,7 @@ struct Entry {
 
     @inline(__always)
     var type: ValueType {
-        ValueType(rawValue: flags & 0x0F).unsafelyUnwrapped
+        ValueType(rawValue: flags & 0x07).unsafelyUnwrapped
     }
 
     @inline(__always)
@@ -214,7 +218,15 @@ struct Entry {
         (hasExpiry ? 12 : 4) + varintSize(keyLength) + varintSize(valueLength) + keyLength + valueLength
     }
 
-    /// Writes the header and key into `cell`; the caller fills the value region.
+    /// Bytes this entry takes in its cell.
+    @inline(__always)
+    var size: Int {
+        let l = layout
+        return l.keyOffset + l.keyLength + l.valueLength
+    }
+
+    /// Writes the header and key into `cell`; the caller fills the value region. `mark` is the shard's
+    /// ``Shard/captureMark``.
     @inline(__always)
     static func initialize(
         _ cell: UnsafeMutableRawPointer,
@@ -222,10 +234,11 @@ struct Entry {
         key: UnsafeRawBufferPointer,
         valueLength: Int,
         expiry: Int64?,
-        access: UInt32
+        access: UInt32,
+        mark: UInt8 = 0
     ) -> Entry {
         let entry = Entry(cell)
-        var flags = type.rawValue
+        var flags = type.rawValue | mark
         if expiry != nil { flags |= expiryFlag }
         entry.flags = flags
         entry.access = access

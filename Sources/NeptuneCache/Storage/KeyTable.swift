@@ -25,6 +25,9 @@ final class KeyTable {
     var sweepCursor = 0
     /// The S3-FIFO queues of this database's keys in this shard, while that policy is selected.
     var s3: S3FIFOState?
+    /// Counts the times the slots were rearranged (resize, removeAll): a snapshot copying the table in slices
+    /// restarts its scan when it changed, since entries may have moved behind its cursor.
+    private(set) var generation = 0
 
     init() {
         slots = .allocate(capacity: Self.minimumCapacity)
@@ -138,6 +141,7 @@ final class KeyTable {
 
     /// Drops every slot (the caller frees the cells).
     func removeAll() {
+        generation &+= 1
         slots.deallocate()
         slots = .allocate(capacity: Self.minimumCapacity)
         slots.initialize(repeating: Self.emptySlot, count: Self.minimumCapacity)
@@ -159,6 +163,7 @@ final class KeyTable {
     func resize(to newCapacity: Int, hasher: KeyHasher, slab: SlabAllocator) {
         let old = slots
         let oldCapacity = capacity
+        generation &+= 1
         slots = .allocate(capacity: newCapacity)
         slots.initialize(repeating: Self.emptySlot, count: newCapacity)
         mask = newCapacity - 1

@@ -36,8 +36,15 @@ public enum SnapshotRecord {
         return bytes
     }
 
-    /// Appends one key record.
-    static func appendKey(db: Int, entry: Entry, to out: inout [UInt8], scratch: inout ByteBuffer) {
+    /// Appends one key record; `object` is the collection to serialize for a non-string entry (by default the one
+    /// the entry refers to).
+    static func appendKey(
+        db: Int,
+        entry: Entry,
+        object: CollectionObject? = nil,
+        to out: inout [UInt8],
+        scratch: inout ByteBuffer
+    ) {
         out.append(keyOpcode)
         appendVarint(db, to: &out)
         out.append(entry.type.rawValue)
@@ -60,7 +67,7 @@ public enum SnapshotRecord {
             out.append(contentsOf: value)
         } else {
             scratch.clear()
-            entry.object.serialize(into: &scratch)
+            (object ?? entry.object).serialize(into: &scratch)
             appendVarint(scratch.readableBytes, to: &out)
             scratch.withUnsafeReadableBytes { out.append(contentsOf: $0) }
         }
@@ -87,33 +94,52 @@ public enum SnapshotRecord {
 
 /// A point-in-time copy of the keyspace in the making, started by ``Engine/beginCapture(_:)``.
 ///
-/// The capture is taken without stopping the world: ``Engine/beginCapture(_:)`` marks every shard "capture pending"
-/// under all shard locks (microseconds), and each shard is then captured the first time anyone takes its lock:
-/// the snapshot's own thread through ``take(_:)``, or a command that is about to change the shard (copy-on-write
-/// at shard granularity). Capturing copies the shard's slot arrays and slab cells (a ``ShardImage``, one contiguous
-/// buffer reused from shard to shard) and serializes only its collection values under the lock; string records are
-/// serialized from the copy afterwards, outside the lock (``serialize(_:into:flush:)``). Every shard is therefore
-/// captured exactly as it was at ``sequence``, and a client waits at most for one shard's memory copy (plus the
-/// serialization of its collections).
+/// The capture is taken without stopping the world, and no lock is held for more than a bounded slice of work:
 ///
-/// The snapshot thread drives a capture in three steps per shard, so that the work under a lock is only the copy:
+/// - **Capture point.** ``Engine/beginCapture(_:)`` takes every shard lock only to read the journal sequence
+///   number, count the keys and flip each shard's capture mark (microseconds). From then on an entry whose
+///   ``Entry/capturedFlag`` bit differs from its shard's mark is "not yet taken"; entries created afterwards get
+///   the new mark, so they are never taken.
+/// - **Slices.** The snapshot's copying thread walks each shard's key tables in slices (``slotsPerSlice`` slots
+///   per lock hold, some tens of microseconds), copying every entry not yet taken into a buffer (the cell's bytes,
+///   plus a reference to a collection's object) and marking it taken, and releases the lock between slices.
+/// - **Copy-on-write per key.** A command about to change a key (the dispatcher names the command's keys;
+///   ``Shard/prepareToChange(key:hash:)``), or the engine about to expire or evict one, first takes that key's entry
+///   if it is not taken yet: its bytes (and a copy of its collection) go to the shard's side buffer, the key is
+///   marked taken, and the command goes on. A deleted key is thus kept as it was; a key inserted after the capture
+///   point has the new mark and is skipped.
+/// - **Table moves.** Entries move between slots only when a table is rebuilt (resize, flush); the copier then
+///   restarts its walk of that table from slot 0 (``KeyTable/generation``), skipping the entries already taken by
+///   their mark, so no entry is lost or taken twice.
+/// - **Collections.** The copier does not serialize a collection under the lock: it keeps a reference to the
+///   object and pins it (``CollectionObject/snapshotPin``); a command about to change a pinned object swaps a copy
+///   into its entry first, so the snapshot's object never changes while the writing thread serializes it.
+/// - **Keyless writes** (FLUSHDB, SWAPDB, commands with movable keys, or a write that serves a blocked BLMOVE)
+///   cannot name their keys beforehand: they make the copier's remaining work for the shards they lock at once
+///   (``Shard/prepareForChange()``), under those locks, as the older shard-granular capture did.
+///
+/// Each key existing at the capture point is therefore taken exactly once, as it was at ``sequence``.
+///
+/// The snapshot thread drives a capture shard by shard:
 /// ```swift
-/// capture.prepare(index)                     // sizes and pre-faults a buffer, outside the lock
-/// if let shard = capture.take(index) {       // the copy, under the lock (unless a command made it already)
+/// if let shard = capture.take(index) {       // copies in slices, each under the lock
 ///     capture.serialize(shard, into: &bytes) { bytes in try write(bytes) }  // anywhere, any priority
-///     capture.recycle(shard)                 // the buffer goes back for the next shard
+///     capture.recycle(shard)                 // ends the shard's capture; its buffer is reused
 /// }
 /// ```
 public final class KeyspaceCapture: @unchecked Sendable {
-    /// A shard as captured under its lock: its collection records and a copy of its memory for the string records.
-    /// Owned by one thread at a time; give it back with ``KeyspaceCapture/recycle(_:)``.
+    /// A shard as copied: its records (entry bytes, and the collections they hold) still to serialize. Owned by
+    /// one thread at a time; give it back with ``KeyspaceCapture/recycle(_:)`` once serialized.
     public struct CapturedShard: @unchecked Sendable {
-        var records: [UInt8]
-        var image: ShardImage?
+        let index: Int
+        let copied: CaptureRecords
+        let preserved: CaptureRecords?
     }
 
-    /// Spare images kept for reuse; more are freed.
-    static let spareLimit = 2
+    /// Spare copy buffers kept for reuse; more are freed.
+    static let spareLimit = 3
+    /// Bytes a copy buffer has free before each slice (so a slice rarely allocates under the lock).
+    static let sliceReserve = 1 << 16
 
     /// The journal sequence number the capture corresponds to (every record ≤ it is included, none after).
     public let sequence: UInt64
@@ -127,143 +153,106 @@ public final class KeyspaceCapture: @unchecked Sendable {
     public let changesAtCapture: Int
     /// Keys per database at the capture point.
     public let keysPerDatabase: [Int]
+    /// Key-table slots the copying thread visits per lock hold (a copied entry counts one more per 64 bytes).
+    /// Change it before the first ``take(_:)``.
+    public var slotsPerSlice = 512
+
+    /// This capture's pin id for collection objects.
+    let id: UInt32
+    /// The shards' capture mark from the capture point on.
+    let mark: UInt8
     private let engine: Engine
-    private let results: Mutex<[CapturedShard?]>
-    private let spares: Mutex<[ShardImage]>
-    private let preparedBuffers: Bool
+    private let spares = Mutex<[CaptureRecords]>([])
     private let cancelled = Atomic<Bool>(false)
-    private let longestInline = Atomic<Int>(0)
+    /// Shards whose capture has not ended (see ``recycle(_:)``).
+    private let openShards = Atomic<Int>(Engine.shardCount)
+    private let longestSlice = Atomic<Int>(0)
+    private let longestFinish = Atomic<Int>(0)
+    private let longestPreserve = Atomic<Int>(0)
     private let capturedKeys = Atomic<Int>(0)
     private let copiedBytes = Atomic<Int>(0)
-    private let capturedByCommands = Atomic<Int>(0)
+    private let preservedKeys = Atomic<Int>(0)
+    private let finishedByCommands = Atomic<Int>(0)
+    private let sliceCount = Atomic<Int>(0)
+    private let restartCount = Atomic<Int>(0)
 
     init(
         engine: Engine,
+        id: UInt32,
+        mark: UInt8,
         sequence: UInt64,
         keyCount: Int,
         changes: Int,
         createdAt: Int64,
-        keysPerDatabase: [Int],
-        buffers: [ShardImage]
+        keysPerDatabase: [Int]
     ) {
         self.engine = engine
-        self.spares = Mutex(buffers)
-        self.preparedBuffers = !buffers.isEmpty
+        self.id = id
+        self.mark = mark
         self.keysPerDatabase = keysPerDatabase
         self.sequence = sequence
         self.keyCount = keyCount
         self.changesAtCapture = changes
         self.createdAt = createdAt
         self.databases = engine.databases
-        self.results = Mutex(Array(repeating: nil, count: Engine.shardCount))
     }
 
-    /// Captures shard `index`. Called by ``Shard/prepareForChange()`` with that shard's lock held, before its holder
-    /// changes anything: by a command, or by ``take(_:)`` on the snapshot thread (`bySnapshot`).
-    ///
-    /// Under the lock only a raw copy of the shard's tables and slab memory is taken (``ShardImage``), plus the
-    /// serialized records of its collection values (objects are mutable and shared by reference, so they cannot be
-    /// copied by `memcpy`). The string records are serialized from the copy later, without the lock.
-    func captureShard(_ index: Int, bySnapshot: Bool = false) {
-        if cancelled.load(ordering: .relaxed) { return }
-        let start = Self.nanoseconds()
+    var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+
+    /// Shard `index` as it was at the capture point, copied now in slices (the lock is held for one slice at a
+    /// time) together with the entries commands took before changing them. Each shard is handed out once; nil if
+    /// it was handed out already or the capture was cancelled.
+    /// - Parameters:
+    ///   - index: The shard.
+    ///   - betweenSlices: Runs after each slice but the last, with no lock held (tests change the keyspace there).
+    public func take(_ index: Int, betweenSlices: () -> Void = {}) -> CapturedShard? {
         let shard = engine.shards[index]
-        var image: ShardImage? = nil
-        if shard.tables.contains(where: { $0.count > 0 }) {
-            let copy = spares.withLock { $0.popLast() } ?? ShardImage()
-            copy.capture(shard)
-            copiedBytes.add(copy.bytes, ordering: .relaxed)
-            image = copy
-        }
-        var records: [UInt8] = []
-        if shard.objectBytes != 0 {
-            var keys = 0
-            var scratch = ByteBuffer()
-            for db in 0..<shard.tables.count {
-                let table = shard.tables[db]
-                guard table.count > 0 else { continue }
-                for slot in 0..<table.capacity where table.isLive(slot) {
-                    let entry = shard.entry(table, slot)
-                    guard entry.type != .string else { continue }
-                    SnapshotRecord.appendKey(db: db, entry: entry, to: &records, scratch: &scratch)
-                    keys += 1
-                }
+        let copied = spares.withLock { $0.popLast() } ?? CaptureRecords()
+        var result: CapturedShard? = nil
+        while true {
+            copied.reserve(Self.sliceReserve)
+            shard.lock.lock()
+            guard let state = shard.capture, state.owner === self, !state.handedOut, !isCancelled else {
+                shard.lock.unlock()
+                break
             }
-            capturedKeys.add(keys, ordering: .relaxed)
-        }
-        results.withLock { results in
-            // After a cancel the copy is dropped (and freed with the last reference to it).
-            if !cancelled.load(ordering: .relaxed) { results[index] = CapturedShard(records: records, image: image) }
-        }
-        if !bySnapshot { capturedByCommands.add(1, ordering: .relaxed) }
-        let elapsed = Self.nanoseconds() - start
-        var longest = longestInline.load(ordering: .relaxed)
-        while elapsed > longest {
-            let (done, current) = longestInline.compareExchange(expected: longest, desired: elapsed, ordering: .relaxed)
+            let start = Self.nanoseconds()
+            let done = state.copy(shard, into: copied, budget: slotsPerSlice)
+            if done {
+                state.handedOut = true
+                result = CapturedShard(index: index, copied: copied, preserved: state.preserved)
+                state.preserved = nil
+            }
+            let elapsed = Self.nanoseconds() - start
+            shard.lock.unlock()
+            sliceCount.add(1, ordering: .relaxed)
+            Self.raise(longestSlice, to: elapsed)
             if done { break }
-            longest = current
+            betweenSlices()
         }
+        if let result {
+            copiedBytes.add(result.copied.count + (result.preserved?.count ?? 0), ordering: .relaxed)
+        } else {
+            copied.removeAll()
+            keep(copied)
+        }
+        return result
     }
 
-    /// Gets a spare buffer big enough for shard `index` ready (allocated and its pages touched) while the shard is
-    /// not locked, so that ``take(_:)`` only copies. Does nothing if the shard is captured already.
-    public func prepare(_ index: Int) {
-        let shard = engine.shards[index]
-        let needed: Int = shard.lock.withLock {
-            shard.lock.pendingCapture === self ? ShardImage.bytesNeeded(for: shard) : 0
-        }
-        guard needed > 0, !cancelled.load(ordering: .relaxed) else { return }
-        let image = spares.withLock { spares -> ShardImage? in
-            if let fitting = spares.firstIndex(where: { $0.capacity >= needed }) {
-                // Put the fitting one last, where ``captureShard(_:bySnapshot:)`` takes from.
-                spares.swapAt(fitting, spares.count - 1)
-                return nil
-            }
-            return spares.popLast()
-        }
-        guard let image else { return }
-        image.reserve(needed)
-        spares.withLock { $0.append(image) }
-    }
-
-    /// Shard `index` as captured: copied now under its lock if no command has copied it yet. Each shard is handed
-    /// out once; nil if it was handed out already or the capture was cancelled.
-    public func take(_ index: Int) -> CapturedShard? {
-        let shard = engine.shards[index]
-        shard.lock.lock()
-        if let capture = shard.lock.pendingCapture {
-            shard.lock.pendingCapture = nil
-            capture.captureShard(index, bySnapshot: capture === self)
-        }
-        shard.lock.unlock()
-        let captured = results.withLock { results in
-            let captured = results[index]
-            results[index] = nil
-            return captured
-        }
-        if index == Engine.shardCount - 1 { engine.capturing.store(false, ordering: .relaxed) }
-        return captured
-    }
-
-    /// Appends the records of a captured shard to `out`: its collection records, then a record per string entry
-    /// from the copy. Whenever `out` holds at least `flushBytes`, `flush` is called with it (and it is cleared
-    /// afterwards, keeping its capacity); the caller writes what is left at the end.
+    /// Appends the records of a copied shard to `out`. Whenever `out` holds at least `flushBytes`, `flush` is called
+    /// with it (and it is cleared afterwards, keeping its capacity); the caller writes what is left at the end.
     public func serialize(
         _ captured: CapturedShard,
         into out: inout [UInt8],
         flushBytes: Int = 1 << 20,
         flush: (inout [UInt8]) throws -> Void
     ) rethrows {
-        out.append(contentsOf: captured.records)
-        guard let image = captured.image else { return }
-        var keys = 0
         var scratch = ByteBuffer()
-        for table in image.tables {
-            let slots = image.slots(table)
-            for slot in 0..<table.capacity where slots[slot] > KeyTable.deletedSlot {
-                let entry = image.entry(slots[slot])
-                guard entry.type == .string else { continue }
-                SnapshotRecord.appendKey(db: table.db, entry: entry, to: &out, scratch: &scratch)
+        for records in [captured.copied, captured.preserved] {
+            guard let records else { continue }
+            var keys = 0
+            try records.forEach { db, entry, object in
+                SnapshotRecord.appendKey(db: db, entry: entry, object: object, to: &out, scratch: &scratch)
                 keys += 1
                 if out.count >= flushBytes {
                     capturedKeys.add(keys, ordering: .relaxed)
@@ -272,20 +261,20 @@ public final class KeyspaceCapture: @unchecked Sendable {
                     out.removeAll(keepingCapacity: true)
                 }
             }
+            capturedKeys.add(keys, ordering: .relaxed)
         }
-        capturedKeys.add(keys, ordering: .relaxed)
     }
 
-    /// Gives a serialized shard's buffer back for the next shard (or frees it).
+    /// Ends the capture of a serialized shard (its commands no longer check for the snapshot) and keeps its buffer
+    /// for the next shard.
     public func recycle(_ captured: CapturedShard) {
-        guard let image = captured.image, !cancelled.load(ordering: .relaxed) else { return }
-        spares.withLock { spares in
-            if spares.count < Self.spareLimit { spares.append(image) }
-        }
+        let shard = engine.shards[captured.index]
+        shard.lock.withLock { end(shard) }
+        captured.copied.removeAll()
+        keep(captured.copied)
     }
 
-    /// The records of shard `index`, capturing it now (under its lock) if no one has yet, and serializing its string
-    /// entries from the copy outside the lock. Each shard's bytes are handed out once.
+    /// The records of shard `index`, copied now in slices and serialized. Each shard's bytes are handed out once.
     public func takeShard(_ index: Int) -> [UInt8] {
         guard let captured = take(index) else { return [] }
         var out: [UInt8] = []
@@ -294,36 +283,104 @@ public final class KeyspaceCapture: @unchecked Sendable {
         return out
     }
 
-    /// Abandons the capture: shards not serialized yet are skipped when next locked, copies already taken are freed.
+    /// Abandons the capture. Every shard's walk is still completed (in slices, copying nothing), so that every entry
+    /// carries the capture's mark, which the next capture relies on; copies already taken are freed.
     public func cancel() {
         cancelled.store(true, ordering: .relaxed)
-        engine.capturing.store(false, ordering: .relaxed)
-        results.withLock { results in
-            results = Array(repeating: nil, count: Engine.shardCount)
+        for shard in engine.shards {
+            var done = false
+            while !done {
+                shard.lock.lock()
+                if let state = shard.capture, state.owner === self {
+                    state.preserved = nil
+                    done = state.copy(shard, into: nil, budget: slotsPerSlice)
+                    if done { end(shard) }
+                } else {
+                    done = true
+                }
+                shard.lock.unlock()
+            }
         }
         spares.withLock { $0.removeAll() }
     }
 
-    /// Frees the spare buffers (once every shard is taken).
+    /// Frees the spare buffers (once every shard is serialized).
     public func releaseBuffers() {
         spares.withLock { $0.removeAll() }
     }
 
+    /// Ends `shard`'s capture (under its lock).
+    private func end(_ shard: Shard) {
+        guard let state = shard.capture, state.owner === self else { return }
+        shard.capture = nil
+        if openShards.subtract(1, ordering: .relaxed).newValue == 0 {
+            engine.capturing.store(false, ordering: .relaxed)
+        }
+    }
+
+    private func keep(_ records: CaptureRecords) {
+        guard !isCancelled else { return }
+        spares.withLock { spares in
+            if spares.count < Self.spareLimit { spares.append(records) }
+        }
+    }
+
+    // MARK: Called under a shard's lock by ShardCapture
+
+    func noteFinish(_ nanoseconds: Int) {
+        finishedByCommands.add(1, ordering: .relaxed)
+        Self.raise(longestFinish, to: nanoseconds)
+    }
+
+    func notePreserved(_ nanoseconds: Int) {
+        preservedKeys.add(1, ordering: .relaxed)
+        if nanoseconds > 0 { Self.raise(longestPreserve, to: nanoseconds) }
+    }
+
+    func noteRestart() {
+        restartCount.add(1, ordering: .relaxed)
+    }
+
+    // MARK: Statistics
+
     /// Key records serialized so far.
     public var keysCaptured: Int { capturedKeys.load(ordering: .relaxed) }
 
-    /// Bytes of shard memory copied so far.
+    /// Bytes of entries copied so far.
     public var bytesCopied: Int { copiedBytes.load(ordering: .relaxed) }
 
-    /// Whether copy buffers for every shard were made ready before the capture point.
-    public var copiedAhead: Bool { preparedBuffers }
+    /// Keys a command (or an expiry or eviction) took before changing them.
+    public var keysTakenByCommands: Int { preservedKeys.load(ordering: .relaxed) }
 
-    /// Shards copied by a command about to change them (rather than by the snapshot thread).
-    public var shardsCapturedByCommands: Int { capturedByCommands.load(ordering: .relaxed) }
+    /// Shards whose remaining copy a keyless write made at once under its lock.
+    public var shardsFinishedByCommands: Int { finishedByCommands.load(ordering: .relaxed) }
 
-    /// The longest single shard capture under its lock, in nanoseconds: the most a lock holder waited for the
-    /// capture.
-    public var longestShardCaptureNanoseconds: Int { longestInline.load(ordering: .relaxed) }
+    /// Lock holds of the copying thread (slices).
+    public var slices: Int { sliceCount.load(ordering: .relaxed) }
+
+    /// Times a table walk restarted because the table was rebuilt meanwhile.
+    public var restarts: Int { restartCount.load(ordering: .relaxed) }
+
+    /// The longest slice of the copying thread under a shard lock, in nanoseconds.
+    public var longestSliceNanoseconds: Int { longestSlice.load(ordering: .relaxed) }
+
+    /// The longest time a command spent under a lock on the capture's behalf (taking a key whose collection it had
+    /// to copy, or finishing a shard for a keyless write), in nanoseconds.
+    public var longestCommandPauseNanoseconds: Int {
+        max(longestFinish.load(ordering: .relaxed), longestPreserve.load(ordering: .relaxed))
+    }
+
+    /// The longest single lock hold the capture caused, in nanoseconds: the most a lock waiter waited for it.
+    public var longestShardCaptureNanoseconds: Int { max(longestSliceNanoseconds, longestCommandPauseNanoseconds) }
+
+    static func raise(_ atomic: borrowing Atomic<Int>, to value: Int) {
+        var current = atomic.load(ordering: .relaxed)
+        while value > current {
+            let (done, seen) = atomic.compareExchange(expected: current, desired: value, ordering: .relaxed)
+            if done { break }
+            current = seen
+        }
+    }
 
     static func nanoseconds() -> Int {
         var ts = timespec()
@@ -332,46 +389,166 @@ public final class KeyspaceCapture: @unchecked Sendable {
     }
 }
 
-/// Copy buffers made ready before a capture begins (``Engine/makeCaptureBuffers()``), so that no shard copy, by the
-/// snapshot or by a command, waits for memory to be allocated and mapped.
-public final class CaptureBuffers: @unchecked Sendable {
-    let images: [ShardImage]
-    /// Bytes allocated.
-    public let bytes: Int
+/// One shard's part of a ``KeyspaceCapture``: where the copying thread's walk stands, and the entries commands
+/// took before changing them. Read and changed only under the shard's lock (``Shard/capture``).
+final class ShardCapture {
+    let owner: KeyspaceCapture
+    /// The walk: database and slot of the next slot to visit, and the table's generation when last visited.
+    private var db = 0
+    private var slot = 0
+    private var generation = 0
+    /// Every slot visited: no entry of the shard is left untaken.
+    private(set) var walked = false
+    /// The copy was handed to the snapshot (``KeyspaceCapture/take(_:)``).
+    var handedOut = false
+    /// Objects pinned by the walk and maybe still referenced by an entry (0: no entry needs checking).
+    private var pinned = 0
+    /// Entries taken by commands (and a keyless write's remaining copy), in the same form as the walk's copy.
+    var preserved: CaptureRecords?
 
-    init(images: [ShardImage]) {
-        self.images = images
-        self.bytes = images.reduce(0) { $0 + $1.capacity }
+    init(owner: KeyspaceCapture) {
+        self.owner = owner
+    }
+
+    /// Visits up to `budget` slots (a copied entry counts one more per 64 bytes), copying each entry not yet taken
+    /// into `records` (nil: only marks it) and marking it taken. Returns whether the walk is complete.
+    func copy(_ shard: Shard, into records: CaptureRecords?, budget: Int) -> Bool {
+        guard !walked else { return true }
+        let mark = owner.mark
+        var remaining = budget
+        let tables = shard.tables
+        while db < tables.count {
+            let table = tables[db]
+            if slot > 0 && table.generation != generation {
+                // Rebuilt since the last slice: entries may have moved behind the cursor. Walk it again; the
+                // entries already taken carry the mark and are skipped.
+                slot = 0
+                owner.noteRestart()
+            }
+            generation = table.generation
+            if table.count > 0 {
+                let capacity = table.capacity
+                while slot < capacity {
+                    if remaining <= 0 { return false }
+                    remaining -= 1
+                    if table.isLive(slot) {
+                        let entry = shard.entry(table, slot)
+                        let flags = entry.flags
+                        if flags & Entry.capturedFlag != mark {
+                            if let records {
+                                var object: CollectionObject? = nil
+                                if flags & 0x07 != ValueType.string.rawValue {
+                                    let held = entry.object
+                                    held.snapshotPin = owner.id
+                                    pinned += 1
+                                    object = held
+                                }
+                                remaining -= records.append(db: db, entry: entry, object: object) >> 6
+                            }
+                            entry.flags = (flags & ~Entry.capturedFlag) | mark
+                        }
+                    }
+                    slot += 1
+                }
+            }
+            db += 1
+            slot = 0
+        }
+        walked = true
+        return true
+    }
+
+    /// Takes the entry of `key` in every database of `shard` before a command changes it.
+    @inline(__always)
+    func preserve(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64) {
+        if walked && pinned == 0 { return }
+        let tables = shard.tables
+        for db in 0..<tables.count {
+            let table = tables[db]
+            guard table.count > 0 else { continue }
+            let slot = table.find(key, hash: hash, slab: shard.slab)
+            if slot >= 0 { preserve(shard, db: db, slot: slot) }
+        }
+    }
+
+    /// Takes the entry in `slot` of `db` before it is changed or removed: its bytes (and a copy of its collection)
+    /// if the walk has not taken it yet; if the walk holds its collection, the entry gets a copy of it.
+    func preserve(_ shard: Shard, db: Int, slot: Int) {
+        if walked && pinned == 0 { return }
+        let entry = shard.entry(shard.tables[db], slot)
+        let flags = entry.flags
+        let mark = owner.mark
+        if flags & Entry.capturedFlag != mark {
+            entry.flags = (flags & ~Entry.capturedFlag) | mark
+            if owner.isCancelled { return }
+            let records = preserved ?? CaptureRecords()
+            preserved = records
+            if entry.type == .string {
+                records.append(db: db, entry: entry, object: nil)
+                owner.notePreserved(0)
+            } else {
+                let start = KeyspaceCapture.nanoseconds()
+                records.append(db: db, entry: entry, object: entry.object.copy())
+                owner.notePreserved(KeyspaceCapture.nanoseconds() - start)
+            }
+        } else if pinned > 0 && entry.type != .string {
+            unpin(shard, entry)
+        }
+    }
+
+    /// Swaps a copy of the entry's collection into it if the walk holds the object for the snapshot.
+    private func unpin(_ shard: Shard, _ entry: Entry) {
+        let object = entry.object
+        guard object.snapshotPin == owner.id else { return }
+        let start = KeyspaceCapture.nanoseconds()
+        let copy = object.copy()
+        copy.chargedBytes = object.chargedBytes
+        let reference = UInt(bitPattern: Unmanaged.passRetained(copy).toOpaque())
+        entry.value.baseAddress!.storeBytes(of: reference, as: UInt.self)
+        // The entry's reference; the snapshot's copy holds its own.
+        Unmanaged.passUnretained(object).release()
+        pinned -= 1
+        owner.notePreserved(KeyspaceCapture.nanoseconds() - start)
+    }
+
+    /// For a write that cannot name its keys: completes the walk now (into the side buffer) and gives every entry
+    /// whose collection the walk holds a copy, so that nothing the snapshot still needs can change.
+    func finish(_ shard: Shard) {
+        if walked && pinned == 0 { return }
+        let start = KeyspaceCapture.nanoseconds()
+        if !walked {
+            let records = owner.isCancelled ? nil : (preserved ?? CaptureRecords())
+            preserved = records
+            _ = copy(shard, into: records, budget: .max)
+        }
+        if pinned > 0 {
+            for table in shard.tables where table.count > 0 {
+                for slot in 0..<table.capacity where table.isLive(slot) {
+                    let entry = shard.entry(table, slot)
+                    if entry.type != .string { unpin(shard, entry) }
+                }
+            }
+            pinned = 0
+        }
+        owner.noteFinish(KeyspaceCapture.nanoseconds() - start)
     }
 }
 
 extension Engine {
-    /// One pre-faulted copy buffer per shard with keys, sized to the shard now (plus slack), for
-    /// ``beginCapture(buffers:_:)``. Each shard is locked only to read its size; the allocation and the first touch
-    /// of every page happen outside the locks, on the calling thread (the snapshotter runs it at idle priority).
-    public func makeCaptureBuffers() -> CaptureBuffers {
-        var images: [ShardImage] = []
-        for shard in shards {
-            let needed = shard.lock.withLock { ShardImage.bytesNeeded(for: shard) }
-            guard needed > 0 else { continue }
-            let image = ShardImage()
-            image.reserve(needed)
-            images.append(image)
-        }
-        return CaptureBuffers(images: images)
-    }
-
     /// Starts a point-in-time capture of the keyspace.
     ///
-    /// Locks every shard (in index order) for as long as `atCapturePoint` and a key count take, marks each shard
-    /// "capture pending" and returns; the shards are serialized afterwards (see ``KeyspaceCapture``).
-    /// - Parameters:
-    ///   - buffers: Copy buffers made ready beforehand (``makeCaptureBuffers()``); without them, buffers are allocated
-    ///     as shards are copied and reused from shard to shard.
-    ///   - atCapturePoint: Runs with every shard locked, so no change can be applied or journaled meanwhile;
-    ///     returns the journal sequence number the capture corresponds to (and may start a new journal segment).
-    public func beginCapture(buffers: CaptureBuffers? = nil, _ atCapturePoint: () -> UInt64) -> KeyspaceCapture {
-        withAllShards {
+    /// Locks every shard (in index order) for as long as `atCapturePoint`, a key count and flipping each shard's
+    /// capture mark take, and returns; the shards are copied afterwards (see ``KeyspaceCapture``).
+    /// - Parameter atCapturePoint: Runs with every shard locked, so no change can be applied or journaled
+    ///   meanwhile; returns the journal sequence number the capture corresponds to (and may start a new journal
+    ///   segment).
+    public func beginCapture(_ atCapturePoint: () -> UInt64) -> KeyspaceCapture {
+        var id = captureIDs.wrappingAdd(1, ordering: .relaxed).newValue
+        if id == 0 { id = captureIDs.wrappingAdd(1, ordering: .relaxed).newValue }  // 0: an object not pinned
+        return withAllShards {
+            // A capture left running (never finished nor cancelled) is abandoned: its walk completes first, so that
+            // every entry carries its mark (reentrant locks: every shard is held here).
+            if let previous = shards.lazy.compactMap({ $0.capture }).first?.owner { previous.cancel() }
             let sequence = atCapturePoint()
             var keys = 0
             var changes = 0
@@ -383,18 +560,58 @@ extension Engine {
                 }
                 changes &+= shard.changes
             }
+            // Every shard carries the same mark (a capture always leaves every entry with its mark).
+            let mark = shards[0].captureMark ^ Entry.capturedFlag
             let capture = KeyspaceCapture(
                 engine: self,
+                id: id,
+                mark: mark,
                 sequence: sequence,
                 keyCount: keys,
                 changes: changes,
                 createdAt: clock.milliseconds(),
-                keysPerDatabase: perDatabase,
-                buffers: buffers?.images ?? []
+                keysPerDatabase: perDatabase
             )
-            for shard in shards { shard.lock.pendingCapture = capture }
+            for shard in shards {
+                shard.captureMark = mark
+                shard.capture = ShardCapture(owner: capture)
+            }
             capturing.store(true, ordering: .relaxed)
             return capture
+        }
+    }
+
+    /// The dispatcher's hook while a capture runs, with the command's shards locked: the keys the command names are
+    /// taken by the capture before it changes them; a command that cannot name its keys (keyless, movable keys, or
+    /// one that may serve a blocked BLMOVE, which pushes to a key it does not name) makes the capture finish the
+    /// shards it holds instead.
+    @inline(never)
+    func prepareCapture(_ entry: CommandRegistry.Entry, _ arguments: [ByteBuffer], _ mask: UInt64) {
+        var whole: UInt64 = 0
+        if entry.movableKeys || entry.firstKey <= 0 {
+            whole = mask
+        } else if blocking.moveEntries.load(ordering: .relaxed) > 0 {
+            whole = blocking.moveTargets(of: mask)
+        }
+        if whole != 0 {
+            var m = whole
+            while m != 0 {
+                let shard = shards[m.trailingZeroBitCount]
+                // Held already (the dispatcher's or EXEC's locks): reentrant.
+                shard.lock.withLock { shard.prepareForChange() }
+                m &= m - 1
+            }
+            return
+        }
+        guard entry.firstKey < arguments.count else { return }
+        let last = entry.lastKey < 0 ? arguments.count + entry.lastKey : min(entry.lastKey, arguments.count - 1)
+        var i = entry.firstKey
+        while i <= last {
+            arguments[i].withUnsafeReadableBytes { key in
+                let hash = hasher.hash(key)
+                shard(for: hash).prepareToChange(key: key, hash: hash)
+            }
+            i += max(1, entry.keyStep)
         }
     }
 

@@ -43,13 +43,30 @@ final class Shard: @unchecked Sendable {
         self.randomState = UInt64(index + 1) &* 0x9E37_79B9_7F4A_7C15
     }
 
-    /// Serializes this shard for a snapshot still waiting for it, before the caller (holding the lock) changes it.
+    /// The snapshot copying this shard, while one does (see ``KeyspaceCapture``). Under the lock.
+    @exclusivity(unchecked) var capture: ShardCapture?
+    /// The capture mark new entries get (``Entry/capturedFlag`` or 0): the mark of the last capture begun.
+    @exclusivity(unchecked) var captureMark: UInt8 = 0
+
+    /// Before the caller (holding the lock) changes `key` (in any database): a snapshot still copying this shard
+    /// takes the key's entry first (and a collection it holds is swapped for a copy if the snapshot holds it).
+    @inline(__always)
+    func prepareToChange(key: UnsafeRawBufferPointer, hash: UInt64) {
+        if let capture { capture.preserve(self, key: key, hash: hash) }
+    }
+
+    /// Before the caller (holding the lock) changes or removes the entry in `slot` of `db` (see
+    /// ``prepareToChange(key:hash:)``).
+    @inline(__always)
+    func prepareToChange(db: Int, slot: Int) {
+        if let capture { capture.preserve(self, db: db, slot: slot) }
+    }
+
+    /// Before the caller (holding the lock) changes keys it cannot name beforehand (a keyless write such as
+    /// FLUSHDB or SWAPDB): a snapshot still copying this shard finishes copying it now.
     @inline(__always)
     func prepareForChange() {
-        if let capture = lock.pendingCapture {
-            lock.pendingCapture = nil
-            capture.captureShard(index)
-        }
+        if let capture { capture.finish(self) }
     }
 
     @inline(__always)
@@ -207,7 +224,8 @@ final class Shard: @unchecked Sendable {
                     key: key,
                     valueLength: valueLength,
                     expiry: expiry,
-                    access: access
+                    access: access,
+                    mark: captureMark
                 )
                 fill(entry.value)
                 if expiry != nil { table.volatileCount += 1 }
@@ -222,7 +240,8 @@ final class Shard: @unchecked Sendable {
             key: key,
             valueLength: valueLength,
             expiry: expiry,
-            access: access
+            access: access,
+            mark: captureMark
         )
         fill(entry.value)
         if expiry != nil { table.volatileCount += 1 }

@@ -11,10 +11,6 @@ import Synchronization
 /// record happen atomically, in the same order for every key), and the command's body locks the same shards again
 /// through the ordinary key helpers; reentrancy makes that second acquisition a counter increment.
 ///
-/// A snapshot in progress leaves a ``pendingCapture`` on the locks of the shards it has not serialized yet: whoever
-/// is about to change such a shard (a write command, an expiry or eviction; see ``Shard/prepareForChange()``)
-/// serializes it first, so every shard is captured exactly as it was when the snapshot began. Readers do not.
-///
 /// The mutex is Synchronization's `Mutex` (a futex word taken with one compare-and-exchange, inlined) rather than
 /// a `pthread_mutex_t`, whose lock and unlock are calls into libc of some 30 instructions each.
 final class ShardLock: @unchecked Sendable {
@@ -24,8 +20,6 @@ final class ShardLock: @unchecked Sendable {
     private var depth = 0
     /// The shard this lock guards.
     let shardIndex: Int
-    /// The snapshot still waiting to serialize this shard. Read and written only under the lock.
-    var pendingCapture: KeyspaceCapture?
 
     init(shardIndex: Int = 0) {
         self.shardIndex = shardIndex
