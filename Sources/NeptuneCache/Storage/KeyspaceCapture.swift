@@ -116,7 +116,7 @@ public enum SnapshotRecord {
 ///   into its entry first, so the snapshot's object never changes while the writing thread serializes it.
 /// - **Keyless writes** (FLUSHDB, SWAPDB, commands with movable keys, or a write that serves a blocked BLMOVE)
 ///   cannot name their keys beforehand: they make the copier's remaining work for the shards they lock at once
-///   (``Shard/prepareForChange()``), under those locks, as the older shard-granular capture did.
+///   (``Shard/prepareForChange()``), under those locks.
 ///
 /// Each key existing at the capture point is therefore taken exactly once, as it was at ``sequence``.
 ///
