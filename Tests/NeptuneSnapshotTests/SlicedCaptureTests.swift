@@ -143,7 +143,7 @@ import Testing
         #expect(capture.keysCaptured == capture.keyCount)
         #expect(capture.keysTakenByCommands > 0)
         #expect(capture.shardsFinishedByCommands == 0)
-        if slotsPerSlice == 3 { #expect(capture.restarts > 10) }
+        if slotsPerSlice == 3 { #expect(capture.restarts > 0) }
         let restored = try Self.load(records, count: capture.keyCount, clock: clock)
         #expect(Self.dump(restored) == expected)
         #expect(Self.dump(engine) != expected)
