@@ -209,17 +209,19 @@ public final class NeptuneStore: Sendable {
     // MARK: Keys
 
     /// Deletes keys; returns how many existed.
+    /// - Throws: Redis's `MISCONF` error (a ``CommandError``) if the store is durable and its journal failed: the
+    ///   deletion is then not acknowledged.
     @discardableResult
-    public func delete(_ keys: [UInt8]..., db: Int = 0) -> Int {
+    public func delete(_ keys: [UInt8]..., db: Int = 0) throws -> Int {
         guard engine.journal == nil && !engine.isCapturing else {
-            return execute([Array("DEL".utf8)] + keys, db: db).intValue ?? 0
+            return try Self.unwrap(execute([Array("DEL".utf8)] + keys, db: db)) { $0.intValue }
         }
         return keys.reduce(0) { $0 + (engine.deleteKey($1, db: db) ? 1 : 0) }
     }
 
     @discardableResult
-    public func delete(_ key: String, db: Int = 0) -> Int {
-        delete(Array(key.utf8), db: db)
+    public func delete(_ key: String, db: Int = 0) throws -> Int {
+        try delete(Array(key.utf8), db: db)
     }
 
     /// Whether `key` exists.
@@ -309,13 +311,11 @@ public final class NeptuneStore: Sendable {
     }
 
     /// Removes every key of `db`, or of every database when `db` is nil.
-    public func flush(db: Int? = nil) {
+    /// - Throws: Redis's `MISCONF` error (a ``CommandError``) if the store is durable and its journal failed.
+    public func flush(db: Int? = nil) throws {
         guard engine.journal == nil && !engine.isCapturing else {
-            if let db {
-                _ = execute(["FLUSHDB"], db: db)
-            } else {
-                _ = execute(["FLUSHALL"])
-            }
+            let reply = db.map { execute(["FLUSHDB"], db: $0) } ?? execute(["FLUSHALL"])
+            _ = try Self.unwrap(reply) { $0.stringValue }
             return
         }
         if let db { engine.flush(db: db) } else { engine.flushAll() }

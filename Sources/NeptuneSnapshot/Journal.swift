@@ -17,7 +17,11 @@ import Synchronization
 /// reply waits (``whenDurable(_:_:)``) for the fsync that covers its record, so concurrent clients share fsyncs and
 /// throughput grows with the number of clients. Under `everysec` and `no`, ``durableSequence`` is the last record
 /// *written* to the file (handed to the kernel, as Redis's AOF `write` before it replies): a server reply waits for
-/// that, so a kill -9 loses no acknowledged write; only power loss can lose the unsynced tail.
+/// that, so a kill -9 loses no acknowledged write; only power loss can lose the unsynced tail. There the waiting
+/// thread (an event loop, or an embedded store's caller) usually writes the pending records itself
+/// (``writeBuffered(upTo:wait:)``, into the page cache, never waiting for an fsync), as Redis writes its AOF buffer
+/// on its event loop: no hand-off to the writer thread and back. The writer thread fsyncs once a second, writes
+/// records nobody waits for, and writes for event loops while one of their writes was slow (``slowInlineWrite``).
 ///
 /// A failed write or fsync is never retried: the journal stops accepting writes (the engine answers
 /// `-MISCONF ...`), waiting replies are told their records are not durable, and reads keep working.
@@ -35,8 +39,14 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     public let policy: FsyncPolicy
     private let logger: Logger
     private let fileSystem: any DurableFileSystem
-    /// The segment being appended to; replaced only by the writer thread (``startSegment(_:)``).
+    /// The segment being appended to; written with `fileLock` held (by the writer thread or an inline writer,
+    /// ``writeBuffered(upTo:wait:)``), replaced only by the writer thread (``startSegment(_:)``).
     private var file: any DurableFile
+    /// Held while records are taken from `pending` and written to `file`, so writes stay in sequence order. Lock
+    /// order: `fileLock`, then `mutex`.
+    private let fileLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    /// The records being written (guarded by `fileLock`).
+    private var writeBuffer: [UInt8] = []
 
     // State shared with the writer thread, guarded by `mutex`; `condition` wakes the writer.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -48,6 +58,12 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// `wakeThreshold`: appenders signal once per batch, not once per record.
     private var writerSleeping = false
     private var wakeThreshold = 1
+    /// The writer sleeps with no deadline (under `everysec`, nothing was left to fsync when it went to sleep).
+    private var writerWaitsForever = false
+    /// Something was written since the last fsync started.
+    private var unsynced = false
+    /// When the last `everysec` fsync started (monotonic nanoseconds).
+    private var lastSync = Journal.monotonicNanoseconds()
     private var nextSequence: UInt64
     private var waiters: [(sequence: UInt64, callback: @Sendable (Bool) -> Void)] = []
     private var stopping = false
@@ -64,6 +80,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let fsyncs = Atomic<Int>(0)
     private let written = Atomic<Int>(0)
+    /// Event loops do not write inline before this monotonic time (nanoseconds); see ``slowInlineWrite``.
+    private let inlineSuspendedUntil = Atomic<Int64>(0)
 
     /// fsyncs done so far (INFO).
     public var fsyncCount: Int { fsyncs.load(ordering: .relaxed) }
@@ -88,6 +106,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         self.durable = Atomic(nextSequence &- 1)
         // Initialized first: deinit destroys them even when opening the file below fails.
         pthread_mutex_init(mutex, nil)
+        pthread_mutex_init(fileLock, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
@@ -140,7 +159,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     deinit {
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
+        pthread_mutex_destroy(fileLock)
         mutex.deallocate()
+        fileLock.deallocate()
         condition.deallocate()
     }
 
@@ -201,11 +222,15 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         return "MISCONF Errors writing to the AOF file: \(failure?.reason ?? "unknown error")"
     }
 
-    /// Under `always`, blocks until record `sequence` is on stable storage; under `everysec` and `no` the record
-    /// is handed to the writer thread and this returns at once (as those policies promise no more).
+    /// Blocks until record `sequence` is as durable as the policy promises a server's reply: under `always` on
+    /// stable storage (the writer thread's fsync, shared by concurrent callers), under `everysec` and `no`
+    /// written to the file (in the kernel: a crash of the process cannot lose it). Under `everysec` and `no` the
+    /// calling thread writes the pending records itself (``writeBuffered(upTo:wait:)``), so the call costs one
+    /// `write` and no thread hand-off.
+    /// - Returns: false if the journal failed (or was closed) before the record was durable.
     public func waitUntilDurable(_ sequence: UInt64) -> Bool {
-        guard policy == .always else { return healthy.load(ordering: .relaxed) }
         if sequence <= durable.load(ordering: .acquiring) { return true }
+        if let written = writeBuffered(upTo: sequence, wait: true) { return written }
         let done = DispatchSemaphore(value: 0)
         let outcome = Atomic<Bool>(false)
         whenDurable(sequence) { ok in
@@ -229,7 +254,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
 
     /// Calls `callback(true)` once record `sequence` is durable (under `everysec` and `no`: written, see
     /// ``durableSequence``), or `callback(false)` if the journal fails first. Under `everysec` and `no` a waiter
-    /// makes the writer thread write at once instead of collecting records for ``lazyWriteInterval``.
+    /// makes the writer thread write at once instead of collecting records for ``lazyWriteInterval`` (try
+    /// ``writeBuffered(upTo:wait:)`` first: it saves the hand-off).
     /// The callback runs on the writer thread (or at once): hop to your own executor.
     public func whenDurable(_ sequence: UInt64, _ callback: @escaping @Sendable (Bool) -> Void) {
         if sequence <= durable.load(ordering: .acquiring) {
@@ -265,7 +291,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         pthread_cond_signal(condition)
         pthread_mutex_unlock(mutex)
         if let thread { pthread_join(thread, nil) }
+        pthread_mutex_lock(fileLock)
         file.close()
+        pthread_mutex_unlock(fileLock)
         // A write that raced with close may have appended after the writer's last batch: it is not durable.
         pthread_mutex_lock(mutex)
         finished = true
@@ -283,148 +311,308 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// at most about one fsync's duration, within these bounds (nanoseconds).
     static let gatherWindowBounds: ClosedRange<Int64> = 20_000...2_000_000
 
-    /// Under `everysec` and `no`, while no reply waits for the journal (an embedded store's writes, or records
-    /// appended while the writer was busy and whose replies are not flushed yet): records are written to the file
-    /// at most this long (nanoseconds) after the previous write, or once this many bytes are pending, so that a
-    /// busy store makes one `write` per millisecond instead of one per record, and appenders rarely wake the
-    /// writer. A waiter (``whenDurable(_:_:)``) ends the delay, and records that find the writer idle are written
-    /// at once: a server reply waits for its record's write.
+    /// Under `everysec` and `no`, records nobody waits for (a server's records whose replies are written inline
+    /// by ``writeBuffered(upTo:wait:)`` leave nothing behind; these are records appended while such a write ran,
+    /// or engine deletions by expiry) are written by the writer thread at most this long (nanoseconds) after it
+    /// noticed them, or once this many bytes are pending, so that appenders wake it at most about once per
+    /// interval. A waiter (``whenDurable(_:_:)``) ends the delay.
     static let lazyWriteInterval: Int64 = 1_000_000
     static let lazyWriteBytes = 1 << 20
 
+    /// Whether `always` segments are preallocated (``preallocationChunk``); `NEPTUNE_JOURNAL_PREALLOCATE=0` turns
+    /// it off, for A/B measurements only.
+    static let preallocates: Bool = {
+        guard let text = getenv("NEPTUNE_JOURNAL_PREALLOCATE") else { return true }
+        return String(cString: text) != "0"
+    }()
+
     private func run() {
-        var lastSync = Self.monotonicNanoseconds()
-        var lastWrite: Int64 = 0
-        var unsynced = false
         // Under `always`: how far the segment is preallocated (``preallocationChunk``).
         var reservedEnd = 0
-        var batch: [UInt8] = []
         // Under `always`: gather the released clients' next records until `gatherTarget` are pending or the
         // deadline passes.
         var gatherTarget = 0
         var gatherDeadline: Int64 = 0
+        if policy == .always && Self.preallocates {
+            // Before the first record, so that the first client does not wait for the zeros.
+            pthread_mutex_lock(fileLock)
+            reserveSpace(upTo: file.size + Self.preallocationChunk, &reservedEnd)
+            pthread_mutex_unlock(fileLock)
+        }
         while true {
             pthread_mutex_lock(mutex)
-            // Under `everysec` and `no`: records that arrive while the writer idles are written at once (their
-            // reply is about to wait for them); only records that pile up behind a write are collected lazily.
-            var wokeIdle = false
+            // Under `everysec` and `no`: records that no reply waits for are collected for ``lazyWriteInterval``.
+            var noticed: Int64 = 0
             while !stopping && rotation == nil {
                 if pendingRecords == 0 {
-                    wokeIdle = true
+                    noticed = 0
                     if policy == .everysec && unsynced {
                         // Sleep for the rest of the second, or until records come.
                         let deadline = lastSync + 1_000_000_000
                         if Self.monotonicNanoseconds() >= deadline { break }
                         waitLocked(threshold: 1, until: deadline)
                     } else {
+                        writerWaitsForever = true
                         waitLocked(threshold: 1, until: nil)
+                        writerWaitsForever = false
                     }
                 } else if pendingRecords < gatherTarget, Self.monotonicNanoseconds() < gatherDeadline {
                     waitLocked(threshold: gatherTarget, until: gatherDeadline)
-                } else if policy != .always, !wokeIdle, waiters.isEmpty, pending.count < Self.lazyWriteBytes,
-                    Self.monotonicNanoseconds() < lastWrite + Self.lazyWriteInterval
-                {
-                    // No reply waits for these records: collect more of them into one write.
-                    waitLocked(threshold: Int.max, until: lastWrite + Self.lazyWriteInterval)
+                } else if policy != .always, waiters.isEmpty, pending.count < Self.lazyWriteBytes {
+                    // No reply waits for these records (an event loop or an embedded writer may write them
+                    // itself): collect more of them into one write, for at most the lazy interval.
+                    let now = Self.monotonicNanoseconds()
+                    if noticed == 0 { noticed = now }
+                    if now >= noticed + Self.lazyWriteInterval { break }
+                    waitLocked(threshold: Int.max, until: noticed + Self.lazyWriteInterval)
                 } else {
                     break
                 }
             }
-            swap(&batch, &pending)
-            let records = pendingRecords
-            pendingRecords = 0
-            let split = rotation
-            rotation = nil
-            let lastSequence = nextSequence &- 1
-            let finishing = stopping && batch.isEmpty
-            let failed = failure != nil
+            let finishing = stopping
             pthread_mutex_unlock(mutex)
-            if failed {
-                batch.removeAll(keepingCapacity: true)
-                if stopping { return }
-                continue
-            }
-            do throws(FileSystemError) {
-                if let split {
-                    // Finish the old segment (its records complete and durable), then switch.
-                    if split.offset > 0 {
-                        try file.append(Array(batch[0..<split.offset]))
-                        written.add(split.offset, ordering: .relaxed)
-                        unsynced = true
-                    }
-                    if unsynced {
-                        try file.sync()
-                        fsyncs.add(1, ordering: .relaxed)
-                        unsynced = false
-                    }
-                    let next = try Self.openSegment(
-                        split.path,
-                        fileSystem: fileSystem,
-                        isNew: !fileSystem.fileExists(split.path)
+            let records = writeBatch(reservedEnd: &reservedEnd)
+            if let records, policy == .always {
+                if records.published {
+                    gatherTarget = records.stillPending + records.count
+                    gatherDeadline = records.fsyncEnd + min(
+                        max(records.fsyncEnd - records.fsyncStart, Self.gatherWindowBounds.lowerBound),
+                        Self.gatherWindowBounds.upperBound
                     )
-                    file.close()
-                    file = next
-                    reservedEnd = 0
-                    pthread_mutex_lock(mutex)
-                    currentPath = split.path
-                    pthread_mutex_unlock(mutex)
-                    batch.removeFirst(split.offset)
                 }
-                if policy == .always && file.size + batch.count > reservedEnd {
-                    reserveSpace(upTo: file.size + batch.count + Self.preallocationChunk, &reservedEnd)
+                if !finishing && Self.preallocates && file.size + Self.preallocationChunk / 2 > reservedEnd {
+                    // Off the commit path: the replies of this batch are on their way already.
+                    pthread_mutex_lock(fileLock)
+                    reserveSpace(upTo: file.size + Self.preallocationChunk, &reservedEnd)
+                    pthread_mutex_unlock(fileLock)
                 }
-                if !batch.isEmpty {
-                    try file.append(batch)
-                    written.add(batch.count, ordering: .relaxed)
-                    unsynced = true
-                }
-                let now = Self.monotonicNanoseconds()
-                lastWrite = now
-                switch policy {
-                case .always:
-                    if unsynced {
-                        try file.sync()
-                        fsyncs.add(1, ordering: .relaxed)
-                        unsynced = false
-                        let done = Self.monotonicNanoseconds()
-                        let window = min(max(done - now, Self.gatherWindowBounds.lowerBound), Self.gatherWindowBounds.upperBound)
-                        gatherDeadline = done + window
-                    }
-                case .everysec:
-                    if unsynced && (now - lastSync >= 1_000_000_000 || stopping) {
-                        try file.sync()
-                        fsyncs.add(1, ordering: .relaxed)
-                        unsynced = false
-                        lastSync = now
-                    }
-                case .no:
-                    if stopping && unsynced {
-                        try file.sync()
-                        unsynced = false
-                    }
-                }
-                if !batch.isEmpty || !unsynced {
-                    let stillPending = publish(durable: policy == .always && unsynced ? nil : lastSequence)
-                    gatherTarget = policy == .always ? stillPending + records : 0
-                }
-            } catch {
-                fail(error)
-                if stopping { return }
             }
-            // Keep the buffer's capacity for the next batch, unless a burst made it huge.
-            if batch.capacity > 16 << 20 {
-                batch = []
-            } else {
-                batch.removeAll(keepingCapacity: true)
+            if finishing {
+                pthread_mutex_lock(mutex)
+                let done = pending.isEmpty && rotation == nil
+                pthread_mutex_unlock(mutex)
+                if done || failure != nil { return }
             }
-            if finishing { return }
         }
     }
+
+    /// What one ``writeBatch(reservedEnd:)`` did.
+    private struct BatchResult {
+        var count: Int
+        var published: Bool
+        var stillPending: Int
+        var fsyncStart: Int64
+        var fsyncEnd: Int64
+    }
+
+    /// The writer thread's turn: takes the pending records (the file lock held, so no inline writer interleaves),
+    /// performs a requested segment switch, writes them, fsyncs as the policy says and publishes them.
+    /// - Returns: nil if the journal has failed.
+    private func writeBatch(reservedEnd: inout Int) -> BatchResult? {
+        pthread_mutex_lock(fileLock)
+        pthread_mutex_lock(mutex)
+        swap(&writeBuffer, &pending)
+        let records = pendingRecords
+        pendingRecords = 0
+        let split = rotation
+        rotation = nil
+        let lastSequence = nextSequence &- 1
+        let failed = failure != nil
+        let now = Self.monotonicNanoseconds()
+        // Under `everysec`: fsync when a second has passed since the last one (or at close).
+        let syncNow: Bool
+        switch policy {
+        case .always: syncNow = true
+        case .everysec: syncNow = stopping || now - lastSync >= 1_000_000_000
+        case .no: syncNow = stopping
+        }
+        pthread_mutex_unlock(mutex)
+        if failed {
+            writeBuffer.removeAll(keepingCapacity: true)
+            pthread_mutex_unlock(fileLock)
+            return nil
+        }
+        var result = BatchResult(count: records, published: false, stillPending: 0, fsyncStart: 0, fsyncEnd: 0)
+        do throws(FileSystemError) {
+            if let split {
+                // Finish the old segment (its records complete and durable), then switch.
+                if split.offset > 0 {
+                    try file.append(Array(writeBuffer[0..<split.offset]))
+                    written.add(split.offset, ordering: .relaxed)
+                }
+                try file.sync()
+                fsyncs.add(1, ordering: .relaxed)
+                let next = try Self.openSegment(
+                    split.path,
+                    fileSystem: fileSystem,
+                    isNew: !fileSystem.fileExists(split.path)
+                )
+                file.close()
+                file = next
+                reservedEnd = 0
+                pthread_mutex_lock(mutex)
+                currentPath = split.path
+                pthread_mutex_unlock(mutex)
+                writeBuffer.removeFirst(split.offset)
+            }
+            if policy == .always && Self.preallocates && file.size + writeBuffer.count > reservedEnd {
+                // A burst outran the space reserved ahead (or a new segment): reserve before writing.
+                reserveSpace(upTo: file.size + writeBuffer.count + Self.preallocationChunk, &reservedEnd)
+            }
+            if !writeBuffer.isEmpty {
+                try file.append(writeBuffer)
+                written.add(writeBuffer.count, ordering: .relaxed)
+                pthread_mutex_lock(mutex)
+                unsynced = true
+                pthread_mutex_unlock(mutex)
+            }
+            releaseWriteBuffer()
+            var ready: [@Sendable (Bool) -> Void] = []
+            if policy == .always {
+                // Nobody else writes under `always`: the fsync covers everything written.
+                result.fsyncStart = Self.monotonicNanoseconds()
+                try syncIfNeeded()
+                result.fsyncEnd = Self.monotonicNanoseconds()
+                (ready, result.stillPending) = markDurable(lastSequence)
+                result.published = true
+                pthread_mutex_unlock(fileLock)
+            } else {
+                // Written: as durable as `everysec` and `no` promise. The fsync runs without the file lock, so
+                // inline writers keep writing meanwhile; everything written before it starts is covered.
+                (ready, result.stillPending) = markDurable(lastSequence)
+                result.published = true
+                pthread_mutex_unlock(fileLock)
+                if syncNow {
+                    pthread_mutex_lock(mutex)
+                    lastSync = now
+                    pthread_mutex_unlock(mutex)
+                    try syncIfNeeded()
+                }
+            }
+            for callback in ready { callback(true) }
+        } catch {
+            releaseWriteBuffer()
+            pthread_mutex_unlock(fileLock)
+            fail(error)
+            return nil
+        }
+        return result
+    }
+
+    /// fsyncs the file if something was written since the last fsync. Call it from the writer thread only.
+    private func syncIfNeeded() throws(FileSystemError) {
+        pthread_mutex_lock(mutex)
+        let needed = unsynced
+        unsynced = false
+        pthread_mutex_unlock(mutex)
+        guard needed else { return }
+        do {
+            try file.sync()
+        } catch {
+            pthread_mutex_lock(mutex)
+            unsynced = true
+            pthread_mutex_unlock(mutex)
+            throw error
+        }
+        fsyncs.add(1, ordering: .relaxed)
+    }
+
+    /// Keeps ``writeBuffer``'s capacity for the next batch, unless a burst made it huge. The file lock held.
+    private func releaseWriteBuffer() {
+        if writeBuffer.capacity > 16 << 20 {
+            writeBuffer = []
+        } else {
+            writeBuffer.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Under `everysec` and `no`: writes the pending records up to at least `sequence` on the calling thread, as
+    /// Redis writes its AOF buffer on its event loop before replying, unless they are written already. The write
+    /// goes to the page cache and never waits for an fsync (the writer thread fsyncs without the file lock).
+    /// Records of other threads pending at that moment are written too (one `write` for all of them).
+    /// - Parameters:
+    ///   - sequence: The record that must be written.
+    ///   - wait: Whether to wait for the file while another thread writes to it; if false (an event loop), a busy
+    ///     file returns nil at once.
+    /// - Returns: true once the record is written (``durableSequence`` covers it), false if the journal failed,
+    ///   nil if the caller must wait with ``whenDurable(_:_:)`` instead (under `always`, the file busy without
+    ///   `wait`, or a segment switch pending).
+    public func writeBuffered(upTo sequence: UInt64, wait: Bool) -> Bool? {
+        guard policy != .always else { return nil }
+        if sequence <= durable.load(ordering: .acquiring) { return true }
+        var started: Int64 = 0
+        if wait {
+            pthread_mutex_lock(fileLock)
+        } else {
+            started = Self.monotonicNanoseconds()
+            if started < inlineSuspendedUntil.load(ordering: .relaxed) || pthread_mutex_trylock(fileLock) != 0 {
+                return nil
+            }
+        }
+        if sequence <= durable.load(ordering: .acquiring) {
+            pthread_mutex_unlock(fileLock)
+            return true
+        }
+        pthread_mutex_lock(mutex)
+        if failure != nil || finished {
+            pthread_mutex_unlock(mutex)
+            pthread_mutex_unlock(fileLock)
+            return false
+        }
+        if rotation != nil || stopping {
+            pthread_mutex_unlock(mutex)
+            pthread_mutex_unlock(fileLock)
+            return nil
+        }
+        swap(&writeBuffer, &pending)
+        pendingRecords = 0
+        let lastSequence = nextSequence &- 1
+        unsynced = true
+        // Under `everysec` a writer asleep with nothing unsynced must wake to fsync within the second.
+        let wakeWriter = policy == .everysec && writerWaitsForever && writerSleeping
+        if wakeWriter { writerSleeping = false }
+        pthread_mutex_unlock(mutex)
+        if wakeWriter { pthread_cond_signal(condition) }
+        do throws(FileSystemError) {
+            try file.append(writeBuffer)
+        } catch {
+            releaseWriteBuffer()
+            pthread_mutex_unlock(fileLock)
+            fail(error)
+            return false
+        }
+        written.add(writeBuffer.count, ordering: .relaxed)
+        releaseWriteBuffer()
+        let (ready, _) = markDurable(lastSequence)
+        pthread_mutex_unlock(fileLock)
+        for callback in ready { callback(true) }
+        if !wait {
+            let took = Self.monotonicNanoseconds() - started
+            if took > Self.slowInlineWrite {
+                // The disk holds writes up (dirty-page throttling, a stalled device): stop blocking event loops.
+                inlineSuspendedUntil.store(started + took + Self.inlineSuspension, ordering: .relaxed)
+                logger.warning(
+                    "a journal write took too long on an event loop (disk busy?): the journal thread writes for a while",
+                    metadata: ["milliseconds": "\(took / 1_000_000)", "file": "\(path)"]
+                )
+            }
+        }
+        return true
+    }
+
+    /// An event loop's inline write (``writeBuffered(upTo:wait:)`` without `wait`) that takes longer than this
+    /// (nanoseconds) suspends inline writes from event loops for ``inlineSuspension``: the journal thread writes
+    /// meanwhile, so a disk that stalls writes into the page cache stalls an event loop for one write, not for
+    /// every one.
+    static let slowInlineWrite: Int64 = 2_000_000
+    static let inlineSuspension: Int64 = 10_000_000_000
 
     /// Under `always`, segments are preallocated this far ahead of their data (zeros written and fsynced once per
     /// chunk; see ``DurableFile/preallocate(upTo:)``): the fdatasync that each group commit waits for then writes
     /// only data blocks, no file size or block allocation, which on ext4 halves its latency. Recovery skips the
-    /// zeros after the last record, and closing a segment cuts them off.
+    /// zeros after the last record, and closing a segment cuts them off. The writer extends the reservation
+    /// after publishing a batch once less than half a chunk is left, so the zeros are rarely written while a
+    /// client waits.
     public static let preallocationChunk = 4 << 20
 
     /// Preallocates the segment up to `length`. A failure (a full disk) only stops preallocating this segment:
@@ -456,25 +644,25 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         writerSleeping = false
     }
 
-    /// Publishes `sequence` as durable and runs the callbacks it satisfies.
-    /// - Returns: The records pending at that moment (appended since the batch was taken).
-    @discardableResult
-    private func publish(durable sequence: UInt64?) -> Int {
-        guard let sequence else { return 0 }
+    /// Publishes `sequence` as durable (call it with the file lock held, so publications never go backwards)
+    /// and returns the callbacks it satisfies, for the caller to run once it released the lock, and the records
+    /// pending at that moment (appended since the batch was taken).
+    private func markDurable(_ sequence: UInt64) -> (ready: [@Sendable (Bool) -> Void], stillPending: Int) {
         durable.store(sequence, ordering: .releasing)
         pthread_mutex_lock(mutex)
         let stillPending = pendingRecords
         var ready: [@Sendable (Bool) -> Void] = []
-        waiters.removeAll { waiter in
-            if waiter.sequence <= sequence {
-                ready.append(waiter.callback)
-                return true
+        if !waiters.isEmpty {
+            waiters.removeAll { waiter in
+                if waiter.sequence <= sequence {
+                    ready.append(waiter.callback)
+                    return true
+                }
+                return false
             }
-            return false
         }
         pthread_mutex_unlock(mutex)
-        for callback in ready { callback(true) }
-        return stillPending
+        return (ready, stillPending)
     }
 
     private func fail(_ error: FileSystemError) {

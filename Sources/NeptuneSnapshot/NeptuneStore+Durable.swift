@@ -10,8 +10,9 @@ extension NeptuneStore {
         /// keep data, as Redis keeps only its RDB file.
         public var appendonly: Bool
         /// `appendfsync`: under ``Journal/FsyncPolicy/always`` a write returns only once it is on stable storage
-        /// (concurrent writers share fsyncs); under `everysec` at most about a second of writes can be lost on
-        /// power loss; under `no` the operating system decides when data reaches the disk.
+        /// (concurrent writers share fsyncs); under `everysec` and `no` once it is written to the journal file, and
+        /// at most about a second of writes (`everysec`) can be lost on power loss; under `no` the operating system
+        /// decides when data reaches the disk.
         public var appendfsync: Journal.FsyncPolicy
         /// `appenddirname`: the journal's directory inside the data directory.
         public var appendDirectoryName: String
@@ -95,10 +96,15 @@ extension NeptuneStore {
     /// `neptune-server` does at start), then journals every write and takes snapshots by the save rules. Call
     /// ``NeptuneStore/close()`` when done.
     ///
-    /// Writes are acknowledged as `options.appendfsync` promises: under `always`, `set`, `increment`, `delete`
-    /// and `execute` of a write command return only after the change is on stable storage, so they block the
-    /// calling thread for an fsync (call them off event loops); many threads writing at once share fsyncs.
-    /// If the journal fails (a full or failing disk), writes throw Redis's `MISCONF` error and reads keep working.
+    /// Writes are acknowledged as a server acknowledges them under `options.appendfsync`: under `always`, `set`,
+    /// `increment`, `delete` and `execute` of a write command return only after the change is on stable storage,
+    /// so they block the calling thread for an fsync (call them off event loops); many threads writing at once
+    /// share fsyncs. Under `everysec` and `no` they return once the change is written to the journal file (one
+    /// `write` into the page cache, made on the calling thread and shared with the other threads' pending
+    /// changes): a crash of the process loses no write that returned, a power loss up to about a second of them
+    /// under `everysec`. If the journal fails (a full or failing disk), the write that hit the failure and every
+    /// later one throw Redis's `MISCONF` error (`delete` and `flush` report it as an error reply through
+    /// ``NeptuneStore/execute(_:db:)``), and reads keep working.
     ///
     /// ```swift
     /// let store = try NeptuneStore.open(directory: "/var/lib/myapp", options: .init(appendfsync: .always))

@@ -222,7 +222,7 @@ final class RecordingJournal: MutationJournal {
         try store.set("a", "1", ttl: .seconds(5))
         #expect(try store.set("a", "2", condition: .ifAbsent) == false)
         #expect(try store.increment("n", by: 3) == 3)
-        #expect(store.delete("a") == 1)
+        #expect(try store.delete("a") == 1)
         #expect(journal.commands == [
             ["SET", "a", "1", "PXAT", String(clock.milliseconds() + 5000)], ["INCRBY", "n", "3"], ["DEL", "a"],
         ])

@@ -4,7 +4,7 @@ import Testing
 
 /// White-box tests of the compact storage against a Dictionary oracle.
 @Suite struct KeyTableTests {
-    @Test func randomOperationsMatchDictionary() {
+    @Test func randomOperationsMatchDictionary() throws {
         let engine = Engine(clock: ManualClock(), hashSeed: 42)
         let store = NeptuneStore(engine: engine)
         var oracle: [[UInt8]: [UInt8]] = [:]
@@ -18,7 +18,7 @@ import Testing
                 #expect((try? store.set(key, value)) == true)
                 oracle[key] = value
             case 5..<8:
-                #expect(store.delete(key) == (oracle.removeValue(forKey: key) == nil ? 0 : 1))
+                #expect(try store.delete(key) == (oracle.removeValue(forKey: key) == nil ? 0 : 1))
             default:
                 #expect((try? store.get(key)) == oracle[key])
             }
@@ -88,14 +88,14 @@ import Testing
         #expect(total == 8_000)
     }
 
-    @Test func emptyingTheKeyspaceReturnsItsMemory() {
+    @Test func emptyingTheKeyspaceReturnsItsMemory() throws {
         let engine = Engine(clock: ManualClock())
         let store = NeptuneStore(engine: engine)
         let before = engine.statistics().memoryBytes
         for i in 0..<50_000 { _ = try? store.set("key:\(i)", "value-\(i)") }
         let loaded = engine.statistics().memoryBytes
         #expect(loaded > before + 50_000 * 24)
-        for i in 0..<50_000 { store.delete("key:\(i)") }
+        for i in 0..<50_000 { try store.delete("key:\(i)") }
         #expect(engine.keyCount(db: 0) == 0)
         #expect(engine.statistics().memoryBytes == before)
     }

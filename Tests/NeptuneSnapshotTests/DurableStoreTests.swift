@@ -24,7 +24,7 @@ import Testing
         try store.set("a", "1")
         try store.set("b", "2", ttl: .seconds(100))
         #expect(try store.increment("n", by: 5) == 5)
-        #expect(store.delete("b") == 1)
+        #expect(try store.delete("b") == 1)
         store.close()
         // After close, writes are refused and reads keep working.
         #expect(throws: CommandError.self) { try store.set("c", "3") }
@@ -95,7 +95,7 @@ import Testing
         for i in 0..<50 { try store.set("before-\(i)", "\(i)") }
         try store.saveSnapshot()
         for i in 0..<20 { try store.set("after-\(i)", "\(i)") }
-        #expect(store.delete("before-0") == 1)
+        #expect(try store.delete("before-0") == 1)
         let image = fileSystem.crash()  // no close: power loss
         #expect(image["\(Self.directory)/dump.nsnap"] != nil)
         #expect(image["\(Self.directory)/appendonlydir/journal.00000001"] == nil)

@@ -56,7 +56,11 @@ final class NeptuneMeasuredStore: MeasuredStore {
     }
 
     func delete(_ key: [UInt8]) {
-        self.store.delete(key)
+        do {
+            try self.store.delete(key)
+        } catch {
+            fatalError("DEL failed: \(error)")
+        }
     }
 
     var count: Int {

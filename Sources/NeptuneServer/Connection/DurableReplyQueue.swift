@@ -44,8 +44,13 @@ final class DurableReplyQueue: @unchecked Sendable {
     private func register() {
         registrationPending = false
         guard !callbackPending, !waiting.isEmpty else { return }
+        // Under `everysec` and `no` the loop writes the records itself when the journal file is free (one
+        // `write` into the page cache, as Redis does before replying; it never waits for the file or an fsync),
+        // so the replies leave without a hand-off to the journal thread and back.
         if wanted <= journal.durableSequence {
             release(durable: true)
+        } else if let written = journal.writeBuffered(upTo: wanted, wait: false) {
+            release(durable: written)
         } else {
             requestCallback()
         }
