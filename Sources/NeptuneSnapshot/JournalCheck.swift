@@ -28,6 +28,9 @@ public enum JournalCheck {
         public var validLength: Int
         /// Bytes of an incomplete final record (a write cut short by a crash), or 0.
         public var tornBytes: Int
+        /// Zeros after the last record: space preallocated under `appendfsync always` and not used yet (a server
+        /// stopped without closing the segment), which recovery cuts off silently; not damage.
+        public var unusedBytes: Int = 0
         /// Damage before the end of the segment, if any.
         public var corruption: JournalFormat.Corruption?
         /// Records after the damage whose framing and checksums still verify (a best-effort count of what a
@@ -108,6 +111,9 @@ public enum JournalCheck {
                         ? ": torn tail at offset \(segment.validLength) (\(segment.tornBytes) bytes of an incomplete "
                             + "record; the server cuts it off at start)"
                         : ": CORRUPT at offset \(segment.validLength): incomplete record in a segment that is not the last"
+                } else if segment.unusedBytes > 0 {
+                    line += ": ok (\(segment.unusedBytes) bytes of preallocated zeros after the last record, at offset "
+                        + "\(segment.validLength); the server cuts them off at start)"
                 } else {
                     line += ": ok"
                 }
@@ -194,6 +200,7 @@ public enum JournalCheck {
             }
             segment.validLength = walk.validLength
             segment.tornBytes = walk.tornBytes
+            segment.unusedBytes = walk.unusedBytes
             segment.corruption = walk.corruption
             if walk.corruption != nil {
                 segment.readableRecordsAfterDamage = readableRecords(bytes, after: walk.validLength)

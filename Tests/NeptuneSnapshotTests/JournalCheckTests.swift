@@ -81,6 +81,39 @@ import Testing
         #expect(recovered.records == 2)
     }
 
+    /// A segment a server left preallocated (stopped without closing it under `appendfsync always`): the zeros
+    /// after the last record are reported as unused space, not damage, and need no repair; damage before valid
+    /// records stays corruption even with zeros after them, and the zeros are not counted as readable records.
+    @Test func preallocatedZerosAreReportedAsUnusedSpace() throws {
+        let data = Self.segment(1...4)
+        let zeros = [UInt8](repeating: 0, count: 8192)
+        let clean = FaultyFileSystem(files: [Self.first: data + zeros])
+        let report = try JournalCheck.inspect(paths: [Self.first], fileSystem: clean)
+        #expect(!report.isCorrupt && !report.hasTornTail && report.repair == nil)
+        #expect(report.records == 4)
+        #expect(report.segments.first?.unusedBytes == zeros.count)
+        #expect(report.description.contains("ok (8192 bytes of preallocated zeros after the last record, at offset \(data.count)"))
+
+        // The last record torn inside the zeros: a torn tail, cut back to the third record.
+        var torn = data + zeros
+        torn[data.count - 2] ^= 0x55
+        let tornReport = try JournalCheck.inspect(paths: [Self.first], fileSystem: FaultyFileSystem(files: [Self.first: torn]))
+        #expect(tornReport.hasTornTail && !tornReport.isCorrupt)
+        #expect(tornReport.records == 3)
+        #expect(tornReport.repair?.length == Self.segment(1...3).count)
+
+        // The second record damaged, two valid ones after it, then zeros: corruption, and the two are counted.
+        var damaged = data + zeros
+        damaged[Self.segment(1...1).count + 20] ^= 0xFF
+        let damagedReport = try JournalCheck.inspect(
+            paths: [Self.first], fileSystem: FaultyFileSystem(files: [Self.first: damaged])
+        )
+        #expect(damagedReport.isCorrupt)
+        #expect(damagedReport.segments.first?.corruption?.offset == Self.segment(1...1).count)
+        #expect(damagedReport.segments.first?.readableRecordsAfterDamage == 2)
+        #expect(damagedReport.repair?.droppedRecords == 2)
+    }
+
     @Test func sequenceGapBetweenSegmentsIsCorruption() throws {
         let fileSystem = FaultyFileSystem(files: [Self.first: Self.segment(1...3), Self.second: Self.segment(5...6)])
         let report = try JournalCheck.inspect(paths: [Self.first, Self.second], fileSystem: fileSystem)
