@@ -70,6 +70,10 @@ import Testing
     @Test func closedConnectionsLeaveTheRegistryAndTheCounters() async throws {
         let server = try await RunningServer.start()
         var observer = try await server.client()
+        // CLIENT INFO shows the socket's descriptor, as Redis does.
+        let info = try #require(try await observer.call("CLIENT", "INFO")?.stringValue)
+        let fd = info.split(separator: " ").first { $0.hasPrefix("fd=") }.flatMap { Int($0.dropFirst(3)) }
+        #expect((fd ?? -1) > 2)
         for _ in 0..<10 {
             var client = try await server.client()
             #expect(try await client.call("PING") == .simpleString("PONG"))

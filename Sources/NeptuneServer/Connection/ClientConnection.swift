@@ -10,6 +10,8 @@ public final class ClientConnection: @unchecked Sendable {
     public let address: String
     public let localAddress: String
     public let createdAt: Int64
+    /// The socket's file descriptor (CLIENT LIST's `fd`), -1 for a client without one.
+    let fd: Int32
     /// The peer's address (nil if the socket could not tell).
     let remoteAddress: SocketAddress?
     private let lock = NIOLock()
@@ -59,8 +61,9 @@ public final class ClientConnection: @unchecked Sendable {
         case skipCurrent = 3
     }
 
-    init(id: Int, remoteAddress: SocketAddress?, localAddress: SocketAddress?, now: Int64) {
+    init(id: Int, fd: Int32 = -1, remoteAddress: SocketAddress?, localAddress: SocketAddress?, now: Int64) {
         self.id = id
+        self.fd = fd
         self.remoteAddress = remoteAddress
         self.address = Self.format(remoteAddress)
         self.localAddress = Self.format(localAddress)
@@ -296,7 +299,7 @@ public final class ClientConnection: @unchecked Sendable {
             let age = max(0, (now - createdAt) / 1000)
             let idle = max(0, (now - lastInteraction) / 1000)
             let nameField = _name ?? ""
-            return "id=\(id) addr=\(address) laddr=\(localAddress) fd=-1 name=\(nameField) age=\(age) idle=\(idle) "
+            return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(nameField) age=\(age) idle=\(idle) "
                 + "flags=\(flags) db=\(_db) sub=\(_channels.count) psub=\(_patterns.count) ssub=0 "
                 + "multi=\(_multiCount) qbuf=\(_queryBufferBytes) qbuf-free=0 "
                 + "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "

@@ -105,6 +105,7 @@ final class RESPConnectionHandler {
         let loop = self.loop
         let client = ClientConnection(
             id: state.clients.makeID(),
+            fd: fd,
             remoteAddress: SocketAddresses.remote(of: fd),
             localAddress: SocketAddresses.local(of: fd),
             now: now

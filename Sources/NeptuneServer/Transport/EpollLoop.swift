@@ -79,19 +79,22 @@ final class EpollLoop: @unchecked Sendable {
 
     /// Runs `task` on the loop: at the end of the current iteration when called from the loop itself, otherwise
     /// as soon as the loop wakes (one eventfd write per burst of tasks). Tasks queued after ``stop()`` are dropped.
-    func execute(_ task: @escaping @Sendable () -> Void) {
+    /// - Returns: False if the task was dropped because the loop stopped.
+    @discardableResult
+    func execute(_ task: @escaping @Sendable () -> Void) -> Bool {
         if inEventLoop {
             localTasks.append(task)
-            return
-        }
-        let wake = remote.withLock { queue -> Bool in
-            guard !queue.stopped else { return false }
-            queue.tasks.append(task)
-            if queue.woken { return false }
-            queue.woken = true
             return true
         }
+        let (queued, wake) = remote.withLock { queue -> (Bool, Bool) in
+            guard !queue.stopped else { return (false, false) }
+            queue.tasks.append(task)
+            if queue.woken { return (true, false) }
+            queue.woken = true
+            return (true, true)
+        }
         if wake { signal() }
+        return queued
     }
 
     /// Runs `task` on the loop after `milliseconds`; the returned timer cancels it. Called on the loop.

@@ -153,8 +153,9 @@ final class EpollServer: @unchecked Sendable {
             let state = self.state
             if loop.inEventLoop {
                 loop.adopt(fd, state: state)
-            } else {
-                loop.execute { loop.adopt(fd, state: state) }
+            } else if !loop.execute({ loop.adopt(fd, state: state) }) {
+                // That loop is stopping (the server shuts down).
+                Glibc.close(fd)
             }
         }
     }
