@@ -332,6 +332,7 @@ public final class Snapshotter: @unchecked Sendable {
                     "longest-slice-us": "\(capture.longestSliceNanoseconds / 1000)",
                     "longest-command-pause-us": "\(capture.longestCommandPauseNanoseconds / 1000)",
                     "slices": "\(capture.slices)",
+                    "locked-us": "\(capture.lockedNanoseconds / 1000)",
                     "copied-mb": "\(capture.bytesCopied >> 20)",
                     "keys-taken-by-commands": "\(capture.keysTakenByCommands)",
                     "shards-finished-by-commands": "\(capture.shardsFinishedByCommands)",

@@ -39,9 +39,9 @@ import Testing
         return result
     }
 
-    /// Loads serialized records into a fresh engine.
-    static func load(_ records: [UInt8], count: Int, clock: ManualClock) throws -> Engine {
-        let restored = Engine(clock: clock)
+    /// Loads serialized records into a fresh engine, whose clock is at the capture's start (so no key has expired).
+    static func load(_ records: [UInt8], count: Int, clock _: ManualClock) throws -> Engine {
+        let restored = Engine(clock: ManualClock())
         var bytes = records
         bytes += SnapshotRecord.endMarker(count: UInt64(count))
         var keys = 0
@@ -65,6 +65,11 @@ import Testing
             if i % 10 == 1 { session.run("SADD", "s\(i % 40)", "m\(i)") }
             if i % 10 == 2 { session.run("ZADD", "z\(i % 40)", "\(i)", "m\(i)") }
             if i % 10 == 3 { session.run("RPUSH", "l\(i % 40)", "i\(i)") }
+        }
+        // Collections that expire during the capture (lazily, see ``change(_:step:keys:clock:)``).
+        for j in 0..<20 {
+            session.run("HSET", "eh\(j)", "a", "1", "b", "2")
+            session.run("PEXPIRE", "eh\(j)", "50000")
         }
         // One hash past the listpack limits (hashtable encoding).
         for f in 0..<300 { session.run("HSET", "wide", "field\(f)", String(repeating: "w", count: 80)) }
@@ -103,6 +108,11 @@ import Testing
             // Removes most keys, so that tables shrink (entries move).
             for j in 0..<keys where j % 5 != 0 { session.run("DEL", "k\(j)") }
             for j in 0..<keys where j % 5 != 0 { session.run("SET", "k\(j)", "back-\(step)") }
+        }
+        if step == 5 {
+            // The collections with a short expiry expire and are deleted as they are read.
+            clock.advance(milliseconds: 60_000)
+            for j in 0..<20 { session.run("HLEN", "eh\(j)") }
         }
         if step % 40 == 39 {
             // A key with a short expiry, then read once expired: deleted by lazy expiry.

@@ -12,7 +12,7 @@ extension Shard {
     /// Deletes the key in `slot` because it expired or was evicted, and counts it: ``deleteByEngine(_:_:)``
     /// journals a `DEL` (so replay never depends on the clock or on memory) and tells the keyspace observers.
     func deleteByEngine(_ db: Int, _ slot: Int, reason: EngineDeletion) {
-        prepareToChange(db: db, slot: slot)
+        prepareToChange(db: db, slot: slot, removing: true)
         switch reason {
         case .expired: expiredKeys += 1
         case .evicted: evictedKeys += 1

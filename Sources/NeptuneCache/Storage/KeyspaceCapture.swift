@@ -174,6 +174,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
     private let preservedKeys = Atomic<Int>(0)
     private let finishedByCommands = Atomic<Int>(0)
     private let sliceCount = Atomic<Int>(0)
+    private let slicesNanoseconds = Atomic<Int>(0)
     private let restartCount = Atomic<Int>(0)
 
     init(
@@ -226,6 +227,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
             let elapsed = Self.nanoseconds() - start
             shard.lock.unlock()
             sliceCount.add(1, ordering: .relaxed)
+            slicesNanoseconds.add(elapsed, ordering: .relaxed)
             Self.raise(longestSlice, to: elapsed)
             if done { break }
             betweenSlices()
@@ -358,6 +360,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Lock holds of the copying thread (slices).
     public var slices: Int { sliceCount.load(ordering: .relaxed) }
 
+    /// The time the copying thread held shard locks, in nanoseconds (all slices).
+    public var lockedNanoseconds: Int { slicesNanoseconds.load(ordering: .relaxed) }
+
     /// Times a table walk restarted because the table was rebuilt meanwhile.
     public var restarts: Int { restartCount.load(ordering: .relaxed) }
 
@@ -431,6 +436,7 @@ final class ShardCapture {
                 while slot < capacity {
                     if remaining <= 0 { return false }
                     remaining -= 1
+                    if slot & 15 == 0 { touchCells(shard, table, from: slot) }
                     if table.isLive(slot) {
                         let entry = shard.entry(table, slot)
                         let flags = entry.flags
@@ -458,6 +464,21 @@ final class ShardCapture {
         return true
     }
 
+    /// Reads the first byte of the cells of the 16 slots from `slot` on, one load independent of the next, so that
+    /// their cache misses overlap instead of coming one after another as the copy reaches each entry (entries are
+    /// scattered over the slab, in no relation to their slots).
+    @inline(__always)
+    private func touchCells(_ shard: Shard, _ table: KeyTable, from slot: Int) {
+        var sink: UInt8 = 0
+        for s in slot..<min(slot + 16, table.capacity) where table.isLive(s) {
+            sink |= shard.slab.pointer(table.ref(at: s)).load(as: UInt8.self)
+        }
+        touched = sink
+    }
+
+    /// Keeps ``touchCells(_:_:from:)``'s loads from being optimized away.
+    private var touched: UInt8 = 0
+
     /// Takes the entry of `key` in every database of `shard` before a command changes it.
     @inline(__always)
     func preserve(_ shard: Shard, key: UnsafeRawBufferPointer, hash: UInt64) {
@@ -471,9 +492,10 @@ final class ShardCapture {
         }
     }
 
-    /// Takes the entry in `slot` of `db` before it is changed or removed: its bytes (and a copy of its collection)
-    /// if the walk has not taken it yet; if the walk holds its collection, the entry gets a copy of it.
-    func preserve(_ shard: Shard, db: Int, slot: Int) {
+    /// Takes the entry in `slot` of `db` before it is changed or removed: its bytes (and a copy of its collection,
+    /// or the collection itself if the caller is `removing` the entry) if the walk has not taken it yet; if the walk
+    /// holds its collection and the entry stays, the entry gets a copy of it.
+    func preserve(_ shard: Shard, db: Int, slot: Int, removing: Bool = false) {
         if walked && pinned == 0 { return }
         let entry = shard.entry(shard.tables[db], slot)
         let flags = entry.flags
@@ -486,12 +508,16 @@ final class ShardCapture {
             if entry.type == .string {
                 records.append(db: db, entry: entry, object: nil)
                 owner.notePreserved(0)
+            } else if removing {
+                // Nothing changes an object once its entry is gone: the snapshot keeps the object itself.
+                records.append(db: db, entry: entry, object: entry.object)
+                owner.notePreserved(0)
             } else {
                 let start = KeyspaceCapture.nanoseconds()
                 records.append(db: db, entry: entry, object: entry.object.copy())
                 owner.notePreserved(KeyspaceCapture.nanoseconds() - start)
             }
-        } else if pinned > 0 && entry.type != .string {
+        } else if pinned > 0 && !removing && entry.type != .string {
             unpin(shard, entry)
         }
     }

@@ -55,11 +55,11 @@ final class Shard: @unchecked Sendable {
         if let capture { capture.preserve(self, key: key, hash: hash) }
     }
 
-    /// Before the caller (holding the lock) changes or removes the entry in `slot` of `db` (see
+    /// Before the caller (holding the lock) changes or removes (`removing`) the entry in `slot` of `db` (see
     /// ``prepareToChange(key:hash:)``).
     @inline(__always)
-    func prepareToChange(db: Int, slot: Int) {
-        if let capture { capture.preserve(self, db: db, slot: slot) }
+    func prepareToChange(db: Int, slot: Int, removing: Bool = false) {
+        if let capture { capture.preserve(self, db: db, slot: slot, removing: removing) }
     }
 
     /// Before the caller (holding the lock) changes keys it cannot name beforehand (a keyless write such as
