@@ -125,34 +125,132 @@ struct ByteKeyTable {
 
 /// Byte strings interned to dense IDs (an ID freed by removal is reused), found by borrowed bytes without
 /// allocating: document keys and tags.
+///
+/// Each ID has a 32-byte record: its length and, up to ``inlineLimit`` bytes, the bytes themselves (one cache line
+/// holds the record a lookup compares against); longer strings live in one shared byte arena. Interning and
+/// releasing allocate nothing per string (the arrays grow geometrically); a released string's arena bytes are left
+/// as garbage and the arena is compacted once garbage is more than half of it, so the cost stays amortized O(1).
+///
+/// The lookups are `mutating` although they change nothing: the interners live in `var` properties of classes,
+/// and a non-mutating call on such a property copies the struct first (retaining and releasing each of its four
+/// arrays), while a mutating one works in place. On the write path that is eight atomic operations per lookup.
 struct ByteInterner {
     private(set) var table = ByteKeyTable()
-    /// The bytes of each ID; nil for a free ID.
-    private(set) var bytes: [[UInt8]?] = []
+    /// Four words per ID: the length with ``liveBit`` (0 for a free ID), then the inline bytes or the arena offset.
+    private var records: [UInt64] = []
+    /// Bytes of the strings longer than ``inlineLimit``.
+    private var arena: [UInt8] = []
+    /// Arena bytes of released strings.
+    private var garbage = 0
     private var free: [UInt32] = []
+
+    static let inlineLimit = 24
+    private static let liveBit: UInt64 = 1 << 63
+    private static let lengthMask: UInt64 = 0xFFFF_FFFF
 
     /// Number of interned byte strings.
     var count: Int { table.count }
 
-    /// The ID of `key` (hashed to `hash` by ``ByteKeyTable/hash(_:)``), if interned.
+    /// Largest ID plus one.
+    var idBound: Int { records.count >> 2 }
+
+    /// Bytes in the arena, garbage included.
+    var arenaCount: Int { arena.count }
+
+    /// Whether `id` holds an interned string (rather than being free).
     @inline(__always)
-    func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32? {
-        table.find(hash: hash) { id in
-            bytes[Int(id)]!.withUnsafeBytes {
-                $0.count == key.count && (key.count == 0 || memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0)
+    mutating func isLive(_ id: UInt32) -> Bool {
+        Int(id) < idBound && records[Int(id) << 2] & Self.liveBit != 0
+    }
+
+    /// Calls `body` with each live ID, ascending.
+    mutating func forEachLive(_ body: (UInt32) throws -> Void) rethrows {
+        try records.withUnsafeBufferPointer { words in
+            var id: UInt32 = 0
+            var base = 0
+            while base < words.count {
+                if words[base] & Self.liveBit != 0 { try body(id) }
+                id += 1
+                base += 4
             }
         }
     }
 
-    /// Interns `key`, which is not interned yet, and returns its ID (a reused one, or `bytes.count - 1`).
+    /// Calls `body` with the bytes of the live ID `id`.
+    @inline(__always)
+    mutating func withBytes<R>(_ id: UInt32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try records.withUnsafeBytes { raw in
+            let base = Int(id) << 5
+            let length = Int(truncatingIfNeeded: raw.load(fromByteOffset: base, as: UInt64.self) & Self.lengthMask)
+            if length <= Self.inlineLimit {
+                return try body(UnsafeRawBufferPointer(rebasing: raw[(base + 8)..<(base + 8 + length)]))
+            }
+            let offset = Int(truncatingIfNeeded: raw.load(fromByteOffset: base + 8, as: UInt64.self))
+            return try arena.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+        }
+    }
+
+    /// A copy of the bytes of `id`, or nil if it is free.
+    mutating func bytes(_ id: UInt32) -> [UInt8]? {
+        guard isLive(id) else { return nil }
+        return withBytes(id) { Array($0) }
+    }
+
+    /// Whether the live ID `id` holds exactly `key`.
+    @inline(__always)
+    mutating func equals(_ id: UInt32, _ key: UnsafeRawBufferPointer) -> Bool {
+        withBytes(id) { stored in
+            stored.count == key.count && (key.count == 0 || memcmp(stored.baseAddress!, key.baseAddress!, key.count) == 0)
+        }
+    }
+
+    /// The ID of `key` (hashed to `hash` by ``ByteKeyTable/hash(_:)``), if interned.
+    @inline(__always)
+    mutating func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32? {
+        guard table.count > 0 else { return nil }
+        return records.withUnsafeBytes { raw in
+            arena.withUnsafeBytes { arena in
+                table.find(hash: hash) { id in
+                    let base = Int(id) << 5
+                    let length = Int(truncatingIfNeeded: raw.load(fromByteOffset: base, as: UInt64.self) & Self.lengthMask)
+                    guard length == key.count else { return false }
+                    if length == 0 { return true }
+                    let stored: UnsafeRawPointer
+                    if length <= Self.inlineLimit {
+                        stored = raw.baseAddress! + base + 8
+                    } else {
+                        stored = arena.baseAddress! + Int(truncatingIfNeeded: raw.load(fromByteOffset: base + 8, as: UInt64.self))
+                    }
+                    return memcmp(stored, key.baseAddress!, length) == 0
+                }
+            }
+        }
+    }
+
+    /// Interns `key`, which is not interned yet, and returns its ID (a reused one, or `idBound - 1`).
     mutating func add(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32 {
+        precondition(UInt64(key.count) < Self.lengthMask, "interned strings are shorter than 4 GiB")
         let id: UInt32
         if let reused = free.popLast() {
             id = reused
-            bytes[Int(id)] = Array(key)
         } else {
-            id = UInt32(bytes.count)
-            bytes.append(Array(key))
+            id = UInt32(idBound)
+            records.append(contentsOf: repeatElement(0, count: 4))
+        }
+        var offset = 0
+        if key.count > Self.inlineLimit {
+            if garbage > 65_536 && garbage * 2 > arena.count { compact() }
+            offset = arena.count
+            arena.append(contentsOf: key)
+        }
+        records.withUnsafeMutableBytes { raw in
+            let base = Int(id) << 5
+            raw.storeBytes(of: UInt64(key.count) | Self.liveBit, toByteOffset: base, as: UInt64.self)
+            if key.count <= Self.inlineLimit {
+                if key.count > 0 { (raw.baseAddress! + base + 8).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+            } else {
+                raw.storeBytes(of: UInt64(offset), toByteOffset: base + 8, as: UInt64.self)
+            }
         }
         table.insert(hash: hash, id: id)
         return id
@@ -161,14 +259,45 @@ struct ByteInterner {
     /// Frees `id`, whose bytes hash to `hash`.
     mutating func remove(_ id: UInt32, hash: UInt64) {
         table.remove(hash: hash, id: id)
-        bytes[Int(id)] = nil
+        let length = Int(truncatingIfNeeded: records[Int(id) << 2] & Self.lengthMask)
+        if length > Self.inlineLimit { garbage += length }
+        records[Int(id) << 2] = 0
         free.append(id)
+    }
+
+    /// Copies the live long strings into a new arena, dropping the garbage.
+    private mutating func compact() {
+        var packed: [UInt8] = []
+        packed.reserveCapacity(arena.count - garbage)
+        let old = arena
+        for id in 0..<idBound {
+            let base = id << 2
+            let word = records[base]
+            let length = Int(truncatingIfNeeded: word & Self.lengthMask)
+            guard word & Self.liveBit != 0, length > Self.inlineLimit else { continue }
+            let offset = Int(truncatingIfNeeded: records[base + 1])
+            records[base + 1] = UInt64(packed.count)
+            packed.append(contentsOf: old[offset..<(offset + length)])
+        }
+        arena = packed
+        garbage = 0
     }
 
     mutating func removeAll() {
         self = ByteInterner()
     }
 
-    /// Every ID is either interned or free.
-    var isConsistent: Bool { table.count + free.count == bytes.count }
+    /// Every ID is either interned or free, and the arena holds the long strings plus the garbage.
+    var isConsistent: Bool {
+        mutating get {
+            var live = 0
+            var long = 0
+            for id in 0..<idBound where isLive(UInt32(id)) {
+                live += 1
+                let length = Int(truncatingIfNeeded: records[id << 2] & Self.lengthMask)
+                if length > Self.inlineLimit { long += length }
+            }
+            return live == table.count && table.count + free.count == idBound && long + garbage == arena.count
+        }
+    }
 }

@@ -75,30 +75,35 @@ final class NumericStore {
 }
 
 /// A TAG field: each distinct tag interned to a dense tag ID with its sorted document-ID set, each document's tag
-/// IDs, and each document's raw value (for SORTBY).
+/// IDs, and each document's raw value where it differs from its tag (for SORTBY).
 ///
-/// The write path allocates nothing when a value does not change, and when a single-tag value changes it looks the
-/// new tag up by its bytes (a ``ByteKeyTable`` probe, no key array built) and moves the document between two
-/// posting lists; a tag whose list empties is released and its ID reused.
+/// The write path allocates nothing when a value does not change, nor when a single-tag value moves a document
+/// to a tag that exists: it looks the new tag up by its bytes (a ``ByteKeyTable`` probe, no key array built) and
+/// moves the document between two posting sets, each changed in place. A tag with one or two documents keeps them
+/// inline; a tag whose set empties is released (its bytes stay in the interner's arena until compaction) and its
+/// ID reused.
 final class TagStore {
     /// Tags interned to tag IDs.
     var tags = ByteInterner()
     /// Documents of each tag ID.
     var postings: [TagPosting] = []
-    /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`).
+    /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`), with ``keptRaw`` set
+    /// when its raw value is in `rawValues`.
     var documentTag: [UInt32] = []
     var multipleTags: [UInt32: [UInt32]] = [:]
-    /// Each document's raw value, kept only where it differs from its single tag's bytes (most values are one tag
-    /// already in normal form: no copy kept); see ``rawValue(_:)``.
-    var rawValues: [[UInt8]?] = []
+    /// The raw values that differ from their single tag's bytes (most values are one tag already in normal form:
+    /// no copy kept); see ``rawValue(_:)``.
+    var rawValues: [UInt32: [UInt8]] = [:]
     /// The normalized tag of the value being written (reused).
     private var scratch: [UInt8] = []
     let separator: UInt8
     let caseSensitive: Bool
     let indexed: Bool
 
-    static let none = UInt32.max
-    static let many = UInt32.max - 1
+    static let none: UInt32 = 0x7FFF_FFFF
+    static let many: UInt32 = 0x7FFF_FFFE
+    /// Flag of a `documentTag` entry whose document has its raw value in `rawValues`.
+    static let keptRaw: UInt32 = 0x8000_0000
 
     init(separator: UInt8, caseSensitive: Bool, indexed: Bool) {
         self.separator = separator
@@ -109,9 +114,8 @@ final class TagStore {
     /// Number of distinct tags indexed.
     var tagCount: Int { tags.count }
 
-    /// The bytes of a tag ID in use.
-    @inline(__always)
-    func bytes(_ id: UInt32) -> [UInt8] { tags.bytes[Int(id)]! }
+    /// A copy of the bytes of a tag ID in use.
+    func bytes(_ id: UInt32) -> [UInt8] { tags.bytes(id)! }
 
     func normalize(_ tag: [UInt8]) -> [UInt8] {
         var lo = 0
@@ -132,92 +136,122 @@ final class TagStore {
         let hash = ByteKeyTable.hash(tag)
         if let id = tags.find(tag, hash: hash) { return id }
         let id = tags.add(tag, hash: hash)
-        if Int(id) == postings.count { postings.append(.many(SortedBlockList())) }
+        if Int(id) == postings.count { postings.append(TagPosting()) }
         return id
     }
 
     private func release(_ id: UInt32) {
-        let hash = bytes(id).withUnsafeBytes { ByteKeyTable.hash($0) }
+        let hash = tags.withBytes(id) { ByteKeyTable.hash($0) }
         tags.remove(id, hash: hash)
-        postings[Int(id)] = .many(SortedBlockList())
+        postings[Int(id)] = TagPosting()
     }
+
+    /// The tag state of a document (``none``, ``many`` or a tag ID), without the ``keptRaw`` flag.
+    @inline(__always)
+    private func state(_ i: Int) -> UInt32 { documentTag[i] & ~Self.keptRaw }
 
     /// The tag IDs of a document, ascending.
     func tagIDs(of document: UInt32) -> [UInt32] {
         let i = Int(document)
         guard i < documentTag.count else { return [] }
-        switch documentTag[i] {
+        switch state(i) {
         case Self.none: return []
         case Self.many: return multipleTags[document] ?? []
         case let id: return [id]
         }
     }
 
+    /// Whether the document's raw value is kept apart (it differs from its single tag).
+    func keepsRawValue(_ document: UInt32) -> Bool {
+        let i = Int(document)
+        return i < documentTag.count && documentTag[i] & Self.keptRaw != 0
+    }
+
     /// A document's raw value (nil when it has none).
     func rawValue(_ document: UInt32) -> [UInt8]? {
         let i = Int(document)
-        guard i < rawValues.count else { return nil }
-        if let raw = rawValues[i] { return raw }
-        let tag = documentTag[i]
+        guard i < documentTag.count else { return nil }
+        if documentTag[i] & Self.keptRaw != 0 { return rawValues[document] }
+        let tag = state(i)
         return tag == Self.none || tag == Self.many ? nil : bytes(tag)
     }
 
     /// Whether `raw` is the document's current raw value (nil: no value).
+    @inline(__always)
     private func isCurrent(_ i: Int, _ raw: UnsafeRawBufferPointer?) -> Bool {
-        if let kept = rawValues[i] { return raw.map { r in kept.withUnsafeBytes { $0.elementsEqual(r) } } ?? false }
-        let tag = documentTag[i]
+        let entry = documentTag[i]
+        if entry & Self.keptRaw != 0 {
+            guard let raw, let kept = rawValues[UInt32(i)] else { return false }
+            return kept.withUnsafeBytes { $0.elementsEqual(raw) }
+        }
+        let tag = entry
         guard tag != Self.none else { return raw == nil }
         guard let raw, tag != Self.many else { return false }
-        return bytes(tag).withUnsafeBytes { $0.elementsEqual(raw) }
+        return tags.equals(tag, raw)
+    }
+
+    /// Sets or clears the document's kept raw value.
+    @inline(__always)
+    private func keepRaw(_ i: Int, _ raw: UnsafeRawBufferPointer?) {
+        if let raw {
+            rawValues[UInt32(i)] = Array(raw)
+            documentTag[i] |= Self.keptRaw
+        } else if documentTag[i] & Self.keptRaw != 0 {
+            rawValues[UInt32(i)] = nil
+            documentTag[i] &= ~Self.keptRaw
+        }
+    }
+
+    /// Sets the document's tag state, keeping its ``keptRaw`` flag.
+    @inline(__always)
+    private func setState(_ i: Int, _ tag: UInt32) {
+        documentTag[i] = (documentTag[i] & Self.keptRaw) | tag
     }
 
     func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
         let i = Int(document)
         if i >= documentTag.count {
             documentTag.append(contentsOf: repeatElement(Self.none, count: i + 1 - documentTag.count))
-            rawValues.append(contentsOf: repeatElement(nil, count: i + 1 - rawValues.count))
         }
         // The same raw value gives the same tags: nothing to do (a rewrite of the other fields).
         guard indexed else {
-            rawValues[i] = raw.map { Array($0) }
+            keepRaw(i, raw)
             return
         }
         if isCurrent(i, raw) { return }
-        let old = documentTag[i]
+        let old = state(i)
         // Fast path: a single ASCII tag (or a blank value) replacing a single tag (or none).
         if old != Self.many, let raw, let kind = normalizeSingle(raw) {
             let new = internSingle(kind, raw)
-            let keep = kind != .asIs
-            if keep || rawValues[i] != nil { rawValues[i] = keep ? Array(raw) : nil }
+            keepRaw(i, kind != .asIs ? raw : nil)
             if new == old { return }
             if old != Self.none { removePosting(old, document) }
             if new != Self.none { addPosting(new, document) }
-            documentTag[i] = new
+            setState(i, new)
             return
         }
         let oldIDs = tagIDs(of: document)
         var newIDs: [UInt32] = []
         if let raw {
-            let tags: [[UInt8]]
             if let kind = normalizeSingle(raw) {
                 let id = internSingle(kind, raw)
-                tags = id == Self.none ? [] : [bytes(id)]
+                if id != Self.none { newIDs = [id] }
             } else {
-                tags = FieldValues.tags(Array(raw), separator: separator, caseSensitive: caseSensitive)
+                let tags = FieldValues.tags(Array(raw), separator: separator, caseSensitive: caseSensitive)
+                newIDs = tags.map { tag in tag.withUnsafeBytes { intern($0) } }.sorted()
             }
-            newIDs = tags.map { tag in tag.withUnsafeBytes { intern($0) } }.sorted()
         }
         for id in oldIDs where !Self.contains(newIDs, id) { removePosting(id, document) }
         for id in newIDs where !Self.contains(oldIDs, id) { addPosting(id, document) }
         if newIDs.count > 1 {
-            documentTag[i] = Self.many
+            setState(i, Self.many)
             multipleTags[document] = newIDs
         } else {
             if old == Self.many { multipleTags[document] = nil }
-            documentTag[i] = newIDs.first ?? Self.none
+            setState(i, newIDs.first ?? Self.none)
         }
-        let same = newIDs.count == 1 && raw.map { r in bytes(newIDs[0]).withUnsafeBytes { $0.elementsEqual(r) } } == true
-        rawValues[i] = same ? nil : raw.map { Array($0) }
+        let same = newIDs.count == 1 && raw.map { tags.equals(newIDs[0], $0) } == true
+        keepRaw(i, same ? nil : raw)
     }
 
     @inline(__always)
@@ -269,37 +303,14 @@ final class TagStore {
         }
     }
 
+    @inline(__always)
     private func addPosting(_ id: UInt32, _ document: UInt32) {
-        let t = Int(id)
-        switch postings[t] {
-        case .one(let existing):
-            guard existing != document else { return }
-            var list = SortedBlockList<UInt32>()
-            list.insert(existing)
-            list.insert(document)
-            postings[t] = .many(list)
-        case .many(var list):
-            if list.isEmpty {
-                postings[t] = .one(document)
-                return
-            }
-            postings[t] = .one(0)  // drop the array's reference, so that `list` is unique and grows in place
-            list.insert(document)
-            postings[t] = .many(list)
-        }
+        postings[Int(id)].insert(document)
     }
 
+    @inline(__always)
     private func removePosting(_ id: UInt32, _ document: UInt32) {
-        let t = Int(id)
-        switch postings[t] {
-        case .one(let existing):
-            if existing == document { release(id) }
-        case .many(var list):
-            postings[t] = .one(0)
-            list.remove(document)
-            postings[t] = .many(list)
-            if list.isEmpty { release(id) }
-        }
+        if postings[Int(id)].remove(document) { release(id) }
     }
 
     /// The posting lists for the patterns (already normalized).
@@ -317,11 +328,10 @@ final class TagStore {
             }
         }
         if !prefixes.isEmpty {
-            for (id, tag) in tags.bytes.enumerated() {
-                guard let tag, !seen.contains(UInt32(id)), prefixes.contains(where: { tag.starts(with: $0) }) else {
-                    continue
-                }
-                result.append(postings[id].list)
+            var live: [UInt32] = []
+            tags.forEachLive { if !seen.contains($0) { live.append($0) } }
+            for id in live where tags.withBytes(id, { tag in prefixes.contains { tag.starts(with: $0) } }) {
+                result.append(postings[Int(id)].list)
             }
         }
         return result
@@ -332,7 +342,7 @@ final class TagStore {
         guard indexed else { return false }
         let i = Int(document)
         guard i < documentTag.count else { return false }
-        switch documentTag[i] {
+        switch state(i) {
         case Self.none: return false
         case Self.many: return (multipleTags[document] ?? []).contains { matches(tag: $0, patterns) }
         case let id: return matches(tag: id, patterns)
@@ -340,32 +350,79 @@ final class TagStore {
     }
 
     private func matches(tag id: UInt32, _ patterns: [TagPattern]) -> Bool {
-        let bytes = bytes(id)
-        for pattern in patterns {
-            switch pattern {
-            case .exact(let tag): if bytes == tag { return true }
-            case .prefix(let prefix): if bytes.starts(with: prefix) { return true }
+        tags.withBytes(id) { (bytes) -> Bool in
+            for pattern in patterns {
+                switch pattern {
+                case .exact(let tag): if bytes.elementsEqual(tag) { return true }
+                case .prefix(let prefix): if bytes.starts(with: prefix) { return true }
+                }
             }
+            return false
         }
-        return false
     }
 }
 
-/// The documents of one tag: most tags of a field with many distinct values have a single document, kept inline.
-enum TagPosting {
-    case one(UInt32)
-    case many(SortedBlockList<UInt32>)
+/// The documents of one tag, changed in place: most tags of a field with many distinct values have one or two
+/// documents, kept inline (no allocation); a third moves them all into a ``SortedBlockList``.
+struct TagPosting {
+    /// Inline documents, ascending (``TagStore/none`` when absent); used only while `more` is empty.
+    var first = TagStore.none
+    var second = TagStore.none
+    var more = SortedBlockList<UInt32>()
 
-    /// The documents as a list (built for a single document).
-    var list: SortedBlockList<UInt32> {
-        switch self {
-        case .one(let document):
-            var list = SortedBlockList<UInt32>()
-            list.insert(document)
-            return list
-        case .many(let list):
-            return list
+    var count: Int {
+        if !more.isEmpty { return more.count }
+        return (first == TagStore.none ? 0 : 1) + (second == TagStore.none ? 0 : 1)
+    }
+
+    /// Adds a document (no-op if present).
+    @inline(__always)
+    mutating func insert(_ document: UInt32) {
+        if !more.isEmpty {
+            more.insert(document)
+        } else if first == TagStore.none {
+            first = document
+        } else if document == first || document == second {
+            return
+        } else if second == TagStore.none {
+            if document < first {
+                second = first
+                first = document
+            } else {
+                second = document
+            }
+        } else {
+            more.insert(first)
+            more.insert(second)
+            more.insert(document)
+            first = TagStore.none
+            second = TagStore.none
         }
+    }
+
+    /// Removes a document; returns true if no document is left.
+    @inline(__always)
+    mutating func remove(_ document: UInt32) -> Bool {
+        if !more.isEmpty {
+            more.remove(document)
+            return more.isEmpty
+        }
+        if document == first {
+            first = second
+            second = TagStore.none
+        } else if document == second {
+            second = TagStore.none
+        }
+        return first == TagStore.none
+    }
+
+    /// The documents as a list (built for inline documents).
+    var list: SortedBlockList<UInt32> {
+        if !more.isEmpty { return more }
+        var list = SortedBlockList<UInt32>()
+        if first != TagStore.none { list.insert(first) }
+        if second != TagStore.none { list.insert(second) }
+        return list
     }
 }
 

@@ -107,6 +107,11 @@ public struct IndexDefinition: Sendable, Hashable {
 
     /// Whether a key falls under this index's prefixes (the write path's form: no generic iteration).
     public func covers(key: UnsafeRawBufferPointer) -> Bool {
+        Self.covers(prefixes: prefixes, key: key)
+    }
+
+    /// Whether a key falls under `prefixes` (every key when there is none).
+    public static func covers(prefixes: [[UInt8]], key: UnsafeRawBufferPointer) -> Bool {
         if prefixes.isEmpty { return true }
         for prefix in prefixes where prefix.count <= key.count {
             if prefix.withUnsafeBytes({ p in p.isEmpty || memcmp(p.baseAddress!, key.baseAddress!, p.count) == 0 }) {

@@ -165,7 +165,7 @@ extension SearchIndex {
     func allDocuments() -> [UInt32] {
         var result: [UInt32] = []
         result.reserveCapacity(documentCount)
-        for (i, key) in keys.enumerated() where key != nil { result.append(UInt32(i)) }
+        documents.forEachLive { result.append($0) }
         return result
     }
 
@@ -211,8 +211,7 @@ extension SearchIndex {
         }
         let end = min(page.count, offset + limit)
         let slice = offset < end ? page[offset..<end] : []
-        let keys = self.keys
-        return SearchResult(total: matched.count, keys: slice.map { keys[Int($0)]! })
+        return SearchResult(total: matched.count, keys: slice.map { documents.bytes($0)! })
     }
 
     /// The first `count` of `ids` (ascending IDs) in `sort` order; documents without the field come last, ties in ID
@@ -261,7 +260,7 @@ extension SearchIndex {
     /// Sorted output for a large result set: walk the field's ordered entries and keep the matching documents, so
     /// the cost is proportional to how far the page lies, not to the number of matches.
     func streamSorted(_ ids: [UInt32], store: NumericStore, ascending: Bool, upTo count: Int) -> [UInt32] {
-        var member = [Bool](repeating: false, count: keys.count)
+        var member = [Bool](repeating: false, count: documentIDBound)
         for id in ids { member[Int(id)] = true }
         var result: [UInt32] = []
         result.reserveCapacity(count)

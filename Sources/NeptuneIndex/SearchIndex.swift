@@ -14,8 +14,6 @@ public final class SearchIndex {
     public let definition: IndexDefinition
     /// Document keys interned to document IDs.
     var documents = ByteInterner()
-    /// The key of each document ID (nil for a free ID).
-    var keys: [[UInt8]?] { documents.bytes }
     var stores: [FieldStore]
     /// NUMERIC values parsed by the write in progress, by schema position (reused: no allocation per write).
     private var parsed: [Double] = []
@@ -50,10 +48,10 @@ public final class SearchIndex {
     }
 
     /// Largest document ID plus one (the size of per-document tables).
-    public var documentIDBound: Int { keys.count }
+    public var documentIDBound: Int { documents.idBound }
 
     /// The keys of every indexed document, in document-ID order.
-    public var documentKeys: [[UInt8]] { keys.compactMap { $0 } }
+    public var documentKeys: [[UInt8]] { (0..<documents.idBound).compactMap { documents.bytes(UInt32($0)) } }
 
     /// Whether `key` is indexed.
     public func contains(key: [UInt8]) -> Bool { id(of: key) != nil }
@@ -164,7 +162,7 @@ public final class SearchIndex {
 
     /// The key of a document ID.
     public func key(of id: UInt32) -> [UInt8]? {
-        Int(id) < keys.count ? keys[Int(id)] : nil
+        documents.bytes(id)
     }
 
     func checkInvariants() {

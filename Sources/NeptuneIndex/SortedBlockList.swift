@@ -12,8 +12,10 @@ struct SortedBlockList<Element: Comparable> {
     @usableFromInline var maxes: [Element] = []
     @usableFromInline private(set) var count = 0
 
-    /// Largest block before it is split in two.
-    @usableFromInline static var maxBlock: Int { 512 }
+    /// Largest block before it is split in two: about 2 KiB of elements (128 numeric entries, 512 document IDs), so
+    /// that an insertion or removal moves at most a few hundred bytes, while `maxes` stays small enough to search
+    /// in cache.
+    @usableFromInline static var maxBlock: Int { Swift.max(64, 2048 / MemoryLayout<Element>.stride) }
 
     @usableFromInline init() {}
 
@@ -137,11 +139,28 @@ struct SortedBlockList<Element: Comparable> {
         } else {
             let i = Self.lowerBound(blocks[b], element)
             if i < blocks[b].count && blocks[b][i] == element { return false }
-            blocks[b].insert(element, at: i)
+            Self.insert(element, at: i, into: &blocks[b])
         }
         count += 1
         if blocks[b].count > Self.maxBlock { split(b) }
         return true
+    }
+
+    /// `block.insert(element, at: i)`, moving the tail with one `memmove` (`copyMemory` allows overlap) (the elements are plain values).
+    @inlinable
+    static func insert(_ element: Element, at i: Int, into block: inout [Element]) {
+        guard _isPOD(Element.self) else {
+            block.insert(element, at: i)
+            return
+        }
+        let tail = block.count - i
+        block.append(element)
+        guard tail > 0 else { return }
+        block.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            UnsafeMutableRawPointer(base + i + 1).copyMemory(from: base + i, byteCount: tail * MemoryLayout<Element>.stride)
+            (base + i).pointee = element
+        }
     }
 
     @usableFromInline

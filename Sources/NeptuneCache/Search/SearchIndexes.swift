@@ -20,8 +20,18 @@ final class IndexHandle: @unchecked Sendable {
     /// Time spent indexing by build scans, in milliseconds (FT.INFO `total_indexing_time`).
     var indexingMilliseconds = 0.0
 
+    /// The definition's key prefixes, kept apart so the write path can test a key without copying the definition.
+    let prefixes: [[UInt8]]
+
     init(definition: IndexDefinition) {
         self.index = SearchIndex(definition: definition)
+        self.prefixes = definition.prefixes
+    }
+
+    /// Whether `key` falls under this index's prefixes (``IndexDefinition/covers(key:)``).
+    @inline(__always)
+    func covers(key: UnsafeRawBufferPointer) -> Bool {
+        IndexDefinition.covers(prefixes: prefixes, key: key)
     }
 
     var definition: IndexDefinition { index.definition }
@@ -126,7 +136,7 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         guard db == Self.database, !handles.isEmpty else { return }
         let shard = shards[Int(truncatingIfNeeded: hash >> Engine.shardShift)]
         var now: Int64? = nil
-        for handle in handles where handle.definition.covers(key: key) {
+        for handle in handles where handle.covers(key: key) {
             if now == nil { now = clock.milliseconds() }
             update(handle, shard, key, hash, now: now!)
         }
