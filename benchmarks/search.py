@@ -157,12 +157,18 @@ WORKLOADS = {
 }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def hset_rounds(options: argparse.Namespace, client: Client, port: int, n: int,
                 measure) -> dict[str, object]:
     """Alternates with-index and without-index (dropped) runs of each workload, `--rounds` times; the category
     rounds all run first, so the million-tag rounds cannot fill the index the headline measures."""
     results: dict[str, object] = {}
-    for workload in ("categories", "distinct_tags"):
+    for workload in options.workloads.split(","):
         log(f"HSET {workload}: with the index, then without ({options.rounds} rounds)...")
         with_index, without_index = [], []
         for round in range(options.rounds):
@@ -262,6 +268,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alternating with/without-index HSET rounds")
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="extra neptune-server argument (repeatable), e.g. --server-arg=--threads --server-arg=1")
+    parser.add_argument("--workloads", default="categories,distinct_tags",
+                        help="HSET workloads to run, comma-separated (categories, distinct_tags)")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per HSET instead")
     parser.add_argument("--callgrind-requests", type=int, default=50_000)
     options = parser.parse_args(argv)
@@ -327,16 +335,31 @@ def main(argv: list[str]) -> int:
         results["tag_server_median_ms"] = statistics.median(tags) - statistics.median(ping)
         results["tag_and_range_sorted_median_ms"] = statistics.median(combined)
 
-        hset = hset_rounds(options, client, port, n,
-                           lambda workload, _: hset_throughput(options, port, n, options.hset_requests, workload))
-        for row in hset.values():
+        cpu: dict[str, list[float]] = {}
+
+        def timed_hset(workload: str, label: str) -> float:
+            # The server's CPU time per request as well as the throughput: on a loaded machine the throughput
+            # follows the share of a core the server gets, while CPU time per request changes much less.
+            before = cpu_seconds(server.pid)
+            rps = hset_throughput(options, port, n, options.hset_requests, workload)
+            cpu.setdefault(label.rsplit("-", 1)[0], []).append((cpu_seconds(server.pid) - before) / options.hset_requests * 1e6)
+            return rps
+
+        hset = hset_rounds(options, client, port, n, timed_hset)
+        for workload, row in hset.items():
             row["ratio"] = row["with_index_median"] / row["without_index_median"]
+            row["server_cpu_us_with_index"] = cpu[f"{workload}-with-index"]
+            row["server_cpu_us_without_index"] = cpu[f"{workload}-without-index"]
+            row["cpu_ratio"] = (statistics.median(cpu[f"{workload}-without-index"])
+                                / statistics.median(cpu[f"{workload}-with-index"]))
         results["hset"] = hset
         # The headline: tags drawn from the loaded categories.
-        results["hset_with_index_rps"] = hset["categories"]["with_index_median"]
-        results["hset_without_index_rps"] = hset["categories"]["without_index_median"]
-        results["hset_ratio"] = hset["categories"]["ratio"]
-        results["hset_distinct_tags_ratio"] = hset["distinct_tags"]["ratio"]
+        if "categories" in hset:
+            results["hset_with_index_rps"] = hset["categories"]["with_index_median"]
+            results["hset_without_index_rps"] = hset["categories"]["without_index_median"]
+            results["hset_ratio"] = hset["categories"]["ratio"]
+        if "distinct_tags" in hset:
+            results["hset_distinct_tags_ratio"] = hset["distinct_tags"]["ratio"]
         results["load_average"] = os.getloadavg()
     finally:
         server.terminate()
