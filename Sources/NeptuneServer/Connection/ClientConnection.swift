@@ -27,6 +27,7 @@ public final class ClientConnection: @unchecked Sendable {
     private var _queryBufferBytes = 0
     private var _multiCount = -1
     private let _closeAfterReply = Atomic<Bool>(false)
+    private let _outputBufferBytes = Atomic<Int>(0)
     /// When the client last ran a command (milliseconds), stored after every batch of commands: an atomic rather
     /// than a field under the lock.
     private let _lastInteraction: Synchronization.Atomic<Int64>
@@ -105,6 +106,12 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     public var lastInteraction: Int64 { _lastInteraction.load(ordering: .relaxed) }
+
+    /// Reply bytes the socket has not taken yet (CLIENT LIST's `omem`), set by the connection's event loop.
+    public internal(set) var outputBufferBytes: Int {
+        get { _outputBufferBytes.load(ordering: .relaxed) }
+        set { _outputBufferBytes.store(newValue, ordering: .relaxed) }
+    }
 
     /// CLIENT REPLY's state.
     public var replyMode: ReplyMode {
@@ -302,7 +309,7 @@ public final class ClientConnection: @unchecked Sendable {
             return "id=\(id) addr=\(address) laddr=\(localAddress) fd=\(fd) name=\(nameField) age=\(age) idle=\(idle) "
                 + "flags=\(flags) db=\(_db) sub=\(_channels.count) psub=\(_patterns.count) ssub=0 "
                 + "multi=\(_multiCount) qbuf=\(_queryBufferBytes) qbuf-free=0 "
-                + "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
+                + "argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=\(outputBufferBytes) tot-mem=\(outputBufferBytes) events=r "
                 + "cmd=\(_lastCommand) user=default redir=-1 resp=\(_protocolVersion.rawValue) "
                 + "lib-name=\(_libraryName ?? "") lib-ver=\(_libraryVersion ?? "")"
         }

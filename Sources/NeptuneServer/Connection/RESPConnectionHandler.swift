@@ -47,7 +47,10 @@ final class RESPConnectionHandler {
     @exclusivity(unchecked) private var lastCommand: (name: String, now: Int64)?
     /// Replies the socket did not take yet, in order, and their size.
     @exclusivity(unchecked) private var outbound = CircularBuffer<ByteBuffer>(initialCapacity: 4)
-    @exclusivity(unchecked) private var outboundBytes = 0
+    @exclusivity(unchecked) private var outboundBytes = 0 {
+        // Published for CLIENT LIST's `omem` (changes only when the socket did not take a reply whole).
+        didSet { client?.outputBufferBytes = outboundBytes }
+    }
     /// The epoll events watched now.
     @exclusivity(unchecked) private var interest: UInt32 = EPOLLIN.rawValue
     /// Close once `outbound` is sent (QUIT, a protocol error).
