@@ -104,7 +104,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "neptune-embedded-benchmark",
-            dependencies: ["NeptuneCache"],
+            dependencies: ["NeptuneCache", "NeptuneSnapshot"],
             path: "benchmarks/embedded"
         ),
         .target(

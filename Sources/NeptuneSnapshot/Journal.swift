@@ -82,6 +82,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     private let written = Atomic<Int>(0)
     /// Event loops do not write inline before this monotonic time (nanoseconds); see ``slowInlineWrite``.
     private let inlineSuspendedUntil = Atomic<Int64>(0)
+    /// The writer thread is in an `everysec` (or closing) fsync.
+    private let syncing = Atomic<Bool>(false)
 
     /// fsyncs done so far (INFO).
     public var fsyncCount: Int { fsyncs.load(ordering: .relaxed) }
@@ -486,6 +488,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     pthread_mutex_lock(mutex)
                     lastSync = now
                     pthread_mutex_unlock(mutex)
+                    syncing.store(true, ordering: .relaxed)
+                    defer { syncing.store(false, ordering: .relaxed) }
                     try syncIfNeeded()
                 }
             }
@@ -545,7 +549,12 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             pthread_mutex_lock(fileLock)
         } else {
             started = Self.monotonicNanoseconds()
-            if started < inlineSuspendedUntil.load(ordering: .relaxed) || pthread_mutex_trylock(fileLock) != 0 {
+            // While the writer thread fsyncs, a write to the same file is the one most likely to block (the file
+            // system's journal commit can hold it up): leave it to the writer, as Redis postpones its AOF write
+            // while a background fsync runs.
+            if syncing.load(ordering: .relaxed) || started < inlineSuspendedUntil.load(ordering: .relaxed)
+                || pthread_mutex_trylock(fileLock) != 0
+            {
                 return nil
             }
         }
@@ -604,8 +613,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// (nanoseconds) suspends inline writes from event loops for ``inlineSuspension``: the journal thread writes
     /// meanwhile, so a disk that stalls writes into the page cache stalls an event loop for one write, not for
     /// every one.
-    static let slowInlineWrite: Int64 = 2_000_000
-    static let inlineSuspension: Int64 = 10_000_000_000
+    static let slowInlineWrite: Int64 = 10_000_000
+    static let inlineSuspension: Int64 = 5_000_000_000
 
     /// Under `always`, segments are preallocated this far ahead of their data (zeros written and fsynced once per
     /// chunk; see ``DurableFile/preallocate(upTo:)``): the fdatasync that each group commit waits for then writes

@@ -1,4 +1,5 @@
 import NeptuneCache
+import NeptuneSnapshot
 import Synchronization
 
 /// The operations every measured store offers, so one generic loop drives both (and is specialized for each).
@@ -21,7 +22,24 @@ final class NeptuneMeasuredStore: MeasuredStore {
     let name = "neptune"
     /// Neptune copies keys and values into its own cells, so which arrays it is given makes no difference.
     let arrayUse = ArrayUse.ownArrays
-    let store = NeptuneStore()
+    let store: NeptuneStore
+
+    /// An in-memory store.
+    init() {
+        self.store = NeptuneStore()
+    }
+
+    /// A durable store on `directory` (journal on, no save rules), acknowledging writes as `appendfsync` says.
+    init(durableDirectory directory: String, appendfsync: Journal.FsyncPolicy) {
+        do {
+            self.store = try NeptuneStore.open(
+                directory: directory,
+                options: .init(appendfsync: appendfsync, save: [], saveOnClose: false)
+            )
+        } catch {
+            fatalError("cannot open a durable store on \(directory): \(error)")
+        }
+    }
 
     func get(_ key: [UInt8]) -> [UInt8]? {
         do {

@@ -1,4 +1,6 @@
 import Foundation
+import NeptuneCache
+import NeptuneSnapshot
 import Synchronization
 
 /// One measured operation mix. "hit" runs on keys that exist, "miss" on keys that do not.
@@ -150,7 +152,13 @@ struct EmbeddedBenchmark {
             threads: maxThreads,
             seed: self.options.seed
         )
-        let neptune = NeptuneMeasuredStore()
+        let neptune = self.options.durableDirectory.map { directory in
+            NeptuneMeasuredStore(
+                durableDirectory: directory,
+                appendfsync: Journal.FsyncPolicy(rawValue: self.options.appendfsync) ?? .everysec
+            )
+        } ?? NeptuneMeasuredStore()
+        defer { neptune.store.close() }
         let ownArrays = DictionaryMeasuredStore(name: EmbeddedReport.dictionaryOwnArrays, arrayUse: .ownArrays)
         let sameArrays = DictionaryMeasuredStore(name: EmbeddedReport.dictionarySameArrays, arrayUse: .sameArrays)
         var report = EmbeddedReport(options: self.options)

@@ -15,6 +15,7 @@ struct EmbeddedBenchmarkCommand {
     static let usage = """
         usage: neptune-embedded-benchmark [--keys N] [--operations N] [--repetitions N] [--threads 1,2]
                                           [--workloads LIST] [--stores LIST] [--quick] [--json]
+                                          [--durable DIR --appendfsync always|everysec|no]
 
           --keys N          keys loaded into each store before measuring (default 1000000)
           --operations N    operations per thread per repetition (default 1000000)
@@ -28,6 +29,10 @@ struct EmbeddedBenchmarkCommand {
           --quick           a smoke run: 100000 keys, 200000 operations, 3 repetitions (other options
                             given override these)
           --json            print one JSON object instead of the table
+          --durable DIR     open Neptune durably on DIR (a fresh directory: NeptuneStore.open, journal
+                            on, no save rules), so writes pay the journal: with --appendfsync always an
+                            fsync each (shared by threads), with everysec or no a write(2) each
+          --appendfsync P   the journal's fsync policy with --durable (default everysec)
         """
 
     static func main() {
@@ -70,6 +75,9 @@ struct BenchmarkOptions {
     var stores = BenchmarkOptions.allStores
     var seed: UInt64 = 1
     var json = false
+    /// Open Neptune durably on this directory (`--durable`), with this `appendfsync` policy.
+    var durableDirectory: String?
+    var appendfsync = "everysec"
 
     static let allStores = ["neptune", EmbeddedReport.dictionaryOwnArrays, EmbeddedReport.dictionarySameArrays]
 
@@ -127,6 +135,13 @@ struct BenchmarkOptions {
                     )
                 }
                 options.stores = names
+            case "--durable": options.durableDirectory = try value(argument)
+            case "--appendfsync":
+                let text = try value(argument)
+                guard ["always", "everysec", "no"].contains(text) else {
+                    throw UsageError(message: "--appendfsync takes always, everysec or no, not '\(text)'")
+                }
+                options.appendfsync = text
             case "--quick": break
             case "--json": options.json = true
             case "--help", "-h": throw UsageError(message: "")
