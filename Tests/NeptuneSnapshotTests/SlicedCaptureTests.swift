@@ -165,9 +165,11 @@ import Testing
         #expect(Self.dump(try Self.load(again, count: next.keyCount, clock: clock)) == now)
     }
 
-    /// Keyless writes in the middle of a sliced capture (SWAPDB, FLUSHDB, FLUSHALL) finish the shards they lock
-    /// at once; the snapshot is still the capture point's.
-    @Test(arguments: ["SWAPDB", "FLUSHDB", "FLUSHALL"]) func keylessWritesFinishTheShards(command: String) throws {
+    /// Keyless writes in the middle of a sliced capture (SWAPDB, FLUSHDB, FLUSHALL, and the engine's own flush
+    /// that the embedded store calls without the dispatcher) finish the shards they lock at once; the snapshot is
+    /// still the capture point's.
+    @Test(arguments: ["SWAPDB", "FLUSHDB", "FLUSHALL", "Engine.flush"])
+    func keylessWritesFinishTheShards(command: String) throws {
         let clock = ManualClock()
         let engine = Engine(clock: clock)
         var session = EngineSession(engine: engine)
@@ -183,6 +185,7 @@ import Testing
                     switch command {
                     case "SWAPDB": session.run("SWAPDB", "0", "2")
                     case "FLUSHDB": session.run("FLUSHDB")
+                    case "Engine.flush": engine.flush(db: 0)
                     default: session.run("FLUSHALL")
                     }
                 }

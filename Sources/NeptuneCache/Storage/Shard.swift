@@ -287,8 +287,10 @@ final class Shard: @unchecked Sendable {
         moved.entry.flags |= encodingFlags
     }
 
-    /// Removes every key of `db`.
+    /// Removes every key of `db`. A snapshot still copying this shard finishes first (callers that bypass the
+    /// dispatcher, such as the embedded store's flush, are covered too).
     func flush(_ db: Int) {
+        prepareForChange()
         let table = tables[db]
         for slot in 0..<table.capacity where table.isLive(slot) {
             let ref = table.ref(at: slot)
