@@ -14,31 +14,6 @@ import Testing
 /// The sliced capture: shards are copied a few slots per lock hold while commands keep changing them, taking each key
 /// before they change it; the snapshot is still exactly the keyspace at the capture point.
 @Suite struct SlicedCaptureTests {
-    /// Every key of every database with its type, value (all five types) and expiry.
-    static func dump(_ engine: Engine) -> [String: String] {
-        var session = EngineSession(engine: engine)
-        var result: [String: String] = [:]
-        for db in 0..<engine.databases {
-            session.run("SELECT", "\(db)")
-            guard case .array(let keys) = session.run("KEYS", "*") else { continue }
-            for case .bulkString(let key) in keys {
-                let type = session.run([Array("TYPE".utf8), key]).stringValue ?? "?"
-                let value: String
-                switch type {
-                case "hash": value = SnapshotFixture.sorted(session.run([Array("HGETALL".utf8), key]))
-                case "set": value = SnapshotFixture.sorted(session.run([Array("SMEMBERS".utf8), key]))
-                case "zset":
-                    value = "\(session.run([Array("ZRANGE".utf8), key, Array("0".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)]))"
-                case "list": value = "\(session.run([Array("LRANGE".utf8), key, Array("0".utf8), Array("-1".utf8)]))"
-                default: value = "\(session.run([Array("GET".utf8), key]))"
-                }
-                let expiry = session.run([Array("PEXPIRETIME".utf8), key])
-                result["\(db)/\(String(decoding: key, as: UTF8.self))"] = "\(type) \(value) \(expiry)"
-            }
-        }
-        return result
-    }
-
     /// Loads serialized records into a fresh engine, whose clock is at the capture's start (so no key has expired).
     static func load(_ records: [UInt8], count: Int, clock _: ManualClock) throws -> Engine {
         let restored = Engine(clock: ManualClock())
@@ -132,7 +107,7 @@ import Testing
         var session = EngineSession(engine: engine)
         let keys = 1_500
         Self.populate(&session, keys: keys)
-        let expected = Self.dump(engine)
+        let expected = SnapshotFixture.dump(engine)
         let capture = engine.beginCapture { 41 }
         capture.slotsPerSlice = slotsPerSlice
         #expect(capture.sequence == 41)
@@ -155,14 +130,14 @@ import Testing
         #expect(capture.shardsFinishedByCommands == 0)
         if slotsPerSlice == 3 { #expect(capture.restarts > 0) }
         let restored = try Self.load(records, count: capture.keyCount, clock: clock)
-        #expect(Self.dump(restored) == expected)
-        #expect(Self.dump(engine) != expected)
+        #expect(SnapshotFixture.dump(restored) == expected)
+        #expect(SnapshotFixture.dump(engine) != expected)
         // The next capture (the mark flipped back) is complete too.
-        let now = Self.dump(engine)
+        let now = SnapshotFixture.dump(engine)
         let next = engine.beginCapture { 42 }
         var again: [UInt8] = []
         for index in 0..<Engine.shardCount { again += next.takeShard(index) }
-        #expect(Self.dump(try Self.load(again, count: next.keyCount, clock: clock)) == now)
+        #expect(SnapshotFixture.dump(try Self.load(again, count: next.keyCount, clock: clock)) == now)
     }
 
     /// Keyless writes in the middle of a sliced capture (SWAPDB, FLUSHDB, FLUSHALL, and the engine's own flush
@@ -174,7 +149,7 @@ import Testing
         let engine = Engine(clock: clock)
         var session = EngineSession(engine: engine)
         Self.populate(&session, keys: 800)
-        let expected = Self.dump(engine)
+        let expected = SnapshotFixture.dump(engine)
         let capture = engine.beginCapture { 3 }
         capture.slotsPerSlice = 8
         var records: [UInt8] = []
@@ -198,7 +173,7 @@ import Testing
         }
         #expect(capture.shardsFinishedByCommands == Engine.shardCount)
         #expect(capture.keysCaptured == capture.keyCount)
-        #expect(Self.dump(try Self.load(records, count: capture.keyCount, clock: clock)) == expected)
+        #expect(SnapshotFixture.dump(try Self.load(records, count: capture.keyCount, clock: clock)) == expected)
     }
 
     /// Threads keep writing (every kind of change, bursts that resize tables) while the snapshot side copies in
@@ -230,7 +205,7 @@ import Testing
         while rounds < 8 && ContinuousClock.now < deadline {
             var expected: [String: String] = [:]
             let capture = engine.beginCapture {
-                expected = Self.dump(engine)
+                expected = SnapshotFixture.dump(engine)
                 return UInt64(rounds)
             }
             capture.slotsPerSlice = rounds % 2 == 0 ? 16 : 512
@@ -242,7 +217,7 @@ import Testing
             }
             #expect(capture.keysCaptured == capture.keyCount)
             let restored = try Self.load(records, count: capture.keyCount, clock: clock)
-            #expect(Self.dump(restored) == expected, "round \(rounds)")
+            #expect(SnapshotFixture.dump(restored) == expected, "round \(rounds)")
             rounds += 1
         }
         stop.flag.store(true, ordering: .relaxed)
@@ -283,41 +258,14 @@ import Testing
         for _ in 0..<3 { try store.saveSnapshot() }
         stop.flag.store(true, ordering: .relaxed)
         for writer in writers { _ = writer.join() }
-        let final = Self.dump(store.engine)
+        let final = SnapshotFixture.dump(store.engine)
         store.close()
         let reopened = try NeptuneStore.open(
             directory: "/data",
             options: .init(appendfsync: .no, fileSystem: FaultyFileSystem(files: fileSystem.crash())),
             clock: ManualClock()
         )
-        #expect(Self.dump(reopened.engine) == final)
+        #expect(SnapshotFixture.dump(reopened.engine) == final)
         reopened.close()
-    }
-}
-
-/// Tells writer threads to stop.
-private final class StopFlag: Sendable {
-    let flag = Atomic<Bool>(false)
-}
-
-/// A thread running `body` once; ``join()`` waits for it and returns its result.
-private final class WriterThread: @unchecked Sendable {
-    private let body: @Sendable () -> Int
-    private var result = 0
-    private var handle = pthread_t()
-
-    init(_ body: @escaping @Sendable () -> Int) {
-        self.body = body
-        let started = pthread_create(&handle, nil, { argument in
-            let thread = Unmanaged<WriterThread>.fromOpaque(argument!).takeRetainedValue()
-            thread.result = thread.body()
-            return nil
-        }, Unmanaged.passRetained(self).toOpaque())
-        precondition(started == 0, "pthread_create failed: \(started)")
-    }
-
-    func join() -> Int {
-        pthread_join(handle, nil)
-        return result
     }
 }

@@ -47,6 +47,10 @@ enum SnapshotFixture {
                     value = Self.sorted(session.run([Array("HGETALL".utf8), key]))
                 case "set":
                     value = Self.sorted(session.run([Array("SMEMBERS".utf8), key]))
+                case "zset":
+                    value = "\(session.run([Array("ZRANGE".utf8), key, Array("0".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)]))"
+                case "list":
+                    value = "\(session.run([Array("LRANGE".utf8), key, Array("0".utf8), Array("-1".utf8)]))"
                 default:
                     value = "\(session.run([Array("GET".utf8), key]))"
                 }
