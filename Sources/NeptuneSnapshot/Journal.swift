@@ -108,7 +108,17 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         self.durable = Atomic(nextSequence &- 1)
         // Initialized first: deinit destroys them even when opening the file below fails.
         pthread_mutex_init(mutex, nil)
+        #if DEBUG
+        // Debug builds (the tests) check the file lock's discipline: unlocking it without holding it fails
+        // (``unlockFile()`` traps) instead of silently letting two threads write at once.
+        var checked = pthread_mutexattr_t()
+        pthread_mutexattr_init(&checked)
+        pthread_mutexattr_settype(&checked, Int32(PTHREAD_MUTEX_ERRORCHECK))
+        pthread_mutex_init(fileLock, &checked)
+        pthread_mutexattr_destroy(&checked)
+        #else
         pthread_mutex_init(fileLock, nil)
+        #endif
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
@@ -295,7 +305,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         if let thread { pthread_join(thread, nil) }
         pthread_mutex_lock(fileLock)
         file.close()
-        pthread_mutex_unlock(fileLock)
+        unlockFile()
         // A write that raced with close may have appended after the writer's last batch: it is not durable.
         pthread_mutex_lock(mutex)
         finished = true
@@ -339,7 +349,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             // Before the first record, so that the first client does not wait for the zeros.
             pthread_mutex_lock(fileLock)
             reserveSpace(upTo: file.size + Self.preallocationChunk, &reservedEnd)
-            pthread_mutex_unlock(fileLock)
+            unlockFile()
         }
         while true {
             pthread_mutex_lock(mutex)
@@ -386,7 +396,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                     // Off the commit path: the replies of this batch are on their way already.
                     pthread_mutex_lock(fileLock)
                     reserveSpace(upTo: file.size + Self.preallocationChunk, &reservedEnd)
-                    pthread_mutex_unlock(fileLock)
+                    unlockFile()
                 }
             }
             if finishing {
@@ -431,7 +441,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         if failed {
             writeBuffer.removeAll(keepingCapacity: true)
-            pthread_mutex_unlock(fileLock)
+            unlockFile()
             return nil
         }
         var result = BatchResult(count: records, published: false, stillPending: 0, fsyncStart: 0, fsyncEnd: 0)
@@ -477,27 +487,36 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 result.fsyncEnd = Self.monotonicNanoseconds()
                 (ready, result.stillPending) = markDurable(lastSequence)
                 result.published = true
-                pthread_mutex_unlock(fileLock)
+                unlockFile()
             } else {
                 // Written: as durable as `everysec` and `no` promise. The fsync runs without the file lock, so
                 // inline writers keep writing meanwhile; everything written before it starts is covered.
                 (ready, result.stillPending) = markDurable(lastSequence)
                 result.published = true
-                pthread_mutex_unlock(fileLock)
+                unlockFile()
+                for callback in ready { callback(true) }
+                ready = []
                 if syncNow {
                     pthread_mutex_lock(mutex)
                     lastSync = now
                     pthread_mutex_unlock(mutex)
                     syncing.store(true, ordering: .relaxed)
                     defer { syncing.store(false, ordering: .relaxed) }
-                    try syncIfNeeded()
+                    do throws(FileSystemError) {
+                        try syncIfNeeded()
+                    } catch {
+                        // The file lock is released already (an inline writer may hold it now): only fail.
+                        fail(error)
+                        return nil
+                    }
                 }
             }
             for callback in ready { callback(true) }
         } catch {
             releaseWriteBuffer()
-            pthread_mutex_unlock(fileLock)
-            fail(error)
+            let failed = recordFailure(error)
+            unlockFile()
+            for callback in failed { callback(false) }
             return nil
         }
         return result
@@ -559,18 +578,18 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             }
         }
         if sequence <= durable.load(ordering: .acquiring) {
-            pthread_mutex_unlock(fileLock)
+            unlockFile()
             return true
         }
         pthread_mutex_lock(mutex)
         if failure != nil || finished {
             pthread_mutex_unlock(mutex)
-            pthread_mutex_unlock(fileLock)
+            unlockFile()
             return false
         }
         if rotation != nil || stopping {
             pthread_mutex_unlock(mutex)
-            pthread_mutex_unlock(fileLock)
+            unlockFile()
             return nil
         }
         swap(&writeBuffer, &pending)
@@ -586,14 +605,15 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             try file.append(writeBuffer)
         } catch {
             releaseWriteBuffer()
-            pthread_mutex_unlock(fileLock)
-            fail(error)
+            let failed = recordFailure(error)
+            unlockFile()
+            for callback in failed { callback(false) }
             return false
         }
         written.add(writeBuffer.count, ordering: .relaxed)
         releaseWriteBuffer()
         let (ready, _) = markDurable(lastSequence)
-        pthread_mutex_unlock(fileLock)
+        unlockFile()
         for callback in ready { callback(true) }
         if !wait {
             let took = Self.monotonicNanoseconds() - started
@@ -675,17 +695,37 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     }
 
     private func fail(_ error: FileSystemError) {
-        logger.error(
-            "journal write failed: refusing writes until the journal is healthy again",
-            metadata: ["file": "\(path)", "error": "\(error)"]
-        )
+        let failed = recordFailure(error)
+        for callback in failed { callback(false) }
+    }
+
+    /// Marks the journal failed and returns the callbacks of the waiters to tell (the caller runs them). After a
+    /// failed write, call it *before* releasing the file lock: the next thread to take the lock (the writer thread
+    /// or an inline writer) must see the failure. Otherwise it could find `pending` empty (the failed records were
+    /// taken by the failed write) and publish everything up to the last sequence number, the failed records
+    /// included, as written or durable.
+    private func recordFailure(_ error: FileSystemError) -> [@Sendable (Bool) -> Void] {
         healthy.store(false, ordering: .relaxed)
         pthread_mutex_lock(mutex)
-        failure = error
+        let first = failure == nil
+        if first { failure = error }
         let failedWaiters = waiters
         waiters = []
+        let segment = currentPath
         pthread_mutex_unlock(mutex)
-        for waiter in failedWaiters { waiter.callback(false) }
+        if first {
+            logger.error(
+                "journal write failed: refusing writes until the journal is healthy again",
+                metadata: ["file": "\(segment)", "error": "\(error)"]
+            )
+        }
+        return failedWaiters.map(\.callback)
+    }
+
+    /// Releases the file lock; in debug builds (an error-checking mutex) it traps if this thread does not hold it.
+    private func unlockFile() {
+        let result = pthread_mutex_unlock(fileLock)
+        assert(result == 0, "journal file lock released by a thread that does not hold it")
     }
 
     static func monotonicNanoseconds() -> Int64 {
