@@ -51,6 +51,8 @@ public final class Engine: Sendable {
     let capturing = Atomic<Bool>(false)
     /// Pin ids of captures (``KeyspaceCapture``).
     let captureIDs = Atomic<UInt32>(0)
+    /// Threads that copy a background capture's shards between their own work (``addCaptureHelper(wake:)``).
+    let captureHelpers = CaptureHelpers()
 
     /// Whether a snapshot capture is in progress.
     var isCapturing: Bool { capturing.load(ordering: .relaxed) }

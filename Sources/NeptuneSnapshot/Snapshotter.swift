@@ -289,11 +289,14 @@ public final class Snapshotter: @unchecked Sendable {
             }
         }
         var failure: (any Error)? = nil
+        // A background save lets the event loops copy (between their iterations); SAVE and SHUTDOWN copy here.
+        let assisted = lowPriority && capture.enableHelpers()
+        defer { if assisted { capture.disableHelpers() } }
         do {
             for index in 0..<Engine.shardCount {
                 // Written shards end their capture (commands on them stop checking) and lend their buffers.
                 for shard in pipeline.takeWritten() { capture.recycle(shard) }
-                guard let shard = capture.take(index) else { continue }
+                guard let shard = capture.take(index, assisted: assisted) else { continue }
                 try pipeline.put(shard)
             }
         } catch {
@@ -336,6 +339,8 @@ public final class Snapshotter: @unchecked Sendable {
                     "copied-mb": "\(capture.bytesCopied >> 20)",
                     "keys-taken-by-commands": "\(capture.keysTakenByCommands)",
                     "shards-finished-by-commands": "\(capture.shardsFinishedByCommands)",
+                    "slices-by-helpers": "\(capture.slicesByHelpers)",
+                    "slices-by-fallback": "\(capture.slicesByFallback)",
                 ]
             )
         }

@@ -176,6 +176,20 @@ public final class KeyspaceCapture: @unchecked Sendable {
     private let sliceCount = Atomic<Int>(0)
     private let slicesNanoseconds = Atomic<Int>(0)
     private let restartCount = Atomic<Int>(0)
+    /// An assisted capture: shards `0..<releasedShards` have their copy buffer and may be copied by helpers.
+    private let releasedShards = Atomic<Int>(0)
+    /// The lowest shard helpers may still find work in (a hint; it only grows).
+    private let helperCursor = Atomic<Int>(0)
+    private let helperSliceCount = Atomic<Int>(0)
+    /// When the helpers were enabled, and how long they copied since (nanoseconds).
+    private let helpersSince = Atomic<Int>(0)
+    private let helperBusy = Atomic<Int>(0)
+    private let fallbackSliceCount = Atomic<Int>(0)
+    /// Shards whose walk is complete (bit per shard), so the saving thread of an assisted capture can wait for one
+    /// without taking its lock.
+    private let walkedShards = Atomic<UInt64>(0)
+    /// The size of the last shard's copy, to size the next one's buffer.
+    private let lastShardBytes = Atomic<Int>(0)
 
     init(
         engine: Engine,
@@ -203,10 +217,18 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Shard `index` as it was at the capture point, copied now in slices (the lock is held for one slice at a
     /// time) together with the entries commands took before changing them. Each shard is handed out once; nil if
     /// it was handed out already or the capture was cancelled.
+    ///
+    /// With `assisted` (after ``enableHelpers()`` returned true) the calling thread does not copy: the helpers
+    /// (event loops, ``Engine/captureStep(budgetNanoseconds:)``) copy the shard between their own work while this
+    /// thread waits for them; it copies slices itself only while no helper has made progress for
+    /// ``helperStallNanoseconds``. Shards must then be taken in index order.
     /// - Parameters:
     ///   - index: The shard.
-    ///   - betweenSlices: Runs after each slice but the last, with no lock held (tests change the keyspace there).
-    public func take(_ index: Int, betweenSlices: () -> Void = {}) -> CapturedShard? {
+    ///   - assisted: Let the helpers copy (see above).
+    ///   - betweenSlices: Runs after each slice but the last (with `assisted`, after each wait or slice), with no
+    ///     lock held (tests change the keyspace there).
+    public func take(_ index: Int, assisted: Bool = false, betweenSlices: () -> Void = {}) -> CapturedShard? {
+        if assisted { return takeAssisted(index, betweenSlices: betweenSlices) }
         let shard = engine.shards[index]
         let copied = spares.withLock { $0.popLast() } ?? CaptureRecords()
         var result: CapturedShard? = nil
@@ -227,9 +249,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
             }
             let elapsed = Self.nanoseconds() - start
             shard.lock.unlock()
-            sliceCount.add(1, ordering: .relaxed)
-            slicesNanoseconds.add(elapsed, ordering: .relaxed)
-            Self.raise(longestSlice, to: elapsed)
+            noteSlice(elapsed)
             if done { break }
             betweenSlices()
         }
@@ -240,6 +260,148 @@ public final class KeyspaceCapture: @unchecked Sendable {
             keep(copied)
         }
         return result
+    }
+
+    /// ``take(_:assisted:betweenSlices:)`` with helpers: releases the next shards to them, then waits until the
+    /// shard's walk is complete, copying slices itself only while the helpers make no progress.
+    private func takeAssisted(_ index: Int, betweenSlices: () -> Void) -> CapturedShard? {
+        let shard = engine.shards[index]
+        let releaseEnd = min(Engine.shardCount, index + 1 + Self.releaseAhead)
+        var next = releasedShards.load(ordering: .relaxed)
+        while next < releaseEnd {
+            release(next)
+            next += 1
+        }
+        var progress = helperSliceCount.load(ordering: .relaxed)
+        var progressAt = Self.nanoseconds()
+        while true {
+            let now = Self.nanoseconds()
+            let seen = helperSliceCount.load(ordering: .relaxed)
+            if seen != progress {
+                progress = seen
+                progressAt = now
+            }
+            let stalled = now - progressAt >= Self.helperStallNanoseconds
+            let walked = walkedShards.load(ordering: .relaxed) & (1 << UInt64(index)) != 0
+            if !walked && !stalled && !isCancelled {
+                // The shard is being copied by the helpers: wait without touching its lock.
+                var pause = timespec(tv_sec: 0, tv_nsec: Self.assistPollNanoseconds)
+                nanosleep(&pause, nil)
+                betweenSlices()
+                continue
+            }
+            if stalled { yieldIfDue() }
+            shard.lock.lock()
+            guard let state = shard.capture, state.owner === self, !state.handedOut, !isCancelled else {
+                shard.lock.unlock()
+                return nil
+            }
+            if state.walked {
+                state.handedOut = true
+                let copied = state.records ?? CaptureRecords()
+                let result = CapturedShard(index: index, copied: copied, preserved: state.preserved)
+                state.records = nil
+                state.preserved = nil
+                shard.lock.unlock()
+                lastShardBytes.store(copied.count, ordering: .relaxed)
+                copiedBytes.add(copied.count + (result.preserved?.count ?? 0), ordering: .relaxed)
+                return result
+            }
+            // No helper copied anything for a while (busy, stopped, or none left): copy a slice here.
+            let records = state.records ?? CaptureRecords()
+            state.records = records
+            let start = Self.nanoseconds()
+            _ = state.copy(shard, into: records, budget: slotsPerSlice)
+            let elapsed = Self.nanoseconds() - start
+            shard.lock.unlock()
+            fallbackSliceCount.add(1, ordering: .relaxed)
+            noteSlice(elapsed)
+            betweenSlices()
+        }
+    }
+
+    /// Gives shard `index` its copy buffer (sized like the last shard's copy, its memory touched here rather
+    /// than under the lock on a helper) and lets the helpers copy it.
+    private func release(_ index: Int) {
+        let shard = engine.shards[index]
+        let records = spares.withLock { $0.popLast() } ?? CaptureRecords()
+        records.reserve(max(Self.sliceReserve, lastShardBytes.load(ordering: .relaxed) / 8 * 9))
+        var used = false
+        shard.lock.withLock {
+            if let state = shard.capture, state.owner === self, !state.handedOut, state.records == nil {
+                state.records = records
+                used = true
+            }
+        }
+        if !used { keep(records) }
+        releasedShards.store(index + 1, ordering: .relaxed)
+        engine.captureHelpers.wake()
+    }
+
+    /// A helper's turn (``Engine/captureStep(budgetNanoseconds:)``): copies slices of the released shards, in
+    /// shard order, for about `budgetNanoseconds`. A shard whose lock is busy is skipped (a helper never waits for
+    /// a lock). The helpers together copy for at most a ``helperShare``-th of the time since ``enableHelpers()``
+    /// (plus ``helperBurstNanoseconds``), so that a loop stays mostly free for its clients and keeps waiting for
+    /// I/O (the scheduler then favours it when it wakes).
+    /// - Returns: Milliseconds until the helper should step again: 0 at once, 1 when its share is used up, -1
+    ///   when nothing is left to copy for now (the helper is woken when there is).
+    func helpStep(budgetNanoseconds: Int) -> Int32 {
+        let start = Self.nanoseconds()
+        let allowed = (start - helpersSince.load(ordering: .relaxed)) / Self.helperShare + Self.helperBurstNanoseconds
+        guard helperBusy.load(ordering: .relaxed) < allowed else { return 1 }
+        defer { helperBusy.add(Self.nanoseconds() - start, ordering: .relaxed) }
+        var index = helperCursor.load(ordering: .relaxed)
+        var skipped = false
+        while !isCancelled {
+            // A shard skipped for its busy lock still needs copying: come back at once.
+            guard index < releasedShards.load(ordering: .relaxed) else { return skipped ? 0 : -1 }
+            let shard = engine.shards[index]
+            guard shard.lock.tryLock() else {
+                skipped = true
+                index += 1
+                continue
+            }
+            guard let state = shard.capture, state.owner === self, !state.walked, !state.handedOut,
+                let records = state.records
+            else {
+                shard.lock.unlock()
+                // Nothing left for helpers in this shard.
+                _ = helperCursor.compareExchange(expected: index, desired: index + 1, ordering: .relaxed)
+                index += 1
+                continue
+            }
+            let sliceStart = Self.nanoseconds()
+            let done = state.copy(shard, into: records, budget: slotsPerSlice)
+            let sliceEnd = Self.nanoseconds()
+            shard.lock.unlock()
+            helperSliceCount.add(1, ordering: .relaxed)
+            noteSlice(sliceEnd - sliceStart)
+            if done {
+                _ = helperCursor.compareExchange(expected: index, desired: index + 1, ordering: .relaxed)
+                index += 1
+            }
+            if sliceEnd - start >= budgetNanoseconds { return 0 }
+        }
+        return -1
+    }
+
+    private func noteSlice(_ nanoseconds: Int) {
+        sliceCount.add(1, ordering: .relaxed)
+        slicesNanoseconds.add(nanoseconds, ordering: .relaxed)
+        Self.raise(longestSlice, to: nanoseconds)
+    }
+
+    /// Lets the engine's helpers (``Engine/addCaptureHelper(wake:)``) copy this capture's shards, for
+    /// ``take(_:assisted:betweenSlices:)`` with `assisted`. Returns false if no helper is registered (the caller
+    /// then copies itself). Undo with ``disableHelpers()``.
+    public func enableHelpers() -> Bool {
+        helpersSince.store(Self.nanoseconds(), ordering: .relaxed)
+        return engine.captureHelpers.activate(self)
+    }
+
+    /// Ends the helpers' part in this capture.
+    public func disableHelpers() {
+        engine.captureHelpers.deactivate(self)
     }
 
     /// Appends the records of a copied shard to `out`. Whenever `out` holds at least `flushBytes`, `flush` is called
@@ -296,6 +458,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
                 shard.lock.lock()
                 if let state = shard.capture, state.owner === self {
                     state.preserved = nil
+                    state.records = nil
                     done = state.copy(shard, into: nil, budget: slotsPerSlice)
                     if done { end(shard) }
                 } else {
@@ -327,6 +490,17 @@ public final class KeyspaceCapture: @unchecked Sendable {
 
     /// Copying time between two yields (nanoseconds): well below a scheduler time slice (0.75-3 ms on Linux).
     static let yieldInterval = 200_000
+    /// Shards released to the helpers beyond the one the saving thread waits for (an assisted capture).
+    static let releaseAhead = 2
+    /// How long the saving thread of an assisted capture lets the helpers make no progress before it copies
+    /// slices itself (nanoseconds).
+    static let helperStallNanoseconds = 20_000_000
+    /// The share of the time the helpers may spend copying: one `helperShare`-th.
+    static let helperShare = 4
+    /// Copying time the helpers may use ahead of their share (nanoseconds).
+    static let helperBurstNanoseconds = 1_000_000
+    /// How often the saving thread of an assisted capture checks whether its shard is copied (nanoseconds).
+    static let assistPollNanoseconds = 1_000_000
     /// When the copying thread last yielded (only that thread touches it).
     private var lastYield = 0
 
@@ -362,6 +536,10 @@ public final class KeyspaceCapture: @unchecked Sendable {
         restartCount.add(1, ordering: .relaxed)
     }
 
+    func noteWalked(_ shardIndex: Int) {
+        walkedShards.bitwiseOr(1 << UInt64(shardIndex), ordering: .relaxed)
+    }
+
     // MARK: Statistics
 
     /// Key records serialized so far.
@@ -381,6 +559,12 @@ public final class KeyspaceCapture: @unchecked Sendable {
 
     /// The time the copying thread held shard locks, in nanoseconds (all slices).
     public var lockedNanoseconds: Int { slicesNanoseconds.load(ordering: .relaxed) }
+
+    /// Slices the helpers copied (an assisted capture).
+    public var slicesByHelpers: Int { helperSliceCount.load(ordering: .relaxed) }
+
+    /// Slices the saving thread of an assisted capture copied itself because the helpers made no progress.
+    public var slicesByFallback: Int { fallbackSliceCount.load(ordering: .relaxed) }
 
     /// Times a table walk restarted because the table was rebuilt meanwhile.
     public var restarts: Int { restartCount.load(ordering: .relaxed) }
@@ -429,6 +613,9 @@ final class ShardCapture {
     private var pinned = 0
     /// Entries taken by commands (and a keyless write's remaining copy), in the same form as the walk's copy.
     var preserved: CaptureRecords?
+    /// The walk's copy when helpers make it (an assisted capture; given by the saving thread, see
+    /// ``KeyspaceCapture/take(_:assisted:betweenSlices:)``).
+    var records: CaptureRecords?
 
     init(owner: KeyspaceCapture) {
         self.owner = owner
@@ -480,6 +667,7 @@ final class ShardCapture {
             slot = 0
         }
         walked = true
+        owner.noteWalked(shard.lock.shardIndex)
         return true
     }
 
@@ -579,7 +767,92 @@ final class ShardCapture {
     }
 }
 
+/// Threads that copy a background capture's shards between their own work: neptune-server's event loops.
+///
+/// A thread preempted while it holds a shard lock makes every command on that shard wait until it runs again, and
+/// a copying thread at normal priority competes with the event loops for the processor. An event loop that copies
+/// the shards itself, in short steps between its iterations (``Engine/captureStep(budgetNanoseconds:)``), never
+/// waits for a copying thread's lock, is never preempted inside a slice on the copy's behalf, and copies only as
+/// fast as serving clients leaves it time to.
+final class CaptureHelpers: Sendable {
+    private struct State {
+        var wakers: [Int: @Sendable () -> Void] = [:]
+        var nextID = 0
+        var capture: KeyspaceCapture?
+    }
+
+    private let state = Mutex(State())
+    /// A capture wants help: the helpers' check between iterations (one relaxed load while none does).
+    let active = Atomic<Bool>(false)
+
+    func add(wake: @escaping @Sendable () -> Void) -> Int {
+        state.withLock { state in
+            state.nextID += 1
+            state.wakers[state.nextID] = wake
+            return state.nextID
+        }
+    }
+
+    func remove(_ id: Int) {
+        state.withLock { _ = $0.wakers.removeValue(forKey: id) }
+    }
+
+    /// Makes `capture` the one the helpers copy; false (and nothing changes) if no helper is registered.
+    func activate(_ capture: KeyspaceCapture) -> Bool {
+        let activated = state.withLock { state in
+            guard !state.wakers.isEmpty else { return false }
+            state.capture = capture
+            return true
+        }
+        if activated { active.store(true, ordering: .relaxed) }
+        return activated
+    }
+
+    func deactivate(_ capture: KeyspaceCapture) {
+        state.withLock { state in
+            guard state.capture === capture else { return }
+            state.capture = nil
+            active.store(false, ordering: .relaxed)
+        }
+    }
+
+    var capture: KeyspaceCapture? { state.withLock { $0.capture } }
+
+    /// Wakes every helper (new shards to copy).
+    func wake() {
+        let wakers = state.withLock { Array($0.wakers.values) }
+        for wake in wakers { wake() }
+    }
+}
+
 extension Engine {
+    /// Registers a thread that copies background snapshots' shards between its own work, calling
+    /// ``captureStep(budgetNanoseconds:)`` after each of its iterations (neptune-server's event loops do).
+    /// - Parameter wake: Called from the saving thread when there is copying to do: must make the helper call
+    ///   ``captureStep(budgetNanoseconds:)`` soon (it may be waiting for I/O).
+    /// - Returns: The registration, for ``removeCaptureHelper(_:)``.
+    public func addCaptureHelper(wake: @escaping @Sendable () -> Void) -> Int {
+        captureHelpers.add(wake: wake)
+    }
+
+    /// Unregisters a helper (before it stops calling ``captureStep(budgetNanoseconds:)``). A snapshot running
+    /// meanwhile copies by itself once no helper makes progress.
+    public func removeCaptureHelper(_ id: Int) {
+        captureHelpers.remove(id)
+    }
+
+    /// A helper's turn: copies slices of the running background snapshot's shards for about `budgetNanoseconds`
+    /// (each slice under its shard's lock, taken only if free; the helpers copy for at most a quarter of the
+    /// time). Costs one relaxed atomic load while no snapshot wants help.
+    /// - Returns: The longest the helper should wait (for its I/O) before its next step, in milliseconds: 0 to
+    ///   step again at once, -1 for no limit (it is woken through its `wake` when there is copying to do).
+    public func captureStep(budgetNanoseconds: Int = 25_000) -> Int32 {
+        guard captureHelpers.active.load(ordering: .relaxed), let capture = captureHelpers.capture else {
+            return -1
+        }
+        return capture.helpStep(budgetNanoseconds: budgetNanoseconds)
+    }
+
     /// Starts a point-in-time capture of the keyspace.
     ///
     /// Locks every shard (in index order) for as long as `atCapturePoint`, a key count and flipping each shard's

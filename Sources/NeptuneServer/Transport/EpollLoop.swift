@@ -40,6 +40,9 @@ final class EpollLoop: @unchecked Sendable {
     var onListenerReadable: ((Int32) -> Void)?
     /// Called once on the loop's thread after it stopped and closed its connections.
     var onExit: (@Sendable () -> Void)?
+    /// Work done at the end of every iteration (a snapshot's copying, in short steps); returns the longest the
+    /// next `epoll_wait` may wait before the work wants another turn, in milliseconds (-1: no limit).
+    var betweenIterations: (() -> Int32)?
 
     private struct RemoteQueue {
         var tasks: [@Sendable () -> Void] = []
@@ -217,8 +220,10 @@ final class EpollLoop: @unchecked Sendable {
         let capacity = 128
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
+        var workTimeout: Int32 = -1
         while running {
-            let timeout: Int32 = localTasks.isEmpty ? timers.timeoutMilliseconds(now: Self.monotonicNanoseconds) : 0
+            var timeout: Int32 = localTasks.isEmpty ? timers.timeoutMilliseconds(now: Self.monotonicNanoseconds) : 0
+            if workTimeout >= 0 && (timeout < 0 || workTimeout < timeout) { timeout = workTimeout }
             let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
             if count < 0 {
                 if errno == EINTR { continue }
@@ -231,6 +236,7 @@ final class EpollLoop: @unchecked Sendable {
             }
             if !timers.isEmpty { timers.runDue(now: Self.monotonicNanoseconds()) }
             runLocalTasks()
+            if let work = betweenIterations { workTimeout = work() }
         }
         shutDown()
     }

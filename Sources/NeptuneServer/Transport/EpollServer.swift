@@ -1,5 +1,6 @@
 import CNeptuneLinux
 import Logging
+import NeptuneCache
 import NIOCore
 import Synchronization
 
@@ -71,8 +72,13 @@ final class EpollServer: @unchecked Sendable {
             try first.registerListener(fd)
         }
         first.onListenerReadable = { [unowned self] fd in accept(from: fd) }
+        let engine = state.engine
         for loop in loops {
+            // The loops copy background snapshots between their iterations (see Engine.captureStep).
+            let helper = engine.addCaptureHelper { [loop] in loop.execute {} }
+            loop.betweenIterations = { engine.captureStep() }
             loop.onExit = { [self] in
+                engine.removeCaptureHelper(helper)
                 let waiter = exited.withLock { exited -> CheckedContinuation<Void, Never>? in
                     exited.count += 1
                     guard exited.count == loops.count else { return nil }
