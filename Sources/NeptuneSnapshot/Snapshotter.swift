@@ -11,9 +11,10 @@ import Synchronization
 ///
 /// A snapshot is taken without fork and without stopping the world: ``Engine/beginCapture(_:)`` flips every
 /// shard's capture mark under all shard locks (and, with a journal, starts a new journal segment exactly at the
-/// capture point S); this thread then copies the shards in short slices under their locks while a command about to
-/// change a key not yet copied hands the snapshot the key's entry first (copy-on-write per key, see
-/// ``KeyspaceCapture``), and a second thread serializes, compresses and writes the copies. The file is written as `<dbfilename>.tmp`, fsynced, renamed over
+/// capture point S); the shards are then copied in short slices under their locks (for a background save by the
+/// event loops between their iterations, ``Engine/captureStep(budgetNanoseconds:)``; otherwise by this thread)
+/// while a command about to change a key not yet copied hands the snapshot the key's entry first (copy-on-write per
+/// key, see ``KeyspaceCapture``), and a second thread serializes, compresses and writes the copies. The file is written as `<dbfilename>.tmp`, fsynced, renamed over
 /// `<dbfilename>` and the directory fsynced; only then are the journal segments whose records are all ≤ S deleted.
 /// A crash at any step leaves either the old snapshot with every journal segment after it, or the new one.
 public final class Snapshotter: @unchecked Sendable {
@@ -269,9 +270,10 @@ public final class Snapshotter: @unchecked Sendable {
         finish(capture: capture, error: nil)
     }
 
-    /// Writes every shard of `capture`: this thread copies the shards (in slices, the only work done under their
-    /// locks) and a second thread serializes, compresses and writes them (see ``ShardPipeline``), at the lowest
-    /// priority for a background save so that serving clients always comes first.
+    /// Writes every shard of `capture`: the shards are copied in slices (the only work done under their locks) by
+    /// this thread, or for a background save by the engine's capture helpers (the event loops) while this thread
+    /// waits for them, and a second thread serializes, compresses and writes them (see ``ShardPipeline``), at the
+    /// lowest priority for a background save so that serving clients always comes first.
     private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
         let pipeline = ShardPipeline(depth: 2)
         let handoff = ShardPipeline.Handoff(writer)

@@ -100,9 +100,12 @@ public enum SnapshotRecord {
 ///   number, count the keys and flip each shard's capture mark (microseconds). From then on an entry whose
 ///   ``Entry/capturedFlag`` bit differs from its shard's mark is "not yet taken"; entries created afterwards get
 ///   the new mark, so they are never taken.
-/// - **Slices.** The snapshot's copying thread walks each shard's key tables in slices (``slotsPerSlice`` slots
-///   per lock hold, some tens of microseconds), copying every entry not yet taken into a buffer (the cell's bytes,
-///   plus a reference to a collection's object) and marking it taken, and releases the lock between slices.
+/// - **Slices.** Each shard's key tables are walked in slices (``slotsPerSlice`` slots per lock hold, some tens of
+///   microseconds), copying every entry not yet taken into a buffer (the cell's bytes, plus a reference to a
+///   collection's object) and marking it taken, releasing the lock between slices. The snapshot's thread walks
+///   them itself, or (``take(_:assisted:betweenSlices:)``) lets the engine's helpers walk them: event loops that
+///   copy in short steps between their iterations (``Engine/captureStep(budgetNanoseconds:)``, see
+///   ``CaptureHelpers``), so that no command waits for a copying thread preempted inside a slice.
 /// - **Copy-on-write per key.** A command about to change a key (the dispatcher names the command's keys;
 ///   ``Shard/prepareToChange(key:hash:)``), or the engine about to expire or evict one, first takes that key's entry
 ///   if it is not taken yet: its bytes (and a copy of its collection) go to the shard's side buffer, the key is
@@ -272,16 +275,15 @@ public final class KeyspaceCapture: @unchecked Sendable {
             release(next)
             next += 1
         }
-        var progress = helperSliceCount.load(ordering: .relaxed)
-        var progressAt = Self.nanoseconds()
         while true {
             let now = Self.nanoseconds()
             let seen = helperSliceCount.load(ordering: .relaxed)
-            if seen != progress {
-                progress = seen
-                progressAt = now
+            if seen != helperProgress {
+                helperProgress = seen
+                helperProgressAt = now
             }
-            let stalled = now - progressAt >= Self.helperStallNanoseconds
+            // Stalled across shards too: once the helpers stop, each shard does not wait for them again.
+            let stalled = now - helperProgressAt >= Self.helperStallNanoseconds || !engine.captureHelpers.hasHelpers
             let walked = walkedShards.load(ordering: .relaxed) & (1 << UInt64(index)) != 0
             if !walked && !stalled && !isCancelled {
                 // The shard is being copied by the helpers: wait without touching its lock.
@@ -395,7 +397,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// ``take(_:assisted:betweenSlices:)`` with `assisted`. Returns false if no helper is registered (the caller
     /// then copies itself). Undo with ``disableHelpers()``.
     public func enableHelpers() -> Bool {
-        helpersSince.store(Self.nanoseconds(), ordering: .relaxed)
+        let now = Self.nanoseconds()
+        helpersSince.store(now, ordering: .relaxed)
+        helperProgressAt = now
         return engine.captureHelpers.activate(self)
     }
 
@@ -503,6 +507,10 @@ public final class KeyspaceCapture: @unchecked Sendable {
     static let assistPollNanoseconds = 1_000_000
     /// When the copying thread last yielded (only that thread touches it).
     private var lastYield = 0
+    /// The helpers' slice count the saving thread last saw, and when it last changed (only that thread touches
+    /// them).
+    private var helperProgress = 0
+    private var helperProgressAt = 0
 
     /// Ends `shard`'s capture (under its lock).
     private func end(_ shard: Shard) {
@@ -817,6 +825,9 @@ final class CaptureHelpers: Sendable {
     }
 
     var capture: KeyspaceCapture? { state.withLock { $0.capture } }
+
+    /// Whether any helper is registered.
+    var hasHelpers: Bool { state.withLock { !$0.wakers.isEmpty } }
 
     /// Wakes every helper (new shards to copy).
     func wake() {
