@@ -47,6 +47,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     private let fileLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// The records being written (guarded by `fileLock`).
     private var writeBuffer: [UInt8] = []
+    /// Under `always`: how far the segment is preallocated (``preallocationChunk``; guarded by `fileLock`).
+    private var reservedEnd = 0
 
     // State shared with the writer thread, guarded by `mutex`; `condition` wakes the writer.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -67,6 +69,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     private var nextSequence: UInt64
     private var waiters: [(sequence: UInt64, callback: @Sendable (Bool) -> Void)] = []
     private var stopping = false
+    /// Under `always`: a caller's commit (``commitInline(upTo:)``) found less than half a chunk reserved ahead;
+    /// the writer thread extends the reservation, off the commit path.
+    private var reserveWanted = false
     /// The writer thread has exited (after ``close()``).
     private var finished = false
     private var failure: FileSystemError?
@@ -235,14 +240,16 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     }
 
     /// Blocks until record `sequence` is as durable as the policy promises a server's reply: under `always` on
-    /// stable storage (the writer thread's fsync, shared by concurrent callers), under `everysec` and `no`
-    /// written to the file (in the kernel: a crash of the process cannot lose it). Under `everysec` and `no` the
-    /// calling thread writes the pending records itself (``writeBuffered(upTo:wait:)``), so the call costs one
-    /// `write` and no thread hand-off.
+    /// stable storage (an fsync shared by concurrent callers), under `everysec` and `no` written to the file (in
+    /// the kernel: a crash of the process cannot lose it). The calling thread does the work itself, so the call
+    /// costs no thread hand-off: under `everysec` and `no` it writes the pending records
+    /// (``writeBuffered(upTo:wait:)``), under `always` it writes and fsyncs them (``commitInline(upTo:)``). Never
+    /// call it on an event loop: it waits for the disk.
     /// - Returns: false if the journal failed (or was closed) before the record was durable.
     public func waitUntilDurable(_ sequence: UInt64) -> Bool {
         if sequence <= durable.load(ordering: .acquiring) { return true }
         if let written = writeBuffered(upTo: sequence, wait: true) { return written }
+        if Self.commitsOnCaller, let committed = commitInline(upTo: sequence) { return committed }
         let done = DispatchSemaphore(value: 0)
         let outcome = Atomic<Bool>(false)
         whenDurable(sequence) { ok in
@@ -340,7 +347,6 @@ public final class Journal: MutationJournal, @unchecked Sendable {
 
     private func run() {
         // Under `always`: how far the segment is preallocated (``preallocationChunk``).
-        var reservedEnd = 0
         // Under `always`: gather the released clients' next records until `gatherTarget` are pending or the
         // deadline passes.
         var gatherTarget = 0
@@ -348,7 +354,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         if policy == .always && Self.preallocates {
             // Before the first record, so that the first client does not wait for the zeros.
             pthread_mutex_lock(fileLock)
-            reserveSpace(upTo: file.size + Self.preallocationChunk, &reservedEnd)
+            reserveSpace(upTo: file.size + Self.preallocationChunk)
             unlockFile()
         }
         while true {
@@ -358,6 +364,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             while !stopping && rotation == nil {
                 if pendingRecords == 0 {
                     noticed = 0
+                    if reserveWanted { break }
                     if policy == .everysec && unsynced {
                         // Sleep for the rest of the second, or until records come.
                         let deadline = lastSync + 1_000_000_000
@@ -382,8 +389,15 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 }
             }
             let finishing = stopping
+            let onlyReserve = reserveWanted && pendingRecords == 0 && rotation == nil && !stopping
+            reserveWanted = false
             pthread_mutex_unlock(mutex)
-            let records = writeBatch(reservedEnd: &reservedEnd)
+            if onlyReserve {
+                // A caller's commit used up most of the reservation: extend it while no commit waits for it.
+                extendReservation()
+                continue
+            }
+            let records = writeBatch()
             if let records, policy == .always {
                 if records.published {
                     gatherTarget = records.stillPending + records.count
@@ -392,12 +406,8 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                         Self.gatherWindowBounds.upperBound
                     )
                 }
-                if !finishing && Self.preallocates && file.size + Self.preallocationChunk / 2 > reservedEnd {
-                    // Off the commit path: the replies of this batch are on their way already.
-                    pthread_mutex_lock(fileLock)
-                    reserveSpace(upTo: file.size + Self.preallocationChunk, &reservedEnd)
-                    unlockFile()
-                }
+                // Off the commit path: the replies of this batch are on their way already.
+                if !finishing { extendReservation() }
             }
             if finishing {
                 pthread_mutex_lock(mutex)
@@ -408,7 +418,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         }
     }
 
-    /// What one ``writeBatch(reservedEnd:)`` did.
+    /// What one ``writeBatch()`` did.
     private struct BatchResult {
         var count: Int
         var published: Bool
@@ -420,7 +430,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// The writer thread's turn: takes the pending records (the file lock held, so no inline writer interleaves),
     /// performs a requested segment switch, writes them, fsyncs as the policy says and publishes them.
     /// - Returns: nil if the journal has failed.
-    private func writeBatch(reservedEnd: inout Int) -> BatchResult? {
+    private func writeBatch() -> BatchResult? {
         pthread_mutex_lock(fileLock)
         pthread_mutex_lock(mutex)
         swap(&writeBuffer, &pending)
@@ -469,7 +479,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
             }
             if policy == .always && Self.preallocates && file.size + writeBuffer.count > reservedEnd {
                 // A burst outran the space reserved ahead (or a new segment): reserve before writing.
-                reserveSpace(upTo: file.size + writeBuffer.count + Self.preallocationChunk, &reservedEnd)
+                reserveSpace(upTo: file.size + writeBuffer.count + Self.preallocationChunk)
             }
             if !writeBuffer.isEmpty {
                 try file.append(writeBuffer)
@@ -629,11 +639,92 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         return true
     }
 
+    /// Under `always`, for a caller that blocks until its record is durable anyway (an embedded store's write, not
+    /// an event loop): if no commit is running, commits the pending records up to at least `sequence` on the
+    /// calling thread (one `write` and one `fdatasync` for everything pending, then publishes them), instead of
+    /// handing them to the writer thread and sleeping until it wakes the caller: two thread wake-ups less per
+    /// commit. If a commit is running, it returns nil at once: the caller then waits for that commit or the writer
+    /// thread's next one (``whenDurable(_:_:)``), so concurrent callers share fsyncs as before (blocking on the
+    /// file instead would make them take it one after another, each committing the few records that came
+    /// meanwhile: a lock convoy of small fsyncs).
+    ///
+    /// Safe next to the writer thread: every commit (the writer's or a caller's) holds the file lock from taking its
+    /// batch to publishing it, so batches reach the file in sequence order, each is published only after an fsync
+    /// that started after its write, and publications never go backwards; a failure is recorded before the lock is
+    /// released, so the next commit publishes nothing.
+    /// - Returns: true once the record is durable, false if the journal failed (or was closed), nil if the caller
+    ///   must wait with ``whenDurable(_:_:)`` instead (not `always`, a commit running, or a segment switch or
+    ///   close pending).
+    public func commitInline(upTo sequence: UInt64) -> Bool? {
+        guard policy == .always else { return nil }
+        if sequence <= durable.load(ordering: .acquiring) { return true }
+        guard pthread_mutex_trylock(fileLock) == 0 else { return nil }
+        if sequence <= durable.load(ordering: .acquiring) {
+            unlockFile()
+            return true
+        }
+        pthread_mutex_lock(mutex)
+        if failure != nil || finished {
+            pthread_mutex_unlock(mutex)
+            unlockFile()
+            return false
+        }
+        if rotation != nil || stopping {
+            pthread_mutex_unlock(mutex)
+            unlockFile()
+            return nil
+        }
+        swap(&writeBuffer, &pending)
+        pendingRecords = 0
+        let lastSequence = nextSequence &- 1
+        pthread_mutex_unlock(mutex)
+        do throws(FileSystemError) {
+            if Self.preallocates && file.size + writeBuffer.count > reservedEnd {
+                reserveSpace(upTo: file.size + writeBuffer.count + Self.preallocationChunk)
+            }
+            // Empty only if every record up to `lastSequence` was committed already (under this lock).
+            if !writeBuffer.isEmpty {
+                try file.append(writeBuffer)
+                written.add(writeBuffer.count, ordering: .relaxed)
+                try file.sync()
+                fsyncs.add(1, ordering: .relaxed)
+            }
+        } catch {
+            releaseWriteBuffer()
+            let failed = recordFailure(error)
+            unlockFile()
+            for callback in failed { callback(false) }
+            return false
+        }
+        releaseWriteBuffer()
+        let (ready, _) = markDurable(lastSequence)
+        let reserveLow = Self.preallocates && file.size + Self.preallocationChunk / 2 > reservedEnd
+        unlockFile()
+        if reserveLow {
+            // The zeros are written by the writer thread, not on this commit path.
+            pthread_mutex_lock(mutex)
+            reserveWanted = true
+            let wake = writerSleeping
+            if wake { writerSleeping = false }
+            pthread_mutex_unlock(mutex)
+            if wake { pthread_cond_signal(condition) }
+        }
+        for callback in ready { callback(true) }
+        return true
+    }
+
     /// An event loop's inline write (``writeBuffered(upTo:wait:)`` without `wait`) that takes longer than this
     /// (nanoseconds) suspends inline writes from event loops for ``inlineSuspension``: the journal thread writes
     /// meanwhile, so a disk that stalls writes into the page cache stalls an event loop for one write, not for
     /// every one.
     static let slowInlineWrite: Int64 = 10_000_000
+
+    /// Whether ``waitUntilDurable(_:)`` commits on the calling thread under `always` (``commitInline(upTo:)``);
+    /// `NEPTUNE_JOURNAL_CALLER_COMMIT=0` turns it off, for A/B measurements only.
+    static let commitsOnCaller: Bool = {
+        guard let text = getenv("NEPTUNE_JOURNAL_CALLER_COMMIT") else { return true }
+        return String(cString: text) != "0"
+    }()
     static let inlineSuspension: Int64 = 5_000_000_000
 
     /// Under `always`, segments are preallocated this far ahead of their data (zeros written and fsynced once per
@@ -644,9 +735,19 @@ public final class Journal: MutationJournal, @unchecked Sendable {
     /// client waits.
     public static let preallocationChunk = 4 << 20
 
+    /// Under `always`: preallocates another chunk once less than half of one is left ahead of the data.
+    private func extendReservation() {
+        guard Self.preallocates else { return }
+        pthread_mutex_lock(fileLock)
+        if file.size + Self.preallocationChunk / 2 > reservedEnd {
+            reserveSpace(upTo: file.size + Self.preallocationChunk)
+        }
+        unlockFile()
+    }
+
     /// Preallocates the segment up to `length`. A failure (a full disk) only stops preallocating this segment:
     /// appends then grow the file as usual, and report the error themselves if the disk is really full.
-    private func reserveSpace(upTo length: Int, _ reservedEnd: inout Int) {
+    private func reserveSpace(upTo length: Int) {
         do {
             try file.preallocate(upTo: length)
             reservedEnd = length

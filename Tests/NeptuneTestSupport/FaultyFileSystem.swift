@@ -34,6 +34,8 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
         var capacity: Int?
         var dead = false
         var syncLatency: UInt32 = 0
+        /// Successful file fsyncs per thread (``syncsOnThisThread()``).
+        var syncsByThread: [UInt: Int] = [:]
         var writeLatency: UInt32 = 0
 
         mutating func create(_ path: String) -> Int {
@@ -89,6 +91,11 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
     }
 
     /// Write and fsync operations so far (to place a fault at every step of a sequence).
+    /// How many file fsyncs succeeded on the calling thread (for tests of who does the fsync).
+    public func syncsOnThisThread() -> Int {
+        state.withLock { $0.syncsByThread[UInt(pthread_self()), default: 0] }
+    }
+
     public var operationCount: Int {
         state.withLock { $0.operations }
     }
@@ -185,6 +192,7 @@ public final class FaultyFileSystem: DurableFileSystem, @unchecked Sendable {
                     file.durable = file.current
                     s.inodes[inode] = file
                 }
+                s.syncsByThread[UInt(pthread_self()), default: 0] += 1
                 return .success(())
             } catch {
                 return .failure(error)
