@@ -3,6 +3,7 @@ file, snapshot-only recovery with `appendonly no`, and a corrupted snapshot that
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import threading
@@ -108,6 +109,10 @@ def test_bgsave_while_writers_run(tmp_path: Path) -> None:
             t.join(10)
         assert saves >= 2
         lz4_test(workdir / "dump.nsnap")
+        # The event loop copied the shards of the background saves (between its iterations).
+        log = "".join(path.read_text(errors="replace") for path in (server.stdout_path, server.stderr_path))
+        helped = [int(n) for n in re.findall(r"slices-by-helpers=(\d+)", log)]
+        assert len(helped) >= 2 and sum(helped) > 0, log[-2000:]
     finally:
         server.stop()
     server = ServerProcess("neptune", workdir, args).start()

@@ -373,7 +373,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
                 continue
             }
             let sliceStart = Self.nanoseconds()
-            let done = state.copy(shard, into: records, budget: slotsPerSlice)
+            let done = state.copy(shard, into: records, budget: min(slotsPerSlice, Self.helperSlotsPerSlice))
             let sliceEnd = Self.nanoseconds()
             shard.lock.unlock()
             helperSliceCount.add(1, ordering: .relaxed)
@@ -499,6 +499,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// How long the saving thread of an assisted capture lets the helpers make no progress before it copies
     /// slices itself (nanoseconds).
     static let helperStallNanoseconds = 20_000_000
+    /// Key-table slots a helper visits per lock hold (a few microseconds), at most: a request that arrives while
+    /// its loop copies waits for the rest of the step.
+    static let helperSlotsPerSlice = 128
     /// The share of the time the helpers may spend copying: one `helperShare`-th.
     static let helperShare = 4
     /// Copying time the helpers may use ahead of their share (nanoseconds).
@@ -857,7 +860,7 @@ extension Engine {
     /// time). Costs one relaxed atomic load while no snapshot wants help.
     /// - Returns: The longest the helper should wait (for its I/O) before its next step, in milliseconds: 0 to
     ///   step again at once, -1 for no limit (it is woken through its `wake` when there is copying to do).
-    public func captureStep(budgetNanoseconds: Int = 25_000) -> Int32 {
+    public func captureStep(budgetNanoseconds: Int = 15_000) -> Int32 {
         guard captureHelpers.active.load(ordering: .relaxed), let capture = captureHelpers.capture else {
             return -1
         }
