@@ -10,11 +10,14 @@ import Darwin
 /// by ID), so that a lookup by a borrowed `UnsafeRawBufferPointer` allocates nothing.
 ///
 /// Each slot packs the low 32 bits of the key's hash and `id + 1` (0 marks an empty slot). Linear probing; removal
-/// shifts the following entries back, so there are no tombstones. The table doubles when it is 3/4 full.
+/// shifts the following entries back, so there are no tombstones. The table doubles when it is 3/4 full. The slots
+/// live in a ``WordBuffer`` (huge pages once large); copies of a table share them, so a table is never copied.
 ///
 /// The hash is seeded per process (see ``hash(_:)``), so that colliding keys cannot be precomputed.
 struct ByteKeyTable {
-    private var slots: [UInt64] = []
+    private var slots = WordBuffer()
+    /// Number of slots: 0 or a power of two.
+    private var slotCount = 0
     private(set) var count = 0
 
     private static let seed: UInt64 = .random(in: 1...UInt64.max)
@@ -49,13 +52,15 @@ struct ByteKeyTable {
         return x ^ (x >> 29)
     }
 
-    private var mask: Int { slots.count - 1 }
+    private var mask: Int { slotCount - 1 }
 
     /// The ID stored for the key hashed to `hash`, where `matches(id)` tells whether an ID's bytes are the key.
     @inline(__always)
     func find(hash: UInt64, _ matches: (UInt32) -> Bool) -> UInt32? {
         guard count > 0 else { return nil }
         let tag = hash & 0xFFFF_FFFF
+        let slots = self.slots.base
+        let mask = self.mask
         var i = Int(truncatingIfNeeded: hash) & mask
         while true {
             let slot = slots[i]
@@ -70,12 +75,13 @@ struct ByteKeyTable {
 
     /// Adds `id` for a key (hashed to `hash`) that is not in the table.
     mutating func insert(hash: UInt64, id: UInt32) {
-        if (count + 1) * 4 > slots.count * 3 { grow() }
+        if (count + 1) * 4 > slotCount * 3 { grow() }
         place(((hash & 0xFFFF_FFFF) << 32) | UInt64(id &+ 1))
         count += 1
     }
 
-    private mutating func place(_ entry: UInt64) {
+    private func place(_ entry: UInt64) {
+        let slots = self.slots.base
         var i = Int(truncatingIfNeeded: entry >> 32) & mask
         while slots[i] != 0 { i = (i + 1) & mask }
         slots[i] = entry
@@ -83,14 +89,18 @@ struct ByteKeyTable {
 
     private mutating func grow() {
         let old = slots
-        slots = [UInt64](repeating: 0, count: Swift.max(16, old.count * 2))
-        for entry in old where entry != 0 { place(entry) }
+        let oldCount = slotCount
+        slotCount = Swift.max(16, oldCount * 2)
+        slots = WordBuffer(capacity: slotCount)
+        for i in 0..<oldCount where old[i] != 0 { place(old[i]) }
     }
 
     /// Removes `id`, stored for a key hashed to `hash`; returns false if it was not there.
     @discardableResult
     mutating func remove(hash: UInt64, id: UInt32) -> Bool {
         guard count > 0 else { return false }
+        let slots = self.slots.base
+        let mask = self.mask
         let entry = ((hash & 0xFFFF_FFFF) << 32) | UInt64(id &+ 1)
         var i = Int(truncatingIfNeeded: hash) & mask
         while slots[i] != entry {
@@ -118,26 +128,34 @@ struct ByteKeyTable {
 
     /// Removes everything.
     mutating func removeAll() {
-        slots = []
-        count = 0
+        self = ByteKeyTable()
     }
 }
 
 /// Byte strings interned to dense IDs (an ID freed by removal is reused), found by borrowed bytes without
 /// allocating: document keys and tags.
 ///
-/// Each ID has a 32-byte record: its length and, up to ``inlineLimit`` bytes, the bytes themselves (one cache line
-/// holds the record a lookup compares against); longer strings live in one shared byte arena. Interning and
-/// releasing allocate nothing per string (the arrays grow geometrically); a released string's arena bytes are left
-/// as garbage and the arena is compacted once garbage is more than half of it, so the cost stays amortized O(1).
+/// Each ID has a row of ``stride`` words (a power of two, at least four) in one ``WordBuffer``: the length, then
+/// up to ``inlineLimit`` bytes of the string itself (longer strings live in one shared byte arena), then the
+/// owner's payload words (``payloadWords``). A row of eight words is one aligned cache line, so the search index
+/// keeps each document's field values in its key's row: finding or checking a document and reading or writing its
+/// values touch one line. Interning and releasing allocate nothing per string (the rows grow geometrically); a
+/// released string's arena bytes are left as garbage and the arena is compacted once garbage is more than half of
+/// it, so the cost stays amortized O(1). Payload words of a new ID start at zero.
 ///
-/// The lookups are `mutating` although they change nothing: the interners live in `var` properties of classes,
-/// and a non-mutating call on such a property copies the struct first (retaining and releasing each of its four
-/// arrays), while a mutating one works in place. On the write path that is eight atomic operations per lookup.
+/// The rows are shared by copies of an interner (and by the stores reading their payload), so an interner is never
+/// copied. The lookups are `mutating` although they change nothing: the interners live in `var` properties of
+/// classes, and a non-mutating call on such a property copies the struct first (retaining and releasing each of
+/// its references), while a mutating one works in place.
 struct ByteInterner {
     private(set) var table = ByteKeyTable()
-    /// Four words per ID: the length with ``liveBit`` (0 for a free ID), then the inline bytes or the arena offset.
-    private var records: [UInt64] = []
+    /// ``stride`` words per ID: the length with ``liveBit`` (0 for a free ID), then the inline bytes or the arena
+    /// offset, then the payload.
+    let rows = WordBuffer()
+    /// log2 of ``stride``.
+    let strideShift: Int
+    /// Largest ID plus one.
+    private(set) var idBound = 0
     /// Bytes of the strings longer than ``inlineLimit``.
     private var arena: [UInt8] = []
     /// Arena bytes of released strings.
@@ -145,14 +163,27 @@ struct ByteInterner {
     private var free: [UInt32] = []
 
     static let inlineLimit = 24
+    /// Index of the first payload word in a row.
+    static let payloadOffset = 4
     private static let liveBit: UInt64 = 1 << 63
     private static let lengthMask: UInt64 = 0xFFFF_FFFF
 
+    /// An empty interner whose rows have room for `payloadWords` words of the owner's.
+    init(payloadWords: Int = 0) {
+        precondition(payloadWords >= 0)
+        var shift = 2
+        while 1 << shift < Self.payloadOffset + payloadWords { shift += 1 }
+        strideShift = shift
+    }
+
+    /// Words per row.
+    var stride: Int { 1 << strideShift }
+
+    /// Number of payload words in each row.
+    var payloadWords: Int { stride - Self.payloadOffset }
+
     /// Number of interned byte strings.
     var count: Int { table.count }
-
-    /// Largest ID plus one.
-    var idBound: Int { records.count >> 2 }
 
     /// Bytes in the arena, garbage included.
     var arenaCount: Int { arena.count }
@@ -160,34 +191,25 @@ struct ByteInterner {
     /// Whether `id` holds an interned string (rather than being free).
     @inline(__always)
     mutating func isLive(_ id: UInt32) -> Bool {
-        Int(id) < idBound && records[Int(id) << 2] & Self.liveBit != 0
+        Int(id) < idBound && rows[Int(id) << strideShift] & Self.liveBit != 0
     }
 
     /// Calls `body` with each live ID, ascending.
     mutating func forEachLive(_ body: (UInt32) throws -> Void) rethrows {
-        try records.withUnsafeBufferPointer { words in
-            var id: UInt32 = 0
-            var base = 0
-            while base < words.count {
-                if words[base] & Self.liveBit != 0 { try body(id) }
-                id += 1
-                base += 4
-            }
-        }
+        let words = rows.base
+        for id in 0..<idBound where words[id << strideShift] & Self.liveBit != 0 { try body(UInt32(id)) }
     }
 
     /// Calls `body` with the bytes of the live ID `id`.
     @inline(__always)
     mutating func withBytes<R>(_ id: UInt32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try records.withUnsafeBytes { raw in
-            let base = Int(id) << 5
-            let length = Int(truncatingIfNeeded: raw.load(fromByteOffset: base, as: UInt64.self) & Self.lengthMask)
-            if length <= Self.inlineLimit {
-                return try body(UnsafeRawBufferPointer(rebasing: raw[(base + 8)..<(base + 8 + length)]))
-            }
-            let offset = Int(truncatingIfNeeded: raw.load(fromByteOffset: base + 8, as: UInt64.self))
-            return try arena.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
+        let row = rows.base + (Int(id) << strideShift)
+        let length = Int(truncatingIfNeeded: row.pointee & Self.lengthMask)
+        if length <= Self.inlineLimit {
+            return try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(row + 1), count: length))
         }
+        let offset = Int(truncatingIfNeeded: row[1])
+        return try arena.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + length)])) }
     }
 
     /// A copy of the bytes of `id`, or nil if it is free.
@@ -204,30 +226,38 @@ struct ByteInterner {
         }
     }
 
+    /// Whether `id` (any value: a hint that may be stale) is a live ID holding exactly `key`: one row read, no
+    /// table probe.
+    @inline(__always)
+    mutating func holds(_ id: UInt32, _ key: UnsafeRawBufferPointer) -> Bool {
+        isLive(id) && equals(id, key)
+    }
+
     /// The ID of `key` (hashed to `hash` by ``ByteKeyTable/hash(_:)``), if interned.
     @inline(__always)
     mutating func find(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32? {
         guard table.count > 0 else { return nil }
-        return records.withUnsafeBytes { raw in
-            arena.withUnsafeBytes { arena in
-                table.find(hash: hash) { id in
-                    let base = Int(id) << 5
-                    let length = Int(truncatingIfNeeded: raw.load(fromByteOffset: base, as: UInt64.self) & Self.lengthMask)
-                    guard length == key.count else { return false }
-                    if length == 0 { return true }
-                    let stored: UnsafeRawPointer
-                    if length <= Self.inlineLimit {
-                        stored = raw.baseAddress! + base + 8
-                    } else {
-                        stored = arena.baseAddress! + Int(truncatingIfNeeded: raw.load(fromByteOffset: base + 8, as: UInt64.self))
-                    }
-                    return memcmp(stored, key.baseAddress!, length) == 0
+        let words = rows.base
+        let shift = strideShift
+        return arena.withUnsafeBytes { arena in
+            table.find(hash: hash) { id in
+                let row = words + (Int(id) << shift)
+                let length = Int(truncatingIfNeeded: row.pointee & Self.lengthMask)
+                guard length == key.count else { return false }
+                if length == 0 { return true }
+                let stored: UnsafeRawPointer
+                if length <= Self.inlineLimit {
+                    stored = UnsafeRawPointer(row + 1)
+                } else {
+                    stored = arena.baseAddress! + Int(truncatingIfNeeded: row[1])
                 }
+                return memcmp(stored, key.baseAddress!, length) == 0
             }
         }
     }
 
-    /// Interns `key`, which is not interned yet, and returns its ID (a reused one, or `idBound - 1`).
+    /// Interns `key`, which is not interned yet, and returns its ID (a reused one, or `idBound - 1`); its payload
+    /// words are zero.
     mutating func add(_ key: UnsafeRawBufferPointer, hash: UInt64) -> UInt32 {
         precondition(UInt64(key.count) < Self.lengthMask, "interned strings are shorter than 4 GiB")
         let id: UInt32
@@ -235,7 +265,8 @@ struct ByteInterner {
             id = reused
         } else {
             id = UInt32(idBound)
-            records.append(contentsOf: repeatElement(0, count: 4))
+            rows.reserve((idBound + 1) << strideShift)
+            idBound += 1
         }
         var offset = 0
         if key.count > Self.inlineLimit {
@@ -243,14 +274,13 @@ struct ByteInterner {
             offset = arena.count
             arena.append(contentsOf: key)
         }
-        records.withUnsafeMutableBytes { raw in
-            let base = Int(id) << 5
-            raw.storeBytes(of: UInt64(key.count) | Self.liveBit, toByteOffset: base, as: UInt64.self)
-            if key.count <= Self.inlineLimit {
-                if key.count > 0 { (raw.baseAddress! + base + 8).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-            } else {
-                raw.storeBytes(of: UInt64(offset), toByteOffset: base + 8, as: UInt64.self)
-            }
+        let row = rows.base + (Int(id) << strideShift)
+        row.update(repeating: 0, count: stride)
+        row.pointee = UInt64(key.count) | Self.liveBit
+        if key.count <= Self.inlineLimit {
+            if key.count > 0 { UnsafeMutableRawPointer(row + 1).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        } else {
+            row[1] = UInt64(offset)
         }
         table.insert(hash: hash, id: id)
         return id
@@ -259,9 +289,10 @@ struct ByteInterner {
     /// Frees `id`, whose bytes hash to `hash`.
     mutating func remove(_ id: UInt32, hash: UInt64) {
         table.remove(hash: hash, id: id)
-        let length = Int(truncatingIfNeeded: records[Int(id) << 2] & Self.lengthMask)
+        let word = Int(id) << strideShift
+        let length = Int(truncatingIfNeeded: rows[word] & Self.lengthMask)
         if length > Self.inlineLimit { garbage += length }
-        records[Int(id) << 2] = 0
+        rows[word] = 0
         free.append(id)
     }
 
@@ -271,33 +302,66 @@ struct ByteInterner {
         packed.reserveCapacity(arena.count - garbage)
         let old = arena
         for id in 0..<idBound {
-            let base = id << 2
-            let word = records[base]
+            let base = id << strideShift
+            let word = rows[base]
             let length = Int(truncatingIfNeeded: word & Self.lengthMask)
             guard word & Self.liveBit != 0, length > Self.inlineLimit else { continue }
-            let offset = Int(truncatingIfNeeded: records[base + 1])
-            records[base + 1] = UInt64(packed.count)
+            let offset = Int(truncatingIfNeeded: rows[base + 1])
+            rows[base + 1] = UInt64(packed.count)
             packed.append(contentsOf: old[offset..<(offset + length)])
         }
         arena = packed
         garbage = 0
     }
 
+    /// Removes every string, keeping the rows' buffer (which the owner's columns refer to), emptied.
     mutating func removeAll() {
-        self = ByteInterner()
+        table.removeAll()
+        rows.reset()
+        idBound = 0
+        arena = []
+        garbage = 0
+        free = []
     }
 
-    /// Every ID is either interned or free, and the arena holds the long strings plus the garbage.
+    /// Every ID is either interned or free, the arena holds the long strings plus the garbage, and free rows have
+    /// no length.
     var isConsistent: Bool {
         mutating get {
             var live = 0
             var long = 0
             for id in 0..<idBound where isLive(UInt32(id)) {
                 live += 1
-                let length = Int(truncatingIfNeeded: records[id << 2] & Self.lengthMask)
+                let length = Int(truncatingIfNeeded: rows[id << strideShift] & Self.lengthMask)
                 if length > Self.inlineLimit { long += length }
             }
+            let freeRowsEmpty = free.allSatisfy { rows[Int($0) << strideShift] == 0 }
             return live == table.count && table.count + free.count == idBound && long + garbage == arena.count
+                && freeRowsEmpty && rows.capacity >= idBound << strideShift
         }
+    }
+}
+
+/// One payload word per ID in the rows of a ``ByteInterner``: a per-document value of a field store, kept in the
+/// document's row so that it shares a cache line with the key.
+struct RowColumn {
+    let rows: WordBuffer
+    let strideShift: Int
+    /// Index of the word in a row.
+    let offset: Int
+
+    /// Column `column` (0 ..< ``ByteInterner/payloadWords``) of `interner`'s rows.
+    init(_ interner: ByteInterner, column: Int) {
+        precondition(column >= 0 && column < interner.payloadWords, "a column inside the rows' payload")
+        rows = interner.rows
+        strideShift = interner.strideShift
+        offset = ByteInterner.payloadOffset + column
+    }
+
+    /// The word of ID `id` (which must be below the interner's ``ByteInterner/idBound``).
+    @inline(__always)
+    subscript(_ id: UInt32) -> UInt64 {
+        get { rows.base[(Int(id) << strideShift) &+ offset] }
+        nonmutating set { rows.base[(Int(id) << strideShift) &+ offset] = newValue }
     }
 }

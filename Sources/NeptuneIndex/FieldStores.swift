@@ -13,34 +13,43 @@ struct NumericEntry: Comparable {
 }
 
 /// A NUMERIC field: an ordered structure of (value, document) for ranges and sorted streaming, plus each
-/// document's value (NaN when absent) for O(1) predicate checks and removal.
+/// document's value for O(1) predicate checks and removal, kept in a column of the document's row (so that the
+/// write path reads the key, the old value and the old tags from one cache line).
 final class NumericStore {
     var tree = SortedBlockList<NumericEntry>()
-    var values: [Double] = []
+    /// Each document's value as `bitPattern ^ Self.absent`: 0 (the column's initial value) when absent.
+    let values: RowColumn
     let indexed: Bool
 
-    init(indexed: Bool) {
+    /// The bit pattern stored values are XORed with, so that an absent value (NaN) is stored as 0.
+    static let absent = Double.nan.bitPattern
+
+    init(indexed: Bool, values: RowColumn) {
         self.indexed = indexed
+        self.values = values
+    }
+
+    /// The document's value (NaN when absent).
+    @inline(__always)
+    func number(_ document: UInt32) -> Double {
+        Double(bitPattern: values[document] ^ Self.absent)
     }
 
     func value(_ document: UInt32) -> Double? {
-        let i = Int(document)
-        guard i < values.count else { return nil }
-        let value = values[i]
-        return value.isNaN ? nil : value
+        let word = values[document]
+        return word == 0 ? nil : Double(bitPattern: word ^ Self.absent)
     }
 
     func set(_ document: UInt32, _ newValue: Double?) {
-        let i = Int(document)
-        if i >= values.count { values.append(contentsOf: repeatElement(.nan, count: i + 1 - values.count)) }
-        let old = values[i]
+        let oldWord = values[document]
         let new = newValue ?? .nan
-        if old.bitPattern == new.bitPattern { return }
+        let newWord = new.isNaN ? 0 : new.bitPattern ^ Self.absent
+        if oldWord == newWord { return }
         if indexed {
-            if !old.isNaN { tree.remove(NumericEntry(value: old, document: document)) }
-            if !new.isNaN { tree.insert(NumericEntry(value: new, document: document)) }
+            if oldWord != 0 { tree.remove(NumericEntry(value: Double(bitPattern: oldWord ^ Self.absent), document: document)) }
+            if newWord != 0 { tree.insert(NumericEntry(value: new, document: document)) }
         }
-        values[i] = new
+        values[document] = newWord
     }
 
     /// Positions bounding the entries whose value lies in `range`.
@@ -88,8 +97,9 @@ final class TagStore {
     /// Documents of each tag ID.
     var postings: [TagPosting] = []
     /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`), with ``keptRaw`` set
-    /// when its raw value is in `rawValues`.
-    var documentTag: [UInt32] = []
+    /// when its raw value is in `rawValues`; stored XOR ``none`` in a column of the document's row (so a new row's
+    /// 0 reads as ``none``).
+    let documentTags: RowColumn
     var multipleTags: [UInt32: [UInt32]] = [:]
     /// The raw values that differ from their single tag's bytes (most values are one tag already in normal form:
     /// no copy kept); see ``rawValue(_:)``.
@@ -102,10 +112,11 @@ final class TagStore {
 
     static let none: UInt32 = 0x7FFF_FFFF
     static let many: UInt32 = 0x7FFF_FFFE
-    /// Flag of a `documentTag` entry whose document has its raw value in `rawValues`.
+    /// Flag of a `documentTags` entry whose document has its raw value in `rawValues`.
     static let keptRaw: UInt32 = 0x8000_0000
 
-    init(separator: UInt8, caseSensitive: Bool, indexed: Bool) {
+    init(separator: UInt8, caseSensitive: Bool, indexed: Bool, documentTags: RowColumn) {
+        self.documentTags = documentTags
         self.separator = separator
         self.caseSensitive = caseSensitive
         self.indexed = indexed
@@ -146,14 +157,20 @@ final class TagStore {
         postings[Int(id)] = TagPosting()
     }
 
+    /// The tag entry of a document: its state and ``keptRaw`` flag.
+    @inline(__always)
+    private func entry(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: documentTags[UInt32(i)]) ^ Self.none }
+
+    @inline(__always)
+    private func setEntry(_ i: Int, _ entry: UInt32) { documentTags[UInt32(i)] = UInt64(entry ^ Self.none) }
+
     /// The tag state of a document (``none``, ``many`` or a tag ID), without the ``keptRaw`` flag.
     @inline(__always)
-    private func state(_ i: Int) -> UInt32 { documentTag[i] & ~Self.keptRaw }
+    private func state(_ i: Int) -> UInt32 { entry(i) & ~Self.keptRaw }
 
     /// The tag IDs of a document, ascending.
     func tagIDs(of document: UInt32) -> [UInt32] {
         let i = Int(document)
-        guard i < documentTag.count else { return [] }
         switch state(i) {
         case Self.none: return []
         case Self.many: return multipleTags[document] ?? []
@@ -163,15 +180,13 @@ final class TagStore {
 
     /// Whether the document's raw value is kept apart (it differs from its single tag).
     func keepsRawValue(_ document: UInt32) -> Bool {
-        let i = Int(document)
-        return i < documentTag.count && documentTag[i] & Self.keptRaw != 0
+        entry(Int(document)) & Self.keptRaw != 0
     }
 
     /// A document's raw value (nil when it has none).
     func rawValue(_ document: UInt32) -> [UInt8]? {
         let i = Int(document)
-        guard i < documentTag.count else { return nil }
-        if documentTag[i] & Self.keptRaw != 0 { return rawValues[document] }
+        if entry(i) & Self.keptRaw != 0 { return rawValues[document] }
         let tag = state(i)
         return tag == Self.none || tag == Self.many ? nil : bytes(tag)
     }
@@ -179,12 +194,11 @@ final class TagStore {
     /// Whether `raw` is the document's current raw value (nil: no value).
     @inline(__always)
     private func isCurrent(_ i: Int, _ raw: UnsafeRawBufferPointer?) -> Bool {
-        let entry = documentTag[i]
-        if entry & Self.keptRaw != 0 {
+        let tag = entry(i)
+        if tag & Self.keptRaw != 0 {
             guard let raw, let kept = rawValues[UInt32(i)] else { return false }
             return kept.withUnsafeBytes { $0.elementsEqual(raw) }
         }
-        let tag = entry
         guard tag != Self.none else { return raw == nil }
         guard let raw, tag != Self.many else { return false }
         return tags.equals(tag, raw)
@@ -195,24 +209,21 @@ final class TagStore {
     private func keepRaw(_ i: Int, _ raw: UnsafeRawBufferPointer?) {
         if let raw {
             rawValues[UInt32(i)] = Array(raw)
-            documentTag[i] |= Self.keptRaw
-        } else if documentTag[i] & Self.keptRaw != 0 {
+            setEntry(i, entry(i) | Self.keptRaw)
+        } else if entry(i) & Self.keptRaw != 0 {
             rawValues[UInt32(i)] = nil
-            documentTag[i] &= ~Self.keptRaw
+            setEntry(i, entry(i) & ~Self.keptRaw)
         }
     }
 
     /// Sets the document's tag state, keeping its ``keptRaw`` flag.
     @inline(__always)
     private func setState(_ i: Int, _ tag: UInt32) {
-        documentTag[i] = (documentTag[i] & Self.keptRaw) | tag
+        setEntry(i, (entry(i) & Self.keptRaw) | tag)
     }
 
     func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
         let i = Int(document)
-        if i >= documentTag.count {
-            documentTag.append(contentsOf: repeatElement(Self.none, count: i + 1 - documentTag.count))
-        }
         // The same raw value gives the same tags: nothing to do (a rewrite of the other fields).
         guard indexed else {
             keepRaw(i, raw)
@@ -340,9 +351,7 @@ final class TagStore {
     /// Whether the document has a tag matching one of the patterns (already normalized).
     func matches(_ document: UInt32, _ patterns: [TagPattern]) -> Bool {
         guard indexed else { return false }
-        let i = Int(document)
-        guard i < documentTag.count else { return false }
-        switch state(i) {
+        switch state(Int(document)) {
         case Self.none: return false
         case Self.many: return (multipleTags[document] ?? []).contains { matches(tag: $0, patterns) }
         case let id: return matches(tag: id, patterns)

@@ -226,8 +226,8 @@ extension SearchIndex {
             let present = ids.filter { store.value($0) != nil }
             var missing = ids.filter { store.value($0) == nil }
             var ordered = present.sorted { a, b in
-                let va = store.values[Int(a)]
-                let vb = store.values[Int(b)]
+                let va = store.number(a)
+                let vb = store.number(b)
                 if va != vb { return sort.ascending ? va < vb : va > vb }
                 return a < b
             }

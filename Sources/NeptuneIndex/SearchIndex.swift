@@ -1,9 +1,11 @@
 /// One secondary index: the documents (hash keys) it covers, and per schema field an index structure.
 ///
 /// Documents get dense integer IDs (reused after removal), found by their key bytes in an open-addressing table
-/// (``ByteInterner``) without building a key array. NUMERIC fields keep an ordered block list of (value, ID); TAG
-/// fields intern each tag to a tag ID with a sorted ID set; both also keep each document's values so that updates
-/// touch only what changed and predicates are O(1).
+/// (``ByteInterner``) without building a key array, or checked against a caller's hint (``index(key:hint:field:)``)
+/// without a table probe. NUMERIC fields keep an ordered block list of (value, ID); TAG fields intern each tag to a
+/// tag ID with a sorted ID set; both also keep each document's value in a column of the document's row in the key
+/// interner (the key, and one word per NUMERIC or TAG field: one cache line for up to four such fields), so that
+/// updates touch only what changed, predicates are O(1), and an update reads one row.
 ///
 /// Not thread-safe: the owner serializes access (the engine holds it under a lock).
 ///
@@ -12,9 +14,9 @@
 public final class SearchIndex {
     /// The definition this index was created with.
     public let definition: IndexDefinition
-    /// Document keys interned to document IDs.
-    var documents = ByteInterner()
-    var stores: [FieldStore]
+    /// Document keys interned to document IDs; each row also holds the NUMERIC and TAG fields' per-document words.
+    var documents: ByteInterner
+    var stores: [FieldStore] = []
     /// NUMERIC values parsed by the write in progress, by schema position (reused: no allocation per write).
     private var parsed: [Double] = []
     /// Documents that could not be indexed because a NUMERIC value did not parse (cumulative, as RediSearch's
@@ -24,11 +26,24 @@ public final class SearchIndex {
     /// Creates an empty index.
     public init(definition: IndexDefinition) {
         self.definition = definition
-        self.stores = definition.fields.map { field in
+        self.documents = ByteInterner(payloadWords: definition.fields.count(where: { $0.type != .text }))
+        self.stores = makeStores()
+    }
+
+    /// Empty stores for the definition's fields, their per-document columns in `documents`' rows.
+    private func makeStores() -> [FieldStore] {
+        var column = 0
+        return definition.fields.map { field in
             switch field.type {
-            case .numeric: .numeric(NumericStore(indexed: !field.noIndex))
-            case .tag: .tag(TagStore(separator: field.separator, caseSensitive: field.caseSensitive, indexed: !field.noIndex))
-            case .text: .text(TextStore(sortable: field.sortable))
+            case .numeric:
+                column += 1
+                return .numeric(NumericStore(indexed: !field.noIndex, values: RowColumn(documents, column: column - 1)))
+            case .tag:
+                column += 1
+                return .tag(TagStore(separator: field.separator, caseSensitive: field.caseSensitive, indexed: !field.noIndex,
+                                     documentTags: RowColumn(documents, column: column - 1)))
+            case .text:
+                return .text(TextStore(sortable: field.sortable))
             }
         }
     }
@@ -96,6 +111,28 @@ public final class SearchIndex {
         key: UnsafeRawBufferPointer,
         field: (_ position: Int, _ body: (UnsafeRawBufferPointer?) -> Void) -> Void
     ) -> Bool {
+        var hint = UInt32.max
+        return index(key: key, hint: &hint, field: field)
+    }
+
+    /// Indexes (or re-indexes) a document as ``index(key:field:)`` does, given a hint of its document ID: the ID
+    /// this index gave the document last time, kept by the caller with the document (an engine keeps it in the
+    /// stored hash). A hint is checked against the ID's row (the key bytes), so a stale or foreign one is harmless;
+    /// a right one saves the lookup in the key table, a random cache miss on a large index.
+    ///
+    /// - Parameters:
+    ///   - key: The document's key.
+    ///   - hint: The document's ID in this index if the caller knows it (any value otherwise); set to the ID the
+    ///     document has after the call (unchanged if it is not indexed).
+    ///   - field: As in ``index(key:field:)``.
+    /// - Returns: False if a NUMERIC value did not parse (see ``index(key:field:)``).
+    @discardableResult
+    public func index(
+        key: UnsafeRawBufferPointer,
+        hint: inout UInt32,
+        field: (_ position: Int, _ body: (UnsafeRawBufferPointer?) -> Void) -> Void
+    ) -> Bool {
+        let known = documents.holds(hint, key)
         // Parse every NUMERIC value before touching anything: one that does not parse leaves the document out.
         if parsed.count != stores.count { parsed = [Double](repeating: .nan, count: stores.count) }
         var failed = false
@@ -109,13 +146,19 @@ public final class SearchIndex {
                 }
             }
         }
-        let hash = ByteKeyTable.hash(key)
         if failed {
-            remove(key: key, hash: hash)
+            if known { remove(id: hint, hash: ByteKeyTable.hash(key)) } else { remove(key: key, hash: ByteKeyTable.hash(key)) }
             indexingFailures += 1
             return false
         }
-        let id = self.id(of: key, hash: hash) ?? documents.add(key, hash: hash)
+        let id: UInt32
+        if known {
+            id = hint
+        } else {
+            let hash = ByteKeyTable.hash(key)
+            id = self.id(of: key, hash: hash) ?? documents.add(key, hash: hash)
+            hint = id
+        }
         for position in stores.indices {
             switch stores[position] {
             case .numeric(let numeric): numeric.set(id, parsed[position].isNaN ? nil : parsed[position])
@@ -142,6 +185,12 @@ public final class SearchIndex {
     @discardableResult
     private func remove(key: UnsafeRawBufferPointer, hash: UInt64) -> Bool {
         guard let id = id(of: key, hash: hash) else { return false }
+        remove(id: id, hash: hash)
+        return true
+    }
+
+    /// Removes the document `id`, whose key hashes to `hash`.
+    private func remove(id: UInt32, hash: UInt64) {
         for store in stores {
             switch store {
             case .numeric(let numeric): numeric.set(id, nil)
@@ -151,13 +200,12 @@ public final class SearchIndex {
         }
         documents.remove(id, hash: hash)
         checkInvariants()
-        return true
     }
 
     /// Removes every document (FLUSHDB), keeping the definition and the failure count.
     public func removeAll() {
         documents.removeAll()
-        stores = SearchIndex(definition: definition).stores
+        stores = makeStores()
     }
 
     /// The key of a document ID.

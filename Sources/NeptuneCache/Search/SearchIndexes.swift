@@ -102,25 +102,30 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     }
 
     /// Indexes `document` under `key` in `index` (the caller holds the key's shard lock and the index's lock),
-    /// reading the schema fields straight out of the stored hash.
-    static func index(_ index: SearchIndex, key: UnsafeRawBufferPointer, document: HashObject) {
+    /// reading the schema fields straight out of the stored hash. With `hinted`, the document's ID is looked for
+    /// first where the hash's ``HashObject/searchHint`` says, and the hint is updated: only the first index
+    /// covering a key uses it, so that two indexes do not overwrite each other's.
+    static func index(_ index: SearchIndex, key: UnsafeRawBufferPointer, document: HashObject, hinted: Bool) {
         let fields = index.definition.fields
-        index.index(key: key) { position, body in
+        var hint = hinted ? document.searchHint : UInt32.max
+        index.index(key: key, hint: &hint) { position, body in
             let found: Void? = fields[position].identifier.withUnsafeBytes { name in
                 document.withValue(name) { body($0) }
             }
             if found == nil { body(nil) }
         }
+        if hinted { document.searchHint = hint }
     }
 
     /// Re-reads `key` (its shard locked by the caller) and updates `handle`'s index, reading the schema fields
     /// straight out of the stored hash (nothing is copied unless the index keeps it).
-    func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64) {
+    func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64,
+                hinted: Bool) {
         let slot = shard.tables[Self.database].find(key, hash: hash, slab: shard.slab)
         let document = slot >= 0 ? Self.document(shard, slot, now: now) : nil
         handle.lock.withLock { () -> Void in
             if let document {
-                Self.index(handle.index, key: key, document: document)
+                Self.index(handle.index, key: key, document: document, hinted: hinted)
             } else {
                 handle.index.remove(key: key)
             }
@@ -137,8 +142,9 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         let shard = shards[Int(truncatingIfNeeded: hash >> Engine.shardShift)]
         var now: Int64? = nil
         for handle in handles where handle.covers(key: key) {
-            if now == nil { now = clock.milliseconds() }
-            update(handle, shard, key, hash, now: now!)
+            let first = now == nil
+            if first { now = clock.milliseconds() }
+            update(handle, shard, key, hash, now: now!, hinted: first)
         }
     }
 
@@ -205,13 +211,18 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
                 let e = shard.entry(table, slot)
                 guard e.type == .hash, definition.covers(key: e.key), let document = Self.document(shard, slot, now: now)
                 else { continue }
-                Self.index(handle.index, key: e.key, document: document)
+                Self.index(handle.index, key: e.key, document: document, hinted: handle === firstCovering(e.key))
             }
             handle.scannedShards += 1
             if handle.scannedShards == shards.count { handle.building = false }
             handle.indexingMilliseconds += Double(clock.milliseconds() - started)
             return true
         }
+    }
+
+    /// The first index covering `key`: the one whose document ID a hash keeps as its hint.
+    private func firstCovering(_ key: UnsafeRawBufferPointer) -> IndexHandle? {
+        handles.first { $0.covers(key: key) }
     }
 
     /// Number of keys in database 0 (the caller holds every shard lock, or accepts an estimate).

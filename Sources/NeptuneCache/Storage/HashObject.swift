@@ -17,6 +17,10 @@ import Darwin
 public final class HashObject: CollectionObject, @unchecked Sendable {
     /// Bytes used in `block`.
     private var length: Int32 = 0
+    /// The document ID the first search index covering this hash gave it: a hint (checked by the index against
+    /// the ID's key) that saves the index a key-table lookup on every write. Not copied or serialized; it fills
+    /// what was padding after `length`.
+    var searchHint = UInt32.max
     /// The packed fields and values (nil when empty or converted).
     private var block: UnsafeMutableRawPointer?
     /// The hashtable encoding, or nil while packed.
