@@ -358,6 +358,9 @@ struct RowColumn {
         offset = ByteInterner.payloadOffset + column
     }
 
+    /// Number of IDs the rows have room for (at least the interner's ``ByteInterner/idBound``).
+    var idCapacity: Int { rows.capacity >> strideShift }
+
     /// The word of ID `id` (which must be below the interner's ``ByteInterner/idBound``).
     @inline(__always)
     subscript(_ id: UInt32) -> UInt64 {

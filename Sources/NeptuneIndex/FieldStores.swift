@@ -40,6 +40,13 @@ final class NumericStore {
         return word == 0 ? nil : Double(bitPattern: word ^ Self.absent)
     }
 
+    /// Starts loading the block where `value` would be inserted (see ``SortedBlockList/touch(_:)``).
+    @inline(__always)
+    func prefetch(_ value: Double) {
+        guard indexed else { return }
+        tree.prefetch(NumericEntry(value: value, document: 0))
+    }
+
     func set(_ document: UInt32, _ newValue: Double?) {
         let oldWord = values[document]
         let new = newValue ?? .nan
@@ -316,24 +323,24 @@ final class TagStore {
 
     @inline(__always)
     private func addPosting(_ id: UInt32, _ document: UInt32) {
-        postings[Int(id)].insert(document)
+        postings[Int(id)].insert(document, idCapacity: documentTags.idCapacity)
     }
 
     @inline(__always)
     private func removePosting(_ id: UInt32, _ document: UInt32) {
-        if postings[Int(id)].remove(document) { release(id) }
+        if postings[Int(id)].remove(document, idCapacity: documentTags.idCapacity) { release(id) }
     }
 
-    /// The posting lists for the patterns (already normalized).
-    func lists(_ patterns: [TagPattern]) -> [SortedBlockList<UInt32>] {
+    /// The postings of the tags matching the patterns (already normalized), each tag once.
+    func lists(_ patterns: [TagPattern]) -> [TagPosting] {
         guard indexed else { return [] }
-        var result: [SortedBlockList<UInt32>] = []
+        var result: [TagPosting] = []
         var prefixes: [[UInt8]] = []
         var seen: Set<UInt32> = []
         for pattern in patterns {
             switch pattern {
             case .exact(let tag):
-                if let id = tagID(tag), seen.insert(id).inserted { result.append(postings[Int(id)].list) }
+                if let id = tagID(tag), seen.insert(id).inserted { result.append(postings[Int(id)]) }
             case .prefix(let prefix):
                 prefixes.append(prefix)
             }
@@ -342,7 +349,7 @@ final class TagStore {
             var live: [UInt32] = []
             tags.forEachLive { if !seen.contains($0) { live.append($0) } }
             for id in live where tags.withBytes(id, { tag in prefixes.contains { tag.starts(with: $0) } }) {
-                result.append(postings[Int(id)].list)
+                result.append(postings[Int(id)])
             }
         }
         return result
@@ -372,23 +379,54 @@ final class TagStore {
 }
 
 /// The documents of one tag, changed in place: most tags of a field with many distinct values have one or two
-/// documents, kept inline (no allocation); a third moves them all into a ``SortedBlockList``.
+/// documents, kept inline (no allocation); a third moves them all into a ``SortedBlockList``; and a tag holding
+/// many of the index's documents (a category) becomes a bitmap over document IDs, which a write changes by one bit
+/// in one cache line instead of moving a block's entries.
+///
+/// A tag becomes a bitmap once the bitmap is at most ``bitmapFactor`` times the size of its list (its documents
+/// number at least `idCapacity / (32 · bitmapFactor)`, and at least ``bitmapMinimum``), and goes back to a list
+/// when it falls to a quarter of that.
 struct TagPosting {
-    /// Inline documents, ascending (``TagStore/none`` when absent); used only while `more` is empty.
+    /// Inline documents, ascending (``TagStore/none`` when absent); used only while `more` and `bits` are empty.
     var first = TagStore.none
     var second = TagStore.none
     var more = SortedBlockList<UInt32>()
+    /// One bit per document ID (bit `d & 63` of word `d >> 6`), used instead of the others while not empty.
+    var bits: [UInt64] = []
+    /// Number of bits set in `bits`.
+    var bitCount = 0
+
+    /// How much larger than the list a tag's bitmap may be.
+    static let bitmapFactor = 8
+    /// Fewest documents a bitmap holds.
+    static let bitmapMinimum = 1024
 
     var count: Int {
+        if !bits.isEmpty { return bitCount }
         if !more.isEmpty { return more.count }
         return (first == TagStore.none ? 0 : 1) + (second == TagStore.none ? 0 : 1)
     }
 
+    /// Whether the documents are kept as a bitmap.
+    var isBitmap: Bool { !bits.isEmpty }
+
     /// Adds a document (no-op if present).
+    ///
+    /// - Parameter idCapacity: Bound of the document IDs for the bitmap decision (the index's ID capacity).
     @inline(__always)
-    mutating func insert(_ document: UInt32) {
-        if !more.isEmpty {
+    mutating func insert(_ document: UInt32, idCapacity: Int) {
+        if !bits.isEmpty {
+            let word = Int(document >> 6)
+            if word >= bits.count { bits.append(contentsOf: repeatElement(0, count: Swift.max(word + 1, bits.count * 2) - bits.count)) }
+            let bit: UInt64 = 1 << (document & 63)
+            if bits[word] & bit == 0 {
+                bits[word] |= bit
+                bitCount += 1
+            }
+        } else if !more.isEmpty {
             more.insert(document)
+            let count = more.count
+            if count >= Self.bitmapMinimum && count * 32 * Self.bitmapFactor >= idCapacity { toBitmap(idCapacity) }
         } else if first == TagStore.none {
             first = document
         } else if document == first || document == second {
@@ -411,7 +449,21 @@ struct TagPosting {
 
     /// Removes a document; returns true if no document is left.
     @inline(__always)
-    mutating func remove(_ document: UInt32) -> Bool {
+    mutating func remove(_ document: UInt32, idCapacity: Int) -> Bool {
+        if !bits.isEmpty {
+            let word = Int(document >> 6)
+            let bit: UInt64 = 1 << (document & 63)
+            if word < bits.count && bits[word] & bit != 0 {
+                bits[word] &= ~bit
+                bitCount -= 1
+                if bitCount == 0 {
+                    bits = []
+                    return true
+                }
+                if bitCount * 32 * Self.bitmapFactor * 4 < idCapacity || bitCount * 4 < Self.bitmapMinimum { toList() }
+            }
+            return false
+        }
         if !more.isEmpty {
             more.remove(document)
             return more.isEmpty
@@ -425,13 +477,90 @@ struct TagPosting {
         return first == TagStore.none
     }
 
-    /// The documents as a list (built for inline documents).
-    var list: SortedBlockList<UInt32> {
-        if !more.isEmpty { return more }
+    private mutating func toBitmap(_ idCapacity: Int) {
+        var words = [UInt64](repeating: 0, count: Swift.max(1, (idCapacity + 63) >> 6))
+        var n = 0
+        for block in more.blocks {
+            for document in block {
+                let word = Int(document >> 6)
+                if word >= words.count { words.append(contentsOf: repeatElement(0, count: word + 1 - words.count)) }
+                words[word] |= 1 << (document & 63)
+                n += 1
+            }
+        }
+        bits = words
+        bitCount = n
+        more = SortedBlockList()
+    }
+
+    private mutating func toList() {
         var list = SortedBlockList<UInt32>()
-        if first != TagStore.none { list.insert(first) }
-        if second != TagStore.none { list.insert(second) }
-        return list
+        forEach { list.insert($0) }
+        more = list
+        bits = []
+        bitCount = 0
+        if more.isEmpty { return }
+        if more.count <= 2 {
+            let documents = more.elements
+            more = SortedBlockList()
+            first = documents[0]
+            second = documents.count == 2 ? documents[1] : TagStore.none
+        }
+    }
+
+    /// Whether `document` is in the posting.
+    func contains(_ document: UInt32) -> Bool {
+        if !bits.isEmpty {
+            let word = Int(document >> 6)
+            return word < bits.count && bits[word] & (1 << (document & 63)) != 0
+        }
+        if !more.isEmpty { return more.contains(document) }
+        return document != TagStore.none && (document == first || document == second)
+    }
+
+    /// Calls `body` with each document, ascending.
+    func forEach(_ body: (UInt32) -> Void) {
+        if !bits.isEmpty {
+            for (w, word) in bits.enumerated() where word != 0 {
+                var rest = word
+                while rest != 0 {
+                    body(UInt32(w << 6 | rest.trailingZeroBitCount))
+                    rest &= rest &- 1
+                }
+            }
+        } else if !more.isEmpty {
+            for block in more.blocks { for document in block { body(document) } }
+        } else {
+            if first != TagStore.none { body(first) }
+            if second != TagStore.none { body(second) }
+        }
+    }
+
+    /// Appends the documents, ascending, to `result`.
+    func append(to result: inout [UInt32]) {
+        if !more.isEmpty {
+            for block in more.blocks { result.append(contentsOf: block) }
+            return
+        }
+        forEach { result.append($0) }
+    }
+
+    /// The documents, ascending.
+    var documents: [UInt32] {
+        var result: [UInt32] = []
+        result.reserveCapacity(count)
+        append(to: &result)
+        return result
+    }
+
+    /// The posting's invariants: one representation in use, counts that match, ascending documents.
+    var isConsistent: Bool {
+        if !bits.isEmpty {
+            return more.isEmpty && first == TagStore.none && bitCount == bits.reduce(0) { $0 + $1.nonzeroBitCount }
+                && bitCount > 0
+        }
+        if !more.isEmpty { return first == TagStore.none && second == TagStore.none }
+        return second == TagStore.none || (first != TagStore.none && first < second)
     }
 }
 

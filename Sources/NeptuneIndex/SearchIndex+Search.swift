@@ -111,10 +111,10 @@ extension SearchIndex {
             return list
         case .tags(let store, let patterns):
             let lists = store.lists(patterns)
-            if lists.count == 1 { return lists[0].elements }
+            if lists.count == 1 { return lists[0].documents }
             var result: [UInt32] = []
             result.reserveCapacity(lists.reduce(0) { $0 + $1.count })
-            for list in lists { for block in list.blocks { result.append(contentsOf: block) } }
+            for list in lists { list.append(to: &result) }
             return Self.sortedUnique(&result)
         case .and(let children):
             // Most selective first: materialize the cheapest positive clause, test the others per document.

@@ -132,20 +132,27 @@ public final class SearchIndex {
         hint: inout UInt32,
         field: (_ position: Int, _ body: (UnsafeRawBufferPointer?) -> Void) -> Void
     ) -> Bool {
-        let known = documents.holds(hint, key)
         // Parse every NUMERIC value before touching anything: one that does not parse leaves the document out.
         if parsed.count != stores.count { parsed = [Double](repeating: .nan, count: stores.count) }
         var failed = false
         for position in stores.indices {
-            guard case .numeric = stores[position] else { continue }
+            guard case .numeric(let numeric) = stores[position] else { continue }
             field(position) { raw in
                 if let raw {
-                    if let number = FieldValues.parseNumber(raw) { parsed[position] = number } else { failed = true }
+                    if let number = FieldValues.parseNumber(raw) {
+                        parsed[position] = number
+                        // Start loading the block the new value goes to now, so that its misses overlap the
+                        // document row's and the old value's block's instead of following them.
+                        numeric.prefetch(number)
+                    } else {
+                        failed = true
+                    }
                 } else {
                     parsed[position] = .nan
                 }
             }
         }
+        let known = documents.holds(hint, key)
         if failed {
             if known { remove(id: hint, hash: ByteKeyTable.hash(key)) } else { remove(key: key, hash: ByteKeyTable.hash(key)) }
             indexingFailures += 1
