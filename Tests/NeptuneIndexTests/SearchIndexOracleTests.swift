@@ -148,7 +148,7 @@ import Testing
                     let values = (0..<5).map { Self.randomValue($0, &rng) }
                     if seed % 2 == 0 {
                         var hint = rng.next() % 8 == 0 ? UInt32(rng.next() % UInt64(keyCount + 8)) : hints[key, default: .max]
-                        key.withUnsafeBytes { key in
+                        _ = key.withUnsafeBytes { key in
                             index.index(key: key, hint: &hint) { position, body in
                                 if let value = values[position] { value.withUnsafeBytes { body($0) } } else { body(nil) }
                             }
