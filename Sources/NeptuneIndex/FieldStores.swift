@@ -16,7 +16,7 @@ struct NumericEntry: Comparable {
 /// document's value for O(1) predicate checks and removal, kept in a column of the document's row (so that the
 /// write path reads the key, the old value and the old tags from one cache line).
 final class NumericStore {
-    var tree = SortedBlockList<NumericEntry>()
+    var tree = NumericBlocks()
     /// Each document's value as `bitPattern ^ Self.absent`: 0 (the column's initial value) when absent.
     let values: RowColumn
     let indexed: Bool
@@ -40,7 +40,7 @@ final class NumericStore {
         return word == 0 ? nil : Double(bitPattern: word ^ Self.absent)
     }
 
-    /// Starts loading the block where `value` would be inserted (see ``SortedBlockList/touch(_:)``).
+    /// Starts loading the end of the block where `value` would be inserted (``NumericBlocks/prefetch(_:)``).
     @inline(__always)
     func prefetch(_ value: Double) {
         guard indexed else { return }
@@ -59,32 +59,17 @@ final class NumericStore {
         values[document] = newWord
     }
 
-    /// Positions bounding the entries whose value lies in `range`.
-    func bounds(_ range: NumericRange) -> (SortedBlockList<NumericEntry>.Position, SortedBlockList<NumericEntry>.Position) {
-        let lower = range.minInclusive
-            ? tree.position(atLeast: NumericEntry(value: range.min, document: 0))
-            : tree.position(above: NumericEntry(value: range.min, document: .max))
-        let upper = range.maxInclusive
-            ? tree.position(above: NumericEntry(value: range.max, document: .max))
-            : tree.position(atLeast: NumericEntry(value: range.max, document: 0))
-        return (lower, upper)
-    }
-
+    /// Number of documents whose value lies in `range`.
     func count(_ range: NumericRange) -> Int {
         guard indexed, range.min <= range.max else { return 0 }
-        let (lower, upper) = bounds(range)
-        return tree.distance(from: lower, to: upper)
+        return tree.count(in: range)
     }
 
+    /// The documents whose value lies in `range`, ascending.
     func documents(_ range: NumericRange) -> [UInt32] {
         guard indexed, range.min <= range.max else { return [] }
-        let (lower, upper) = bounds(range)
         var result: [UInt32] = []
-        result.reserveCapacity(tree.distance(from: lower, to: upper))
-        tree.forEach(from: lower, to: upper) { entry in
-            result.append(entry.document)
-            return true
-        }
+        tree.forEach(in: range) { result.append($0.document) }
         result.sort()
         return result
     }

@@ -265,7 +265,7 @@ extension SearchIndex {
         var result: [UInt32] = []
         result.reserveCapacity(count)
         if ascending {
-            store.tree.forEach(from: store.tree.startPosition, to: store.tree.endPosition) { entry in
+            store.tree.forEachAscending { entry in
                 if member[Int(entry.document)] { result.append(entry.document) }
                 return result.count < count
             }
@@ -273,7 +273,7 @@ extension SearchIndex {
             // Descending: equal values keep ascending IDs, so collect each run of equal values and reverse it.
             var run: [UInt32] = []
             var runValue = Double.nan
-            store.tree.forEachReversed(before: store.tree.endPosition) { entry in
+            store.tree.forEachDescending { entry in
                 if entry.value != runValue {
                     result.append(contentsOf: run.reversed())
                     run.removeAll(keepingCapacity: true)

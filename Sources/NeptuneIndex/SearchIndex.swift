@@ -225,7 +225,7 @@ public final class SearchIndex {
         precondition(documents.isConsistent)
         for store in stores {
             switch store {
-            case .numeric(let numeric) where numeric.tree.count < 512: numeric.tree.checkInvariants()
+            case .numeric(let numeric) where numeric.tree.count < 512: precondition(numeric.tree.isConsistent)
             case .numeric: break
             case .tag, .text: break
             }

@@ -1,0 +1,71 @@
+@testable import NeptuneIndex
+import Testing
+
+/// The NUMERIC field's blocks (ordered between blocks, unordered inside): random moves of documents between values,
+/// with many equal values, checked against a sorted model: the partition invariants, counts and entries of ranges
+/// with inclusive, exclusive and infinite bounds, and ascending and descending streaming.
+@Suite struct NumericBlocksTests {
+    static func randomRange(_ rng: inout SplitMix) -> NumericRange {
+        let a = Double(Int(rng.next() % 120) - 10)
+        let b = a + Double(rng.next() % 40)
+        return NumericRange(
+            min: rng.next() % 8 == 0 ? -.infinity : a, minInclusive: rng.next() % 2 == 0,
+            max: rng.next() % 8 == 0 ? .infinity : b, maxInclusive: rng.next() % 2 == 0
+        )
+    }
+
+    @Test(arguments: [1, 2, 3])
+    func randomMovesMatchASortedModel(seed: UInt64) {
+        var rng = SplitMix(seed: seed)
+        var blocks = NumericBlocks()
+        var values: [UInt32: Double] = [:]
+        let documents: UInt64 = seed == 3 ? 5000 : 600
+        for step in 0..<20_000 {
+            let document = UInt32(rng.next() % documents)
+            // Few distinct values (many equal ones), some halves, and negative zero beside zero.
+            let value = rng.next() % 50 == 0 ? -0.0 : Double(Int(rng.next() % 100)) / (rng.next() % 3 == 0 ? 2 : 1)
+            if let old = values[document] {
+                let removed = blocks.remove(NumericEntry(value: old, document: document))
+                #expect(removed)
+            }
+            if rng.next() % 7 == 0 {
+                values[document] = nil
+            } else {
+                values[document] = value
+                blocks.insert(NumericEntry(value: value, document: document))
+            }
+            if step % 500 == 0 {
+                #expect(blocks.isConsistent, "step \(step)")
+                #expect(blocks.count == values.count)
+                for _ in 0..<10 {
+                    let range = Self.randomRange(&rng)
+                    let expected = values.filter { range.contains($0.value) }.map(\.key).sorted()
+                    var found: [UInt32] = []
+                    blocks.forEach(in: range) { found.append($0.document) }
+                    #expect(blocks.count(in: range) == expected.count, "\(range)")
+                    #expect(found.sorted() == expected, "\(range)")
+                }
+            }
+        }
+        let removedAbsent = blocks.remove(NumericEntry(value: 1000, document: 0))
+        #expect(!removedAbsent, "an absent entry is not removed")
+        let sorted = values.map { NumericEntry(value: $0.value, document: $0.key) }.sorted()
+        #expect(blocks.elements == sorted)
+        var descending: [NumericEntry] = []
+        blocks.forEachDescending {
+            descending.append($0)
+            return true
+        }
+        #expect(descending == sorted.reversed())
+        // Streaming stops when asked.
+        var firstFive: [NumericEntry] = []
+        blocks.forEachAscending {
+            firstFive.append($0)
+            return firstFive.count < 5
+        }
+        #expect(firstFive == Array(sorted.prefix(5)))
+        // Emptied, the blocks go.
+        for (document, value) in values { blocks.remove(NumericEntry(value: value, document: document)) }
+        #expect(blocks.isEmpty && blocks.blocks.isEmpty && blocks.isConsistent)
+    }
+}
