@@ -33,7 +33,9 @@ let package = Package(
             name: "NeptuneRESP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
-        .target(name: "NeptuneIndex"),
+        // Cache prefetch for the search index's write path (a header, nothing to link).
+        .systemLibrary(name: "CNeptuneIndex"),
+        .target(name: "NeptuneIndex", dependencies: ["CNeptuneIndex"]),
         .target(
             name: "NeptuneCache",
             dependencies: [

@@ -1,3 +1,5 @@
+import CNeptuneIndex
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -224,6 +226,12 @@ struct ByteInterner {
         withBytes(id) { stored in
             stored.count == key.count && (key.count == 0 || memcmp(stored.baseAddress!, key.baseAddress!, key.count) == 0)
         }
+    }
+
+    /// Starts fetching the row of `id` if there is one (`id` may be any value, such as a hint).
+    @inline(__always)
+    func prefetchRow(_ id: UInt32) {
+        if Int(id) < idBound { neptune_prefetch(rows.base + (Int(id) << strideShift)) }
     }
 
     /// Whether `id` (any value: a hint that may be stale) is a live ID holding exactly `key`: one row read, no

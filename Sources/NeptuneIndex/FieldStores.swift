@@ -1,3 +1,5 @@
+import CNeptuneIndex
+
 /// A numeric index entry, ordered by value then document.
 struct NumericEntry: Comparable {
     var value: Double
@@ -40,11 +42,19 @@ final class NumericStore {
         return word == 0 ? nil : Double(bitPattern: word ^ Self.absent)
     }
 
-    /// Starts loading the end of the block where `value` would be inserted (``NumericBlocks/prefetch(_:)``).
+    /// Starts fetching the block where `value` would be inserted (``NumericBlocks/prefetch(_:)``).
     @inline(__always)
     func prefetch(_ value: Double) {
         guard indexed else { return }
         tree.prefetch(NumericEntry(value: value, document: 0))
+    }
+
+    /// Starts fetching the block holding the document's current entry, if it has one.
+    @inline(__always)
+    func prefetchCurrent(_ document: UInt32) {
+        guard indexed else { return }
+        let word = values[document]
+        if word != 0 { tree.prefetch(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document)) }
     }
 
     func set(_ document: UInt32, _ newValue: Double?) {
@@ -305,6 +315,39 @@ final class TagStore {
         case .blank: Self.none
         }
     }
+
+    /// Starts fetching what a ``set(_:_:)`` of a single-tag value will touch in bitmap postings: the document's
+    /// bit in its current tag's bitmap and in the new tag's.
+    func prefetch(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
+        guard indexed else { return }
+        let old = state(Int(document))
+        if old != Self.none && old != Self.many { prefetchBit(old, document) }
+        guard let raw, let kind = normalizeSingle(raw) else { return }
+        let new: UInt32?
+        switch kind {
+        case .asIs: new = tags.find(raw, hash: ByteKeyTable.hash(raw))
+        case .scratch: new = scratch.withUnsafeBytes { tags.find($0, hash: ByteKeyTable.hash($0)) }
+        case .blank: new = nil
+        }
+        if let new, new != old { prefetchBit(new, document) }
+    }
+
+    /// Starts fetching the document's bit in tag `id`'s posting if it is a bitmap. The bitmap's storage address is
+    /// read as a plain word out of `postings` (copying the array out would retain it: an atomic change of a line
+    /// that may not be in cache); a prefetch never faults.
+    @inline(__always)
+    private func prefetchBit(_ id: UInt32, _ document: UInt32) {
+        postings.withUnsafeBytes { raw in
+            guard Int(id) < raw.count / MemoryLayout<TagPosting>.stride else { return }
+            let base = Int(id) * MemoryLayout<TagPosting>.stride
+            guard raw.load(fromByteOffset: base + Self.bitCountOffset, as: Int.self) > 0 else { return }
+            let storage = raw.load(fromByteOffset: base + Self.bitsOffset, as: UnsafeRawPointer.self)
+            neptune_prefetch_write(storage + NumericBlocks.arrayHeader + Int(document >> 6) * 8)
+        }
+    }
+
+    private static var bitsOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bits)! }
+    private static var bitCountOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bitCount)! }
 
     @inline(__always)
     private func addPosting(_ id: UInt32, _ document: UInt32) {

@@ -132,6 +132,10 @@ public final class SearchIndex {
         hint: inout UInt32,
         field: (_ position: Int, _ body: (UnsafeRawBufferPointer?) -> Void) -> Void
     ) -> Bool {
+        // The write's cache misses are independent until each structure is changed, so every line is requested
+        // first (the row now, each block and bitmap word as soon as its address is known) and the changes come
+        // after, instead of each change waiting for its own lines in turn.
+        documents.prefetchRow(hint)
         // Parse every NUMERIC value before touching anything: one that does not parse leaves the document out.
         if parsed.count != stores.count { parsed = [Double](repeating: .nan, count: stores.count) }
         var failed = false
@@ -141,8 +145,6 @@ public final class SearchIndex {
                 if let raw {
                     if let number = FieldValues.parseNumber(raw) {
                         parsed[position] = number
-                        // Start loading the block the new value goes to now, so that its misses overlap the
-                        // document row's and the old value's block's instead of following them.
                         numeric.prefetch(number)
                     } else {
                         failed = true
@@ -165,6 +167,13 @@ public final class SearchIndex {
             let hash = ByteKeyTable.hash(key)
             id = self.id(of: key, hash: hash) ?? documents.add(key, hash: hash)
             hint = id
+        }
+        for position in stores.indices {
+            switch stores[position] {
+            case .numeric(let numeric): numeric.prefetchCurrent(id)
+            case .tag(let tag): field(position) { tag.prefetch(id, $0) }
+            case .text: break
+            }
         }
         for position in stores.indices {
             switch stores[position] {
