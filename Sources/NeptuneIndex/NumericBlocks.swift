@@ -5,12 +5,11 @@ import CNeptuneIndex
 /// block are kept in no particular order, as two parallel arrays (document IDs, values).
 ///
 /// A write moves one document: it removes the old entry and inserts the new one, each in a block found by a binary
-/// search over `bounds` (small enough to stay in cache). Inserting appends to the block (one or two cache lines,
-/// not a sorted insertion that moves half a block); removing scans the block for the entry and moves the block's
-/// last entry into its place. On a large index the blocks are not in cache, so this is what a write costs: the
-/// lines of a block's document IDs (512 bytes) loaded once, in parallel (``touch(_:)``), for the removal, and
-/// the block's end for the insertion. A full block is sorted and split in two (amortized over the appends that
-/// filled it).
+/// search over `bounds`. Inserting appends to the block (one or two cache lines, not a sorted insertion that moves
+/// half a block); removing scans the block's document IDs (512 bytes) for the document and moves the block's last
+/// entry into its place. On a large index neither the blocks nor all of `bounds` are in cache, so a write
+/// requests its blocks' lines at its start (``prefetch(_:)``), so that they arrive in parallel. A full block is
+/// sorted and split in two (amortized over the appends that filled it).
 ///
 /// Readers pay instead: a range reads the blocks whose bounds overlap it and filters the one or two at its ends;
 /// sorted streaming sorts each block it reaches (a block at a time, so a page near the start costs a few blocks).
@@ -45,8 +44,6 @@ struct NumericBlocks {
     /// `bounds[b]` is at least every entry of `blocks[b]` and below every entry of `blocks[b + 1]`; ascending.
     private(set) var bounds: [NumericEntry] = []
     private(set) var count = 0
-    /// Written with what ``touch(_:)`` read, so that its loads are kept.
-    private var touched: UInt32 = 0
 
     /// Largest block before it is split: 2 KiB of entries.
     static let maxBlock = 128
@@ -56,13 +53,7 @@ struct NumericBlocks {
     /// Index of the first block whose bound is >= `entry`, or `blocks.count`.
     @inline(__always)
     func blockIndex(atLeast entry: NumericEntry) -> Int {
-        var low = 0
-        var high = bounds.count
-        while low < high {
-            let mid = (low + high) >> 1
-            if bounds[mid] < entry { low = mid + 1 } else { high = mid }
-        }
-        return low
+        SortedBlockList.lowerBound(bounds, entry)
     }
 
     /// Adds `entry`. A document has at most one entry (the store removes a document's entry before inserting its
@@ -90,7 +81,6 @@ struct NumericBlocks {
     mutating func remove(_ entry: NumericEntry) -> Bool {
         let b = blockIndex(atLeast: entry)
         guard b < blocks.count else { return false }
-        touch(b)
         let found: Int? = blocks[b].documents.withUnsafeBufferPointer { documents in
             for i in documents.indices where documents[i] == entry.document { return i }
             return nil
@@ -152,22 +142,6 @@ struct NumericBlocks {
         while offset < bytes {
             neptune_prefetch(start + offset)
             offset &+= 64
-        }
-    }
-
-    /// Loads one word of every cache line of block `b`'s document IDs before they are scanned. The loads are
-    /// independent, so the processor fetches the lines in parallel instead of one after the other as the scan
-    /// reaches them.
-    @inline(__always)
-    mutating func touch(_ b: Int) {
-        touched = blocks[b].documents.withUnsafeBufferPointer { documents in
-            var sum: UInt32 = 0
-            var i = 0
-            while i < documents.count {
-                sum &+= documents[i]
-                i &+= 16
-            }
-            return sum
         }
     }
 

@@ -166,13 +166,6 @@ struct SortedBlockList<Element: Comparable> {
         }
     }
 
-    /// Touches (``touch(_:)``) the block where `element` belongs, ahead of an insertion or removal.
-    @inlinable
-    mutating func prefetch(_ element: Element) {
-        let b = Swift.min(blockIndex(atLeast: element), blocks.count - 1)
-        if b >= 0 { touch(b) }
-    }
-
     /// `block.insert(element, at: i)`, moving the tail with one `memmove` (`copyMemory` allows overlap) (the elements are plain values).
     @inlinable
     static func insert(_ element: Element, at i: Int, into block: inout [Element]) {
