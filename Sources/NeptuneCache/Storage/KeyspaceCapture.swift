@@ -502,10 +502,12 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Key-table slots a helper visits per lock hold (a few microseconds), at most: a request that arrives while
     /// its loop copies waits for the rest of the step.
     static let helperSlotsPerSlice = 128
-    /// The share of the time the helpers may spend copying: one `helperShare`-th.
-    static let helperShare = 4
+    /// The share of the time the helpers may spend copying: one `helperShare`-th. A loop that copies is busier, so
+    /// the scheduler favours it less when it wakes and its requests queue behind the copy; paced to a tenth, a
+    /// million keys (some 80 ms of copying) take about 0.8 s to copy, which a background save can afford.
+    static let helperShare = 10
     /// Copying time the helpers may use ahead of their share (nanoseconds).
-    static let helperBurstNanoseconds = 1_000_000
+    static let helperBurstNanoseconds = 500_000
     /// How often the saving thread of an assisted capture checks whether its shard is copied (nanoseconds).
     static let assistPollNanoseconds = 1_000_000
     /// When the copying thread last yielded (only that thread touches it).
@@ -856,7 +858,7 @@ extension Engine {
     }
 
     /// A helper's turn: copies slices of the running background snapshot's shards for about `budgetNanoseconds`
-    /// (each slice under its shard's lock, taken only if free; the helpers copy for at most a quarter of the
+    /// (each slice under its shard's lock, taken only if free; the helpers copy for at most a tenth of the
     /// time). Costs one relaxed atomic load while no snapshot wants help.
     /// - Returns: The longest the helper should wait (for its I/O) before its next step, in milliseconds: 0 to
     ///   step again at once, -1 for no limit (it is woken through its `wake` when there is copying to do).
