@@ -2,10 +2,10 @@
 ///
 /// Documents get dense integer IDs (reused after removal), found by their key bytes in an open-addressing table
 /// (``ByteInterner``) without building a key array, or checked against a caller's hint (``index(key:hint:field:)``)
-/// without a table probe. NUMERIC fields keep an ordered block list of (value, ID); TAG fields intern each tag to a
-/// tag ID with a sorted ID set; both also keep each document's value in a column of the document's row in the key
-/// interner (the key, and one word per NUMERIC or TAG field: one cache line for up to four such fields), so that
-/// updates touch only what changed, predicates are O(1), and an update reads one row.
+/// without a table probe. NUMERIC fields keep blocks of (value, ID) (``NumericBlocks``); TAG fields intern each tag
+/// to a tag ID with its set of IDs (``TagPosting``); both also keep each document's value in a column of the
+/// document's row in the key interner (the key, and one word per NUMERIC or TAG field: one cache line for up to
+/// four such fields), so that updates touch only what changed, predicates are O(1), and an update reads one row.
 ///
 /// Not thread-safe: the owner serializes access (the engine holds it under a lock).
 ///
