@@ -191,8 +191,6 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Shards whose walk is complete (bit per shard), so the saving thread of an assisted capture can wait for one
     /// without taking its lock.
     private let walkedShards = Atomic<UInt64>(0)
-    /// The size of the last shard's copy, to size the next one's buffer.
-    private let lastShardBytes = Atomic<Int>(0)
 
     init(
         engine: Engine,
@@ -305,7 +303,6 @@ public final class KeyspaceCapture: @unchecked Sendable {
                 state.records = nil
                 state.preserved = nil
                 shard.lock.unlock()
-                lastShardBytes.store(copied.count, ordering: .relaxed)
                 copiedBytes.add(copied.count + (result.preserved?.count ?? 0), ordering: .relaxed)
                 return result
             }
@@ -322,12 +319,16 @@ public final class KeyspaceCapture: @unchecked Sendable {
         }
     }
 
-    /// Gives shard `index` its copy buffer (sized like the last shard's copy, its memory touched here rather
-    /// than under the lock on a helper) and lets the helpers copy it.
+    /// Gives shard `index` its copy buffer and lets the helpers copy it. The buffer is sized for every entry the
+    /// shard holds (its slab's live bytes plus a record header per key) and its memory touched here: grown under
+    /// the lock on a loop, it would stall the loop for the page faults of megabytes.
     private func release(_ index: Int) {
         let shard = engine.shards[index]
+        let needed = shard.lock.withLock {
+            shard.slab.liveBytes + shard.tables.reduce(0) { $0 + $1.count } * CaptureRecords.headerBytes
+        }
         let records = spares.withLock { $0.popLast() } ?? CaptureRecords()
-        records.reserve(max(Self.sliceReserve, lastShardBytes.load(ordering: .relaxed) / 8 * 9))
+        records.reserve(max(Self.sliceReserve, needed + needed / 16))
         var used = false
         shard.lock.withLock {
             if let state = shard.capture, state.owner === self, !state.handedOut, state.records == nil {
