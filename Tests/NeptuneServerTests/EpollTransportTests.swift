@@ -122,6 +122,38 @@ import Testing
         #expect(fired.withLock { $0 } == [1, 2, 3])
     }
 
+    /// A loop that polls before sleeping picks up work arriving within its poll window without going to sleep; with
+    /// polling off it sleeps before every piece of work that arrives after it ran out (tasks sent 2 ms apart).
+    @Test(arguments: [(UInt64(200_000_000), true), (UInt64(0), false)])
+    func loopPollsBeforeSleeping(busyPollNanoseconds: UInt64, polls: Bool) async throws {
+        let loop = try EpollLoop(index: 0, logger: Logger(label: "neptune-test"), busyPollNanoseconds: busyPollNanoseconds)
+        let (done, continuation) = AsyncStream.makeStream(of: Void.self)
+        loop.onExit = { continuation.finish() }
+        try loop.start()
+        let tasks = 20
+        let ran = Atomic<Int>(0)
+        // Let the loop settle (its first wait) before counting.
+        try await Task.sleep(for: .milliseconds(20))
+        let before = loop.sleeps.load(ordering: .relaxed)
+        for _ in 0..<tasks {
+            loop.execute { ran.add(1, ordering: .relaxed) }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ran.load(ordering: .relaxed) < tasks && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let slept = loop.sleeps.load(ordering: .relaxed) - before
+        loop.stop()
+        for await _ in done {}
+        #expect(ran.load(ordering: .relaxed) == tasks)
+        if polls {
+            #expect(slept < tasks / 4, "slept \(slept) times for \(tasks) tasks while polling")
+        } else {
+            #expect(slept >= tasks / 2, "slept only \(slept) times for \(tasks) tasks without polling")
+        }
+    }
+
     private static func field(_ name: String, in info: String) -> Int? {
         for line in info.split(separator: "\r\n") where line.hasPrefix("\(name):") {
             return Int(line.dropFirst(name.count + 1))

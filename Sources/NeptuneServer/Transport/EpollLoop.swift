@@ -50,10 +50,34 @@ final class EpollLoop: @unchecked Sendable {
         var stopped = false
     }
 
+    /// How long the loop keeps polling (`epoll_wait` with a zero timeout) for new events before it goes to sleep.
+    ///
+    /// A sleeping loop is woken by the kernel on behalf of whoever sends to it: on a virtual machine that wake-up
+    /// (an inter-processor interrupt to an idle vCPU) costs the *sender* several microseconds of system time. At
+    /// pipeline 1 a loop that is faster than its clients runs out of work after most batches and sleeps about once
+    /// every five requests, so the clients pay that cost over and over; measured with redis-benchmark (50 clients,
+    /// pipeline 1, 2 cores), its CPU per request was 12.7 us against this server and 12.4 us against redis-server,
+    /// which made the client, not the server, the limit. Polling for 5 us before sleeping catches most of the next
+    /// requests (sleeps per request 0.19 -> 0.08), the client's cost falls to 11.6 us and its throughput rises 8-10%,
+    /// for about 0.2-0.7 us more server CPU per request. Under load the loop rarely sleeps, so the poll costs nothing;
+    /// when idle it runs once per sleep, and sleeps are rare then.
+    static let defaultBusyPollNanoseconds: UInt64 = {
+        if let text = getenv("NEPTUNE_BUSY_POLL_US"), let microseconds = UInt64(String(cString: text)) {
+            return microseconds * 1_000
+        }
+        return 5_000
+    }()
+
+    /// See ``defaultBusyPollNanoseconds``; 0 turns polling off.
+    let busyPollNanoseconds: UInt64
+    /// How many times the loop went to sleep in `epoll_wait` (waits that could block), for tests and diagnostics.
+    let sleeps = Atomic<Int>(0)
+
     /// Creates the epoll instance and the eventfd; the thread starts with ``start()``.
-    init(index: Int, logger: Logger) throws {
+    init(index: Int, logger: Logger, busyPollNanoseconds: UInt64 = EpollLoop.defaultBusyPollNanoseconds) throws {
         self.index = index
         self.logger = logger
+        self.busyPollNanoseconds = busyPollNanoseconds
         let epollFD = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epollFD >= 0 else { throw TransportError.systemCall("epoll_create1", errno) }
         let wakeFD = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
@@ -224,7 +248,7 @@ final class EpollLoop: @unchecked Sendable {
         while running {
             var timeout: Int32 = localTasks.isEmpty ? timers.timeoutMilliseconds(now: Self.monotonicNanoseconds) : 0
             if workTimeout >= 0 && (timeout < 0 || workTimeout < timeout) { timeout = workTimeout }
-            let count = epoll_wait(epollFD, events, Int32(capacity), timeout)
+            let count = wait(events, capacity: Int32(capacity), timeout: timeout)
             if count < 0 {
                 if errno == EINTR { continue }
                 logger.critical("epoll_wait failed", metadata: ["errno": "\(errno)"])
@@ -239,6 +263,23 @@ final class EpollLoop: @unchecked Sendable {
             if let work = betweenIterations { workTimeout = work() }
         }
         shutDown()
+    }
+
+    /// `epoll_wait`, polling for up to ``busyPollNanoseconds`` (never past `timeout`) before a wait that may block.
+    @inline(__always)
+    private func wait(_ events: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeout: Int32) -> Int32 {
+        guard timeout != 0 else { return epoll_wait(epollFD, events, capacity, 0) }
+        if busyPollNanoseconds > 0 {
+            var limit = busyPollNanoseconds
+            if timeout > 0 { limit = min(limit, UInt64(timeout) * 1_000_000) }
+            let start = Self.monotonicNanoseconds()
+            repeat {
+                let count = epoll_wait(epollFD, events, capacity, 0)
+                if count != 0 { return count }
+            } while Self.monotonicNanoseconds() &- start < limit
+        }
+        sleeps.add(1, ordering: .relaxed)
+        return epoll_wait(epollFD, events, capacity, timeout)
     }
 
     @inline(__always)
