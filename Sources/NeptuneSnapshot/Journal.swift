@@ -587,24 +587,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 return nil
             }
         }
-        if sequence <= durable.load(ordering: .acquiring) {
-            unlockFile()
-            return true
+        guard case .taken(let lastSequence) = takePendingBatch(upTo: sequence) else {
+            return callerBatchOutcome(sequence)
         }
-        pthread_mutex_lock(mutex)
-        if failure != nil || finished {
-            pthread_mutex_unlock(mutex)
-            unlockFile()
-            return false
-        }
-        if rotation != nil || stopping {
-            pthread_mutex_unlock(mutex)
-            unlockFile()
-            return nil
-        }
-        swap(&writeBuffer, &pending)
-        pendingRecords = 0
-        let lastSequence = nextSequence &- 1
         unsynced = true
         // Under `everysec` a writer asleep with nothing unsynced must wake to fsync within the second.
         let wakeWriter = policy == .everysec && writerWaitsForever && writerSleeping
@@ -614,11 +599,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         do throws(FileSystemError) {
             try file.append(writeBuffer)
         } catch {
-            releaseWriteBuffer()
-            let failed = recordFailure(error)
-            unlockFile()
-            for callback in failed { callback(false) }
-            return false
+            return failCallerWrite(error)
         }
         written.add(writeBuffer.count, ordering: .relaxed)
         releaseWriteBuffer()
@@ -659,24 +640,9 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         guard policy == .always else { return nil }
         if sequence <= durable.load(ordering: .acquiring) { return true }
         guard pthread_mutex_trylock(fileLock) == 0 else { return nil }
-        if sequence <= durable.load(ordering: .acquiring) {
-            unlockFile()
-            return true
+        guard case .taken(let lastSequence) = takePendingBatch(upTo: sequence) else {
+            return callerBatchOutcome(sequence)
         }
-        pthread_mutex_lock(mutex)
-        if failure != nil || finished {
-            pthread_mutex_unlock(mutex)
-            unlockFile()
-            return false
-        }
-        if rotation != nil || stopping {
-            pthread_mutex_unlock(mutex)
-            unlockFile()
-            return nil
-        }
-        swap(&writeBuffer, &pending)
-        pendingRecords = 0
-        let lastSequence = nextSequence &- 1
         pthread_mutex_unlock(mutex)
         do throws(FileSystemError) {
             if Self.preallocates && file.size + writeBuffer.count > reservedEnd {
@@ -690,11 +656,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
                 fsyncs.add(1, ordering: .relaxed)
             }
         } catch {
-            releaseWriteBuffer()
-            let failed = recordFailure(error)
-            unlockFile()
-            for callback in failed { callback(false) }
-            return false
+            return failCallerWrite(error)
         }
         releaseWriteBuffer()
         let (ready, _) = markDurable(lastSequence)
@@ -711,6 +673,54 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         }
         for callback in ready { callback(true) }
         return true
+    }
+
+    /// What a caller's own write (``writeBuffered(upTo:wait:)``, ``commitInline(upTo:)``) finds once it holds the
+    /// file lock.
+    private enum CallerBatch {
+        /// Every pending record is now in `writeBuffer` and `mutex` is still held, so the caller can update the
+        /// writer's state before releasing it.
+        case taken(lastSequence: UInt64)
+        /// Both locks are released again; ``callerBatchOutcome(_:)`` tells the caller what to answer.
+        case notTaken
+    }
+
+    /// With the file lock held: takes every pending record for a write on the calling thread, unless the record
+    /// is already covered, the journal failed or closed, or a segment switch or close is pending (then both locks
+    /// are released).
+    private func takePendingBatch(upTo sequence: UInt64) -> CallerBatch {
+        if sequence <= durable.load(ordering: .acquiring) {
+            unlockFile()
+            return .notTaken
+        }
+        pthread_mutex_lock(mutex)
+        if failure != nil || finished || rotation != nil || stopping {
+            pthread_mutex_unlock(mutex)
+            unlockFile()
+            return .notTaken
+        }
+        swap(&writeBuffer, &pending)
+        pendingRecords = 0
+        return .taken(lastSequence: nextSequence &- 1)
+    }
+
+    /// The answer of a caller's write that took no batch: true if its record is covered, false if the journal
+    /// failed or closed, nil if it must wait with ``whenDurable(_:_:)`` (a segment switch or close pending).
+    private func callerBatchOutcome(_ sequence: UInt64) -> Bool? {
+        if sequence <= durable.load(ordering: .acquiring) { return true }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return failure != nil || finished ? false : nil
+    }
+
+    /// A caller's write or fsync failed (file lock held): records the failure, releases the lock and fails the
+    /// waiting callbacks; returns false for the caller.
+    private func failCallerWrite(_ error: FileSystemError) -> Bool {
+        releaseWriteBuffer()
+        let failed = recordFailure(error)
+        unlockFile()
+        for callback in failed { callback(false) }
+        return false
     }
 
     /// An event loop's inline write (``writeBuffered(upTo:wait:)`` without `wait`) that takes longer than this
