@@ -716,6 +716,15 @@ class Runner:
         except (OSError, BenchError) as error:
             counts["error"] = str(error)
 
+    def wait_for_bgsave(self, server: "Server", timeout: float = 600) -> None:
+        """Waits until `server` runs no background save."""
+        deadline = time.monotonic() + timeout
+        with RespClient(server.port, timeout=60) as client:
+            while parse_info(client.call("INFO", "persistence")).get("rdb_bgsave_in_progress") != "0":
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{server.name} still saving {timeout:g} s after the BGSAVE loop stopped")
+                time.sleep(0.01)
+
     def run_snapshot_round(self, round_index: int) -> dict[str, Any]:
         """SAVE time and file size, start-up load time, and GET p99 with and without a BGSAVE running."""
         order = self.round_order(round_index, "snapshot round")
@@ -796,6 +805,10 @@ class Runner:
                 saver.join(timeout=600)
         if "error" in counts:
             raise BenchError(f"BGSAVE loop on {server.name}: {counts['error']}")
+        if saver:
+            # The BGSAVE loop stops without waiting for the save it started last; the next run (a run without a save)
+            # must not begin while that save still runs.
+            self.wait_for_bgsave(server)
         report = json.loads(stdout)
         if report.get("errors"):
             self.failed = True
