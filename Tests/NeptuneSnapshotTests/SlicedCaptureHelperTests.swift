@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NeptuneCache
+import NeptuneSnapshot
 import NeptuneTestSupport
 import Synchronization
 import Testing
@@ -140,5 +144,121 @@ import Testing
         for index in 0..<Engine.shardCount { records += next.takeShard(index) }
         engine.removeCaptureHelper(helper)
         #expect(SnapshotFixture.dump(try SlicedCaptureTests.load(records, count: next.keyCount, clock: clock)) == now)
+    }
+
+    /// The saving thread waits for the helpers' walks without polling: it wakes when a helper completes a shard
+    /// (or when the helpers may have stalled), not every millisecond. A slow helper (one slice of 4 slots every
+    /// 0.2 ms) makes the copy last hundreds of milliseconds; the waits stay near one per shard walked.
+    @Test func theSavingThreadSleepsUntilAShardIsWalked() throws {
+        let clock = ManualClock()
+        let engine = Engine(clock: clock)
+        var session = EngineSession(engine: engine)
+        SlicedCaptureTests.populate(&session, keys: 3_000)
+        let expected = SnapshotFixture.dump(engine)
+        let helper = engine.addCaptureHelper {}
+        let stop = StopFlag()
+        let loop = WriterThread { [engine] in
+            var steps = 0
+            while !stop.flag.load(ordering: .relaxed) && steps < 1_000_000 {
+                if engine.captureStep(budgetNanoseconds: 1) == 0 { steps += 1 }
+                usleep(200)
+            }
+            return steps
+        }
+        let capture = engine.beginCapture { 1 }
+        capture.slotsPerSlice = 4
+        #expect(capture.enableHelpers())
+        let start = ContinuousClock.now
+        var records: [UInt8] = []
+        for index in 0..<Engine.shardCount {
+            guard let shard = capture.take(index, assisted: true) else { continue }
+            capture.serialize(shard, into: &records, flushBytes: .max) { _ in }
+            capture.recycle(shard)
+        }
+        let elapsed = ContinuousClock.now - start
+        capture.disableHelpers()
+        stop.flag.store(true, ordering: .relaxed)
+        _ = loop.join()
+        engine.removeCaptureHelper(helper)
+        let milliseconds = Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+        #expect(SnapshotFixture.dump(try SlicedCaptureTests.load(records, count: capture.keyCount, clock: clock)) == expected)
+        #expect(capture.slicesByHelpers > 0)
+        #expect(milliseconds >= 200, "the copy was expected to last a while (\(milliseconds) ms)")
+        // Polling every millisecond would wait about `milliseconds` times; woken per walked shard (the shard waited
+        // for and the ones released ahead of it) and at most every 20 ms otherwise, far fewer.
+        #expect(capture.waitsForHelpers <= 3 * Engine.shardCount + milliseconds / 20 + 8,
+                "\(capture.waitsForHelpers) waits in \(milliseconds) ms")
+    }
+
+    /// Copy buffers are kept between captures: a second capture of the same keyspace creates none, and reusing them
+    /// leaks nothing of the first capture (keys deleted in between are not in the second snapshot, changed values
+    /// are the new ones). Freeing them leaves none kept.
+    @Test func copyBuffersAreReusedAcrossCaptures() throws {
+        let clock = ManualClock()
+        let engine = Engine(clock: clock)
+        var session = EngineSession(engine: engine)
+        SlicedCaptureTests.populate(&session, keys: 600)
+        func snapshot(_ sequence: UInt64) throws -> Engine {
+            let capture = engine.beginCapture { sequence }
+            var records: [UInt8] = []
+            for index in 0..<Engine.shardCount { records += capture.takeShard(index) }
+            #expect(capture.keysCaptured == capture.keyCount)
+            return try SlicedCaptureTests.load(records, count: capture.keyCount, clock: clock)
+        }
+        #expect(SnapshotFixture.dump(try snapshot(1)) == SnapshotFixture.dump(engine))
+        let created = engine.captureBuffersCreated
+        #expect(created >= 1)
+        #expect(engine.captureBufferBytes > 0)
+        session.run("FLUSHDB")
+        session.run("SET", "after", "the first capture")
+        #expect(SnapshotFixture.dump(try snapshot(2)) == SnapshotFixture.dump(engine))
+        #expect(engine.captureBuffersCreated == created)
+        engine.releaseCaptureBuffers()
+        #expect(engine.captureBufferBytes == 0)
+        #expect(SnapshotFixture.dump(try snapshot(3)) == SnapshotFixture.dump(engine))
+        #expect(engine.captureBuffersCreated == created + 1)
+    }
+
+    /// A background saving thread lingers after its save: a BGSAVE meanwhile runs on it (no new thread) with the
+    /// kept copy buffers, and each file holds the keyspace of its own capture point; once no save came for
+    /// `lingerSeconds` the thread ends and frees the buffers, and the next BGSAVE starts a thread again.
+    @Test func aBackgroundSavingThreadLingersForTheNextSave() async throws {
+        let fileSystem = FaultyFileSystem()
+        let engine = SnapshotFixture.populatedEngine()
+        let snapshotter = SnapshotFixture.snapshotter(engine, fileSystem)
+        snapshotter.lingerSeconds = 2
+        var session = EngineSession(engine: engine)
+        let path = "/data/dump.nsnap"
+        let before = SnapshotFixture.dump(engine)
+        try snapshotter.saveInBackground()
+        snapshotter.waitUntilIdle()
+        let first = fileSystem.contents(path) ?? []
+        // The thread keeps the buffers for the next save.
+        #expect(engine.captureBufferBytes > 0)
+        session.run("DEL", "key:1", "key:2")
+        session.run("SET", "key:3", "changed")
+        try snapshotter.saveInBackground()
+        snapshotter.waitUntilIdle()
+        let second = fileSystem.contents(path) ?? []
+        #expect(snapshotter.status.lastSaveSucceeded)
+        #expect(snapshotter.backgroundThreadsStarted == 1)
+        #expect(engine.captureBufferBytes > 0)
+        func loaded(_ bytes: [UInt8]) throws -> [String: String] {
+            let restored = Engine(clock: ManualClock())
+            _ = try SnapshotReader.load(bytes, path: path, engine: restored)
+            return SnapshotFixture.dump(restored)
+        }
+        #expect(try loaded(first) == before)
+        #expect(try loaded(second) == SnapshotFixture.dump(engine))
+        // No save follows: the thread ends within its linger time and frees the buffers (bounded wait).
+        let deadline = ContinuousClock.now + .seconds(20)
+        while engine.captureBufferBytes > 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(engine.captureBufferBytes == 0)
+        try snapshotter.saveInBackground()
+        snapshotter.waitUntilIdle()
+        #expect(snapshotter.backgroundThreadsStarted == 2)
+        #expect(try loaded(fileSystem.contents(path) ?? []) == SnapshotFixture.dump(engine))
     }
 }
