@@ -42,19 +42,38 @@ final class NumericStore {
         return word == 0 ? nil : Double(bitPattern: word ^ Self.absent)
     }
 
-    /// Starts fetching the block where `value` would be inserted (``NumericBlocks/prefetch(_:)``).
+    /// Starts fetching the bounds a search for `value` reads (``NumericBlocks/prefetchBound(_:)``): the first
+    /// round of a write's prefetches, before the document's ID is known.
     @inline(__always)
-    func prefetch(_ value: Double) {
+    func prefetchBound(_ value: Double) {
         guard indexed else { return }
-        tree.prefetch(NumericEntry(value: value, document: 0))
+        tree.prefetchBound(NumericEntry(value: value, document: 0))
     }
 
-    /// Starts fetching the block holding the document's current entry, if it has one.
+    /// Starts fetching the bounds a search for the document's current entry reads, if it has one.
     @inline(__always)
-    func prefetchCurrent(_ document: UInt32) {
+    func prefetchCurrentBound(_ document: UInt32) {
         guard indexed else { return }
         let word = values[document]
-        if word != 0 { tree.prefetch(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document)) }
+        if word != 0 { tree.prefetchBound(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document)) }
+    }
+
+    /// Starts fetching the lines of the block the document's new entry goes to, unless the value is unchanged
+    /// (``NumericBlocks/prefetchBlock(_:forRemoval:)``).
+    @inline(__always)
+    func prefetchBlock(_ document: UInt32, _ value: Double) {
+        guard indexed, !value.isNaN, values[document] != value.bitPattern ^ Self.absent else { return }
+        tree.prefetchBlock(NumericEntry(value: value, document: document), forRemoval: false)
+    }
+
+    /// Starts fetching the lines of the block holding the document's current entry (if it has one), unless
+    /// `newValue` is the same.
+    @inline(__always)
+    func prefetchCurrentBlock(_ document: UInt32, _ newValue: Double) {
+        guard indexed else { return }
+        let word = values[document]
+        guard word != 0, word != newValue.bitPattern ^ Self.absent else { return }
+        tree.prefetchBlock(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document), forRemoval: true)
     }
 
     func set(_ document: UInt32, _ newValue: Double?) {
@@ -342,10 +361,12 @@ final class TagStore {
             let base = Int(id) * MemoryLayout<TagPosting>.stride
             guard raw.load(fromByteOffset: base + Self.bitCountOffset, as: Int.self) > 0 else { return }
             let storage = raw.load(fromByteOffset: base + Self.bitsOffset, as: UnsafeRawPointer.self)
-            neptune_prefetch_write(storage + NumericBlocks.arrayHeader + Int(document >> 6) * 8)
+            neptune_prefetch_write(storage + Self.arrayHeader + Int(document >> 6) * 8)
         }
     }
 
+    /// Bytes before an array's first element in its storage (object header, count and capacity).
+    private static let arrayHeader = 32
     private static var bitsOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bits)! }
     private static var bitCountOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bitCount)! }
 

@@ -4,167 +4,313 @@ import CNeptuneIndex
 /// order (every entry of block `b` is above `bounds[b - 1]` and at most `bounds[b]`), while the entries inside a
 /// block are kept in no particular order, as two parallel arrays (document IDs, values).
 ///
-/// A write moves one document: it removes the old entry and inserts the new one, each in a block found by a binary
-/// search over `bounds`. Inserting appends to the block (one or two cache lines, not a sorted insertion that moves
-/// half a block); removing scans the block's document IDs (512 bytes) for the document and moves the block's last
-/// entry into its place. On a large index neither the blocks nor all of `bounds` are in cache, so a write
-/// requests its blocks' lines at its start (``prefetch(_:)``), so that they arrive in parallel. A full block is
-/// sorted and split in two (amortized over the appends that filled it).
+/// A write moves one document: it removes the old entry and inserts the new one, each in a block found by a search
+/// over the bounds. Inserting appends to the block (one line of each array, not a sorted insertion that moves half
+/// a block); removing scans the block's document IDs for the document and moves the block's last entry into its
+/// place. A full block is sorted and split in two (amortized over the appends that filled it); a block that falls
+/// under half full is merged with its successor when both fit in half a block.
+///
+/// The layout is chosen so that finding and changing a block costs two rounds of cache misses that a write can
+/// request early (``prefetchBound(_:)``, then ``prefetchBlock(_:forRemoval:)``):
+/// - ``Bound``s are 16 bytes each: the bound entry, plus the block's storage slot and its entry count. A search
+///   goes through a small summary first (every 32nd bound, a few kilobytes: in L1), which names one run of 32
+///   bounds (512 bytes) to search; so a lookup is one run of lines, not a chain of dependent misses down a binary
+///   search over a large array.
+/// - Every block has a fixed slot of ``slotBytes`` in one buffer (``WordBuffer``: huge pages once large), whose
+///   address is the slot number times the slot size: no array of array references to read (or retain) first.
+///   Knowing the count from the bound, an append touches the one line of each array it writes, and a removal the
+///   lines of document IDs it scans.
 ///
 /// Readers pay instead: a range reads the blocks whose bounds overlap it and filters the one or two at its ends;
 /// sorted streaming sorts each block it reaches (a block at a time, so a page near the start costs a few blocks).
 /// A document has at most one entry (the store removes a document's entry before inserting its new one).
+///
+/// The slots are shared by copies of the structure, so a copy must not be changed (the index keeps one in a
+/// `var` of a class, and its readers only read).
 struct NumericBlocks {
-    /// One block's entries, as two parallel arrays: a removal scans only the document IDs (a quarter of the
-    /// bytes), then swaps the last entry into the hole in both.
-    struct Block {
-        var documents: [UInt32] = []
-        var values: [Double] = []
+    /// One block: its bound (the largest entry it may hold), where its entries are stored, and how many there are.
+    struct Bound {
+        var value: Double
+        var document: UInt32
+        /// The slot number (high 24 bits) and the entry count (low 8 bits).
+        var packed: UInt32
 
-        init(_ entries: some Sequence<NumericEntry>) {
-            documents.reserveCapacity(NumericBlocks.maxBlock + 1)
-            values.reserveCapacity(NumericBlocks.maxBlock + 1)
-            for entry in entries { append(entry) }
+        init(_ entry: NumericEntry, slot: Int, count: Int) {
+            value = entry.value
+            document = entry.document
+            packed = UInt32(slot) << 8 | UInt32(count)
         }
-
-        var count: Int { documents.count }
 
         @inline(__always)
-        mutating func append(_ entry: NumericEntry) {
-            documents.append(entry.document)
-            values.append(entry.value)
+        var entry: NumericEntry {
+            get { NumericEntry(value: value, document: document) }
+            set {
+                value = newValue.value
+                document = newValue.document
+            }
         }
 
-        subscript(_ i: Int) -> NumericEntry { NumericEntry(value: values[i], document: documents[i]) }
+        @inline(__always)
+        var slot: Int { Int(packed >> 8) }
 
-        var entries: [NumericEntry] { documents.indices.map { self[$0] } }
+        @inline(__always)
+        var count: Int {
+            get { Int(packed & 0xFF) }
+            set { packed = packed & ~0xFF | UInt32(newValue) }
+        }
     }
 
-    private(set) var blocks: [Block] = []
-    /// `bounds[b]` is at least every entry of `blocks[b]` and below every entry of `blocks[b + 1]`; ascending.
-    private(set) var bounds: [NumericEntry] = []
+    /// The blocks in entry order; `bounds[b].entry` is at least every entry of block `b` and below every entry of
+    /// block `b + 1`.
+    var bounds: [Bound] = []
+    /// `summary[c]` is the entry of the last bound of run `c` (bounds `c * run ..< (c + 1) * run`).
+    private var summary: [NumericEntry] = []
+    /// The blocks' storage slots.
+    private let slots = WordBuffer()
+    /// Slots allocated so far (in use or free).
+    private var slotCount = 0
+    private var freeSlots: [Int] = []
     private(set) var count = 0
 
-    /// Largest block before it is split: 2 KiB of entries.
+    /// Largest block: 128 entries (512 bytes of document IDs, 1 KiB of values).
     static let maxBlock = 128
+    /// Bounds per summary entry.
+    static let run = 32
+    /// Bytes of a block's slot: the document IDs, then the values.
+    static let slotBytes = maxBlock * 12
+    private static let valuesOffset = maxBlock * 4
+
+    init() {}
 
     var isEmpty: Bool { count == 0 }
 
-    /// Index of the first block whose bound is >= `entry`, or `blocks.count`.
+    /// Number of blocks.
+    var blockCount: Int { bounds.count }
+
+    // MARK: Slots
+
+    @inline(__always)
+    private func slotAddress(_ slot: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(slots.base) + (slot &* Self.slotBytes)
+    }
+
+    @inline(__always)
+    private func document(_ slot: Int, _ i: Int) -> UInt32 {
+        slotAddress(slot).load(fromByteOffset: i &* 4, as: UInt32.self)
+    }
+
+    @inline(__always)
+    private func value(_ slot: Int, _ i: Int) -> Double {
+        slotAddress(slot).load(fromByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+    }
+
+    @inline(__always)
+    private func store(_ entry: NumericEntry, _ slot: Int, _ i: Int) {
+        let base = slotAddress(slot)
+        base.storeBytes(of: entry.document, toByteOffset: i &* 4, as: UInt32.self)
+        base.storeBytes(of: entry.value, toByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+    }
+
+    private mutating func allocateSlot() -> Int {
+        if let slot = freeSlots.popLast() { return slot }
+        precondition(slotCount < 1 << 24, "at most 2^24 numeric blocks")
+        slotCount += 1
+        slots.reserve(slotCount * Self.slotBytes / 8)
+        return slotCount - 1
+    }
+
+    /// The entries of block `b`, in storage order.
+    func entries(ofBlock b: Int) -> [NumericEntry] {
+        let bound = bounds[b]
+        return (0..<bound.count).map { NumericEntry(value: value(bound.slot, $0), document: document(bound.slot, $0)) }
+    }
+
+    // MARK: Search
+
+    /// Index of the first block whose bound is >= `entry`, or `blockCount`.
     @inline(__always)
     func blockIndex(atLeast entry: NumericEntry) -> Int {
-        SortedBlockList.lowerBound(bounds, entry)
+        summary.withUnsafeBufferPointer { summary in
+            var low = 0
+            var high = summary.count
+            while low < high {
+                let mid = (low + high) >> 1
+                if summary[mid] < entry { low = mid + 1 } else { high = mid }
+            }
+            guard low < summary.count else { return bounds.count }
+            return bounds.withUnsafeBufferPointer { bounds in
+                // The answer is in run `low`, whose last bound is >= entry.
+                var first = low &* Self.run
+                var last = Swift.min(first &+ Self.run, bounds.count) &- 1
+                while first < last {
+                    let mid = (first + last) >> 1
+                    if bounds[mid].entry < entry { first = mid + 1 } else { last = mid }
+                }
+                return first
+            }
+        }
     }
+
+    /// Sets the summary entries of runs `run...` from the bounds.
+    private mutating func resummarize(fromRun run: Int) {
+        let runs = (bounds.count + Self.run - 1) / Self.run
+        if summary.count > runs { summary.removeLast(summary.count - runs) }
+        while summary.count < runs { summary.append(NumericEntry(value: 0, document: 0)) }
+        for c in run..<runs { summary[c] = bounds[Swift.min(c * Self.run + Self.run - 1, bounds.count - 1)].entry }
+    }
+
+    /// Keeps the summary right after `bounds[b]`'s entry changed (blocks neither added nor removed).
+    @inline(__always)
+    private mutating func boundChanged(_ b: Int) {
+        if b % Self.run == Self.run - 1 || b == bounds.count - 1 { summary[b / Self.run] = bounds[b].entry }
+    }
+
+    // MARK: Prefetch
+
+    /// Starts fetching the run of bounds a search for `entry` reads (the summary is assumed in cache), so that
+    /// ``prefetchBlock(_:forRemoval:)`` finds it there a little later.
+    @inline(__always)
+    func prefetchBound(_ entry: NumericEntry) {
+        summary.withUnsafeBufferPointer { summary in
+            var low = 0
+            var high = summary.count
+            while low < high {
+                let mid = (low + high) >> 1
+                if summary[mid] < entry { low = mid + 1 } else { high = mid }
+            }
+            let first = Swift.min(low, Swift.max(summary.count - 1, 0)) &* Self.run
+            bounds.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress, first < bounds.count else { return }
+                let start = base + (first &* MemoryLayout<Bound>.stride)
+                let end = base + (Swift.min(first &+ Self.run, bounds.count) &* MemoryLayout<Bound>.stride)
+                Self.prefetchLines(start, end)
+            }
+        }
+    }
+
+    /// Starts fetching the lines of the block where `entry` would be inserted (the line each array's next entry
+    /// goes to) or, `forRemoval`, removed from (the document IDs it scans and the last entry's value, which moves).
+    @inline(__always)
+    func prefetchBlock(_ entry: NumericEntry, forRemoval: Bool) {
+        guard !bounds.isEmpty else { return }
+        let b = Swift.min(blockIndex(atLeast: entry), bounds.count - 1)
+        let bound = bounds.withUnsafeBufferPointer { $0[b] }
+        let base = slotAddress(bound.slot)
+        let n = bound.count
+        if forRemoval {
+            Self.prefetchLines(base, base + (n &* 4))
+            if n > 0 { neptune_prefetch_write(base + (Self.valuesOffset &+ (n &- 1) &* 8)) }
+        } else if n < Self.maxBlock {
+            neptune_prefetch_write(base + (n &* 4))
+            neptune_prefetch_write(base + (Self.valuesOffset &+ n &* 8))
+        }
+    }
+
+    /// Prefetches every line that `start ..< end` touches.
+    @inline(__always)
+    private static func prefetchLines(_ start: UnsafeRawPointer, _ end: UnsafeRawPointer) {
+        var line = UInt(bitPattern: start) & ~63
+        let stop = UInt(bitPattern: end)
+        while line < stop {
+            neptune_prefetch(UnsafeRawPointer(bitPattern: line))
+            line &+= 64
+        }
+    }
+
+    // MARK: Changes
 
     /// Adds `entry`. A document has at most one entry (the store removes a document's entry before inserting its
     /// new one).
     mutating func insert(_ entry: NumericEntry) {
-        if blocks.isEmpty {
-            blocks.append(Block([entry]))
-            bounds.append(entry)
-            count = 1
+        count += 1
+        if bounds.isEmpty {
+            let slot = allocateSlot()
+            store(entry, slot, 0)
+            bounds.append(Bound(entry, slot: slot, count: 1))
+            resummarize(fromRun: 0)
             return
         }
         var b = blockIndex(atLeast: entry)
-        if b == blocks.count {
+        if b == bounds.count {
             // Above every bound: the last block takes it and its bound rises.
             b -= 1
-            bounds[b] = entry
+            bounds[b].entry = entry
+            boundChanged(b)
         }
-        blocks[b].append(entry)
-        count += 1
-        if blocks[b].count > Self.maxBlock { split(b) }
+        if bounds[b].count == Self.maxBlock {
+            split(b)
+            if bounds[b].entry < entry { b += 1 }
+        }
+        let n = bounds[b].count
+        store(entry, bounds[b].slot, n)
+        bounds[b].count = n + 1
     }
 
     /// Removes `entry`; returns false if it was absent.
     @discardableResult
     mutating func remove(_ entry: NumericEntry) -> Bool {
         let b = blockIndex(atLeast: entry)
-        guard b < blocks.count else { return false }
-        let found: Int? = blocks[b].documents.withUnsafeBufferPointer { documents in
-            for i in documents.indices where documents[i] == entry.document { return i }
-            return nil
-        }
-        guard let i = found, blocks[b].values[i] == entry.value else { return false }
-        let last = blocks[b].count - 1
-        blocks[b].documents.withUnsafeMutableBufferPointer { $0[i] = $0[last] }
-        blocks[b].values.withUnsafeMutableBufferPointer { $0[i] = $0[last] }
-        blocks[b].documents.removeLast()
-        blocks[b].values.removeLast()
+        guard b < bounds.count else { return false }
+        let slot = bounds[b].slot
+        let n = bounds[b].count
+        let documents = UnsafeRawPointer(slotAddress(slot))
+        var i = 0
+        while i < n && documents.load(fromByteOffset: i &* 4, as: UInt32.self) != entry.document { i += 1 }
+        guard i < n, value(slot, i) == entry.value else { return false }
+        let last = n - 1
+        if i != last { store(NumericEntry(value: value(slot, last), document: document(slot, last)), slot, i) }
+        bounds[b].count = last
         count -= 1
-        if blocks[b].count == 0 {
-            blocks.remove(at: b)
+        if last == 0 {
+            freeSlots.append(slot)
             bounds.remove(at: b)
-        } else if blocks[b].count < Self.maxBlock / 2 && b + 1 < blocks.count
-            && blocks[b].count + blocks[b + 1].count <= Self.maxBlock / 2
-        {
-            // (The block's own count first: most blocks are fuller, and the neighbour's count is a cache miss.)
+            resummarize(fromRun: b / Self.run)
+        } else if last < Self.maxBlock / 2 && b + 1 < bounds.count && last + bounds[b + 1].count <= Self.maxBlock / 2 {
             // Merge small neighbours so that the block count stays about n / (maxBlock / 2).
-            blocks[b].documents.append(contentsOf: blocks[b + 1].documents)
-            blocks[b].values.append(contentsOf: blocks[b + 1].values)
-            bounds[b] = bounds[b + 1]
-            blocks.remove(at: b + 1)
-            bounds.remove(at: b + 1)
+            merge(b)
         }
         return true
     }
 
-    /// Starts fetching the block where `entry` would be inserted or removed (every line of both arrays), so that
-    /// its misses overlap the write's others.
-    ///
-    /// The arrays' storage addresses are read as plain words out of `blocks`: copying an array out would retain
-    /// it, an atomic change of its header, which waits for the very line being prefetched. A prefetch never
-    /// faults, so the addresses need no more care than that.
-    ///
-    /// `mutating` although it changes nothing: the blocks live in a `var` of a class, and a non-mutating call
-    /// would copy the struct (retaining its arrays) first.
-    @inline(__always)
-    mutating func prefetch(_ entry: NumericEntry) {
-        guard !blocks.isEmpty else { return }
-        let b = Swift.min(blockIndex(atLeast: entry), blocks.count - 1)
-        blocks.withUnsafeBytes { raw in
-            let row = b * MemoryLayout<Block>.stride
-            let documents = raw.load(fromByteOffset: row + Self.documentsOffset, as: UnsafeRawPointer.self)
-            let values = raw.load(fromByteOffset: row + Self.valuesOffset, as: UnsafeRawPointer.self)
-            Self.prefetchLines(documents, bytes: Self.arrayHeader + (Self.maxBlock + 1) * 4)
-            Self.prefetchLines(values, bytes: Self.arrayHeader + (Self.maxBlock + 1) * 8)
-        }
-    }
-
-    private static var documentsOffset: Int { MemoryLayout<Block>.offset(of: \.documents)! }
-    private static var valuesOffset: Int { MemoryLayout<Block>.offset(of: \.values)! }
-    /// Bytes before an array's first element in its storage (object header, count and capacity).
-    static let arrayHeader = 32
-
-    @inline(__always)
-    private static func prefetchLines(_ start: UnsafeRawPointer, bytes: Int) {
-        var offset = 0
-        while offset < bytes {
-            neptune_prefetch(start + offset)
-            offset &+= 64
-        }
-    }
-
-    /// Sorts block `b` and splits it in two halves.
+    /// Sorts block `b` (which is full) and splits it in two halves.
     private mutating func split(_ b: Int) {
-        let sorted = blocks[b].entries.sorted()
+        let sorted = entries(ofBlock: b).sorted()
         let half = sorted.count / 2
-        blocks[b] = Block(sorted[..<half])
-        blocks.insert(Block(sorted[half...]), at: b + 1)
-        bounds.insert(bounds[b], at: b + 1)
-        bounds[b] = sorted[half - 1]
+        let slot = bounds[b].slot
+        let upper = allocateSlot()
+        for i in 0..<half { store(sorted[i], slot, i) }
+        for i in half..<sorted.count { store(sorted[i], upper, i - half) }
+        bounds.insert(Bound(bounds[b].entry, slot: upper, count: sorted.count - half), at: b + 1)
+        bounds[b] = Bound(sorted[half - 1], slot: slot, count: half)
+        resummarize(fromRun: b / Self.run)
     }
+
+    /// Moves block `b + 1`'s entries into block `b` (they fit) and drops block `b + 1`.
+    private mutating func merge(_ b: Int) {
+        let slot = bounds[b].slot
+        let n = bounds[b].count
+        let next = bounds[b + 1]
+        for i in 0..<next.count {
+            store(NumericEntry(value: value(next.slot, i), document: document(next.slot, i)), slot, n + i)
+        }
+        bounds[b] = Bound(next.entry, slot: slot, count: n + next.count)
+        freeSlots.append(next.slot)
+        bounds.remove(at: b + 1)
+        resummarize(fromRun: b / Self.run)
+    }
+
+    // MARK: Reading
 
     /// The range of blocks that may hold entries whose value lies in `range`.
-    private func blockRange(_ range: NumericRange) -> Range<Int> {
-        guard range.min <= range.max, !blocks.isEmpty else { return 0..<0 }
+    func blockRange(_ range: NumericRange) -> Range<Int> {
+        guard range.min <= range.max, !bounds.isEmpty else { return 0..<0 }
         let first = blockIndex(atLeast: NumericEntry(value: range.min, document: 0))
-        let last = Swift.min(blockIndex(atLeast: NumericEntry(value: range.max, document: .max)), blocks.count - 1)
+        let last = Swift.min(blockIndex(atLeast: NumericEntry(value: range.max, document: .max)), bounds.count - 1)
         return first <= last ? first..<(last + 1) : 0..<0
     }
 
     /// Whether every entry of block `b` has a value in `range` (judged from the bounds alone).
-    private func holdsOnly(_ b: Int, _ range: NumericRange) -> Bool {
+    func holdsOnly(_ b: Int, _ range: NumericRange) -> Bool {
         let upper = bounds[b].value
         guard range.maxInclusive ? upper <= range.max : upper < range.max else { return false }
         guard b > 0 else { return range.min == -.infinity && range.minInclusive }
@@ -173,14 +319,25 @@ struct NumericBlocks {
         return range.minInclusive ? lower >= range.min : lower > range.min
     }
 
+    /// Number of entries in block `b`.
+    func count(ofBlock b: Int) -> Int { bounds[b].count }
+
+    /// Calls `body` with each entry of block `b`, in storage order.
+    @inline(__always)
+    func forEach(inBlock b: Int, _ body: (NumericEntry) -> Void) {
+        let bound = bounds[b]
+        for i in 0..<bound.count { body(NumericEntry(value: value(bound.slot, i), document: document(bound.slot, i))) }
+    }
+
     /// Number of entries whose value lies in `range`.
     func count(in range: NumericRange) -> Int {
         var total = 0
         for b in blockRange(range) {
             if holdsOnly(b, range) {
-                total += blocks[b].count
+                total += bounds[b].count
             } else {
-                for value in blocks[b].values where range.contains(value) { total += 1 }
+                let bound = bounds[b]
+                for i in 0..<bound.count where range.contains(value(bound.slot, i)) { total += 1 }
             }
         }
         return total
@@ -189,23 +346,24 @@ struct NumericBlocks {
     /// Calls `body` with every entry whose value lies in `range`, in no particular order.
     func forEach(in range: NumericRange, _ body: (NumericEntry) -> Void) {
         for b in blockRange(range) {
-            let block = blocks[b]
             let all = holdsOnly(b, range)
-            for i in 0..<block.count where all || range.contains(block.values[i]) { body(block[i]) }
+            forEach(inBlock: b) { entry in
+                if all || range.contains(entry.value) { body(entry) }
+            }
         }
     }
 
     /// Calls `body` with the entries in ascending order until it returns false.
     func forEachAscending(_ body: (NumericEntry) -> Bool) {
-        for block in blocks {
-            for entry in block.entries.sorted() where !body(entry) { return }
+        for b in bounds.indices {
+            for entry in entries(ofBlock: b).sorted() where !body(entry) { return }
         }
     }
 
     /// Calls `body` with the entries in descending order until it returns false.
     func forEachDescending(_ body: (NumericEntry) -> Bool) {
-        for block in blocks.reversed() {
-            for entry in block.entries.sorted(by: >) where !body(entry) { return }
+        for b in bounds.indices.reversed() {
+            for entry in entries(ofBlock: b).sorted(by: >) where !body(entry) { return }
         }
     }
 
@@ -220,21 +378,31 @@ struct NumericBlocks {
         return result
     }
 
-    /// The partition invariants: non-empty bounded blocks with parallel arrays, ascending bounds, entries inside
-    /// their block's bounds, one entry per document, and the count.
+    /// The structure's invariants: non-empty blocks of at most ``maxBlock`` entries in distinct slots, ascending
+    /// bounds, entries inside their block's bounds, one entry per document, the count, the summary (the last
+    /// bound of each run) and the free slots (exactly the slots no block uses).
     var isConsistent: Bool {
-        guard blocks.count == bounds.count else { return false }
         var total = 0
         var seen = Set<UInt32>()
-        for (b, block) in blocks.enumerated() {
-            guard block.count > 0, block.count <= Self.maxBlock, block.values.count == block.documents.count else { return false }
-            if b > 0 && !(bounds[b - 1] < bounds[b]) { return false }
-            for entry in block.entries {
-                if entry > bounds[b] || (b > 0 && !(bounds[b - 1] < entry)) { return false }
+        var used = Set<Int>()
+        for (b, bound) in bounds.enumerated() {
+            guard bound.count > 0, bound.count <= Self.maxBlock, bound.slot < slotCount, used.insert(bound.slot).inserted
+            else { return false }
+            if b > 0 && !(bounds[b - 1].entry < bound.entry) { return false }
+            for entry in entries(ofBlock: b) {
+                if entry > bound.entry || (b > 0 && !(bounds[b - 1].entry < entry)) { return false }
                 if !seen.insert(entry.document).inserted { return false }
             }
-            total += block.count
+            total += bound.count
         }
+        let runs = (bounds.count + Self.run - 1) / Self.run
+        guard summary.count == runs else { return false }
+        for c in 0..<runs where summary[c] != bounds[Swift.min(c * Self.run + Self.run - 1, bounds.count - 1)].entry {
+            return false
+        }
+        guard Set(freeSlots).count == freeSlots.count, used.isDisjoint(with: freeSlots),
+            used.count + freeSlots.count == slotCount
+        else { return false }
         return total == count
     }
 }

@@ -145,7 +145,7 @@ public final class SearchIndex {
                 if let raw {
                     if let number = FieldValues.parseNumber(raw) {
                         parsed[position] = number
-                        numeric.prefetch(number)
+                        numeric.prefetchBound(number)
                     } else {
                         failed = true
                     }
@@ -168,12 +168,20 @@ public final class SearchIndex {
             id = self.id(of: key, hash: hash) ?? documents.add(key, hash: hash)
             hint = id
         }
+        // Second round: the current values' bounds (the row gives them), then the blocks and bitmap words whose
+        // addresses the first round's lines give.
+        for position in stores.indices {
+            if case .numeric(let numeric) = stores[position] { numeric.prefetchCurrentBound(id) }
+        }
         for position in stores.indices {
             switch stores[position] {
-            case .numeric(let numeric): numeric.prefetchCurrent(id)
+            case .numeric(let numeric): numeric.prefetchBlock(id, parsed[position])
             case .tag(let tag): field(position) { tag.prefetch(id, $0) }
             case .text: break
             }
+        }
+        for position in stores.indices {
+            if case .numeric(let numeric) = stores[position] { numeric.prefetchCurrentBlock(id, parsed[position]) }
         }
         for position in stores.indices {
             switch stores[position] {

@@ -66,6 +66,70 @@ import Testing
         #expect(firstFive == Array(sorted.prefix(5)))
         // Emptied, the blocks go.
         for (document, value) in values { blocks.remove(NumericEntry(value: value, document: document)) }
-        #expect(blocks.isEmpty && blocks.blocks.isEmpty && blocks.isConsistent)
+        #expect(blocks.isEmpty && blocks.blockCount == 0 && blocks.isConsistent)
+    }
+
+    /// Many blocks (several summary runs): ascending inserts (each above every bound, so the last block's bound
+    /// rises and it splits), then random moves that split and merge blocks all over, checked against a model, with
+    /// blocks emptied and their slots reused.
+    @Test func manyBlocksKeepTheSummaryAndSlots() {
+        var rng = SplitMix(seed: 7)
+        var blocks = NumericBlocks()
+        var values: [UInt32: Double] = [:]
+        for document in 0..<UInt32(20_000) {
+            values[document] = Double(document)
+            blocks.insert(NumericEntry(value: Double(document), document: document))
+        }
+        #expect(blocks.isConsistent)
+        #expect(blocks.blockCount > 4 * NumericBlocks.run, "several summary runs")
+        for step in 0..<60_000 {
+            let document = UInt32(rng.next() % 20_000)
+            if let old = values[document] {
+                let removed = blocks.remove(NumericEntry(value: old, document: document))
+                #expect(removed)
+                values[document] = nil
+            }
+            // Moves concentrate on a band that drifts, so whole regions empty and others fill.
+            if rng.next() % 4 != 0 {
+                let value = Double((step / 100 + Int(rng.next() % 3_000)) % 20_000)
+                values[document] = value
+                blocks.insert(NumericEntry(value: value, document: document))
+            }
+            if step % 5_000 == 0 { #expect(blocks.isConsistent, "step \(step)") }
+        }
+        #expect(blocks.isConsistent)
+        #expect(blocks.count == values.count)
+        for _ in 0..<50 {
+            let low = Double(rng.next() % 20_000)
+            let range = NumericRange(min: low, max: low + Double(rng.next() % 500))
+            let expected = values.filter { range.contains($0.value) }.map(\.key).sorted()
+            var found: [UInt32] = []
+            blocks.forEach(in: range) { found.append($0.document) }
+            #expect(found.sorted() == expected)
+            #expect(blocks.count(in: range) == expected.count)
+        }
+        #expect(blocks.elements == values.map { NumericEntry(value: $0.value, document: $0.key) }.sorted())
+    }
+
+    /// The invariant check catches a broken structure: a bound out of order, a count that does not match its
+    /// block, and two blocks sharing a slot.
+    @Test func consistencyCheckCatchesDamage() {
+        var blocks = NumericBlocks()
+        for document in 0..<UInt32(1_000) {
+            blocks.insert(NumericEntry(value: Double(document % 97), document: document))
+        }
+        #expect(blocks.isConsistent)
+        #expect(blocks.blockCount > 2)
+        let bounds = blocks.bounds
+        blocks.bounds[1].entry = NumericEntry(value: -1, document: 0)
+        #expect(!blocks.isConsistent, "bounds out of order")
+        blocks.bounds = bounds
+        blocks.bounds[0].count -= 1
+        #expect(!blocks.isConsistent, "a count that misses an entry")
+        blocks.bounds = bounds
+        blocks.bounds[1].packed = blocks.bounds[0].packed
+        #expect(!blocks.isConsistent, "two blocks in one slot")
+        blocks.bounds = bounds
+        #expect(blocks.isConsistent)
     }
 }
