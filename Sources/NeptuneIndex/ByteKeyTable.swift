@@ -350,6 +350,41 @@ struct ByteInterner {
     }
 }
 
+/// A small per-ID number kept in the spare bits of a ``ByteInterner`` row's first word (bits 32 to 62, which the
+/// interner never uses: the length takes the low 32 bits, the live flag bit 63), so that it shares the row's cache
+/// line without taking a payload word: the position of a document's entry inside its NUMERIC block.
+///
+/// A new or freed ID reads 0; the owner keeps the value meaningful only while it has use for it.
+struct RowBits {
+    let rows: WordBuffer
+    let strideShift: Int
+    let shift: UInt64
+    let mask: UInt64
+
+    /// First spare bit, and how many there are.
+    static let spareShift = 32
+    static let spareBits = 31
+
+    /// Field `field` of `width` bits among the spare bits of `interner`'s rows; nil if it does not fit.
+    init?(_ interner: ByteInterner, width: Int, field: Int) {
+        guard width > 0, (field + 1) * width <= Self.spareBits else { return nil }
+        rows = interner.rows
+        strideShift = interner.strideShift
+        shift = UInt64(Self.spareShift + field * width)
+        mask = (1 << UInt64(width)) - 1
+    }
+
+    /// The value of ID `id` (which must be live).
+    @inline(__always)
+    subscript(_ id: UInt32) -> Int {
+        get { Int(truncatingIfNeeded: (rows.base[Int(id) << strideShift] >> shift) & mask) }
+        nonmutating set {
+            let word = rows.base + (Int(id) << strideShift)
+            word.pointee = word.pointee & ~(mask << shift) | (UInt64(truncatingIfNeeded: newValue) & mask) << shift
+        }
+    }
+}
+
 /// One payload word per ID in the rows of a ``ByteInterner``: a per-document value of a field store, kept in the
 /// document's row so that it shares a cache line with the key.
 struct RowColumn {

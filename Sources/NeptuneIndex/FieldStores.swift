@@ -18,7 +18,7 @@ struct NumericEntry: Comparable {
 /// document's value for O(1) predicate checks and removal, kept in a column of the document's row (so that the
 /// write path reads the key, the old value and the old tags from one cache line).
 final class NumericStore {
-    var tree = NumericBlocks()
+    var tree: NumericBlocks
     /// Each document's value as `bitPattern ^ Self.absent`: 0 (the column's initial value) when absent.
     let values: RowColumn
     let indexed: Bool
@@ -26,9 +26,12 @@ final class NumericStore {
     /// The bit pattern stored values are XORed with, so that an absent value (NaN) is stored as 0.
     static let absent = Double.nan.bitPattern
 
-    init(indexed: Bool, values: RowColumn) {
+    /// - Parameter positions: Row bits for each document's position in its block (``NumericBlocks/positions``);
+    ///   nil to scan blocks on removal instead.
+    init(indexed: Bool, values: RowColumn, positions: RowBits?) {
         self.indexed = indexed
         self.values = values
+        self.tree = NumericBlocks(positions: positions)
     }
 
     /// The document's value (NaN when absent).

@@ -21,6 +21,12 @@ import CNeptuneIndex
 ///   Knowing the count from the bound, an append touches the one line of each array it writes, and a removal the
 ///   lines of document IDs it scans.
 ///
+/// - With ``positions`` (the search index gives each NUMERIC field bits of the document's row, which a write has
+///   loaded already), each entry's index inside its block is kept up to date, so a removal goes straight to the
+///   entry instead of scanning the block's document IDs: it touches the entry's line and the last entry's line
+///   (which moves into the hole; the moved document's position is then rewritten, a store). A split or merge
+///   rewrites the positions of the entries it moves (amortized over the appends that filled the block).
+///
 /// Readers pay instead: a range reads the blocks whose bounds overlap it and filters the one or two at its ends;
 /// sorted streaming sorts each block it reaches (a block at a time, so a page near the start costs a few blocks).
 /// A document has at most one entry (the store removes a document's entry before inserting its new one).
@@ -71,6 +77,8 @@ struct NumericBlocks {
     private var slotCount = 0
     private var freeSlots: [Int] = []
     private(set) var count = 0
+    /// Each document's index inside its block, kept while it has an entry (nil: removals scan instead).
+    let positions: RowBits?
 
     /// Largest block: 128 entries (512 bytes of document IDs, 1 KiB of values).
     static let maxBlock = 128
@@ -80,7 +88,12 @@ struct NumericBlocks {
     static let slotBytes = maxBlock * 12
     private static let valuesOffset = maxBlock * 4
 
-    init() {}
+    /// An empty structure; with `positions`, which must have room for indexes below ``maxBlock`` and a live row
+    /// for every document inserted, removals find entries through them.
+    init(positions: RowBits? = nil) {
+        precondition(positions.map { Int($0.mask) >= Self.maxBlock - 1 } ?? true, "positions hold a block index")
+        self.positions = positions
+    }
 
     var isEmpty: Bool { count == 0 }
 
@@ -104,11 +117,13 @@ struct NumericBlocks {
         slotAddress(slot).load(fromByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
     }
 
+    /// Stores `entry` at index `i` of `slot` and records that position.
     @inline(__always)
     private func store(_ entry: NumericEntry, _ slot: Int, _ i: Int) {
         let base = slotAddress(slot)
         base.storeBytes(of: entry.document, toByteOffset: i &* 4, as: UInt32.self)
         base.storeBytes(of: entry.value, toByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+        positions?[entry.document] = i
     }
 
     private mutating func allocateSlot() -> Int {
@@ -198,8 +213,16 @@ struct NumericBlocks {
         let base = slotAddress(bound.slot)
         let n = bound.count
         if forRemoval {
-            Self.prefetchLines(base, base + (n &* 4))
-            if n > 0 { neptune_prefetch_write(base + (Self.valuesOffset &+ (n &- 1) &* 8)) }
+            guard n > 0 else { return }
+            if let positions {
+                let i = Swift.min(positions[entry.document], n &- 1)
+                neptune_prefetch_write(base + (i &* 4))
+                neptune_prefetch_write(base + (Self.valuesOffset &+ i &* 8))
+                neptune_prefetch(base + ((n &- 1) &* 4))
+            } else {
+                Self.prefetchLines(base, base + (n &* 4))
+            }
+            neptune_prefetch_write(base + (Self.valuesOffset &+ (n &- 1) &* 8))
         } else if n < Self.maxBlock {
             neptune_prefetch_write(base + (n &* 4))
             neptune_prefetch_write(base + (Self.valuesOffset &+ n &* 8))
@@ -253,10 +276,17 @@ struct NumericBlocks {
         guard b < bounds.count else { return false }
         let slot = bounds[b].slot
         let n = bounds[b].count
-        let documents = UnsafeRawPointer(slotAddress(slot))
-        var i = 0
-        while i < n && documents.load(fromByteOffset: i &* 4, as: UInt32.self) != entry.document { i += 1 }
-        guard i < n, value(slot, i) == entry.value else { return false }
+        var i: Int
+        if let positions {
+            i = positions[entry.document]
+            guard i < n, document(slot, i) == entry.document else { return false }
+        } else {
+            let documents = UnsafeRawPointer(slotAddress(slot))
+            i = 0
+            while i < n && documents.load(fromByteOffset: i &* 4, as: UInt32.self) != entry.document { i += 1 }
+            guard i < n else { return false }
+        }
+        guard value(slot, i) == entry.value else { return false }
         let last = n - 1
         if i != last { store(NumericEntry(value: value(slot, last), document: document(slot, last)), slot, i) }
         bounds[b].count = last
@@ -379,7 +409,8 @@ struct NumericBlocks {
     }
 
     /// The structure's invariants: non-empty blocks of at most ``maxBlock`` entries in distinct slots, ascending
-    /// bounds, entries inside their block's bounds, one entry per document, the count, the summary (the last
+    /// bounds, entries inside their block's bounds, one entry per document (at its recorded position, with
+    /// ``positions``), the count, the summary (the last
     /// bound of each run) and the free slots (exactly the slots no block uses).
     var isConsistent: Bool {
         var total = 0
@@ -389,9 +420,10 @@ struct NumericBlocks {
             guard bound.count > 0, bound.count <= Self.maxBlock, bound.slot < slotCount, used.insert(bound.slot).inserted
             else { return false }
             if b > 0 && !(bounds[b - 1].entry < bound.entry) { return false }
-            for entry in entries(ofBlock: b) {
+            for (i, entry) in entries(ofBlock: b).enumerated() {
                 if entry > bound.entry || (b > 0 && !(bounds[b - 1].entry < entry)) { return false }
                 if !seen.insert(entry.document).inserted { return false }
+                if let positions, positions[entry.document] != i { return false }
             }
             total += bound.count
         }

@@ -33,11 +33,16 @@ public final class SearchIndex {
     /// Empty stores for the definition's fields, their per-document columns in `documents`' rows.
     private func makeStores() -> [FieldStore] {
         var column = 0
+        var positioned = 0
         return definition.fields.map { field in
             switch field.type {
             case .numeric:
                 column += 1
-                return .numeric(NumericStore(indexed: !field.noIndex, values: RowColumn(documents, column: column - 1)))
+                // The first few indexed NUMERIC fields keep each entry's block position in the row's spare bits.
+                let positions = field.noIndex ? nil : RowBits(documents, width: Self.positionBits, field: positioned)
+                if positions != nil { positioned += 1 }
+                return .numeric(NumericStore(indexed: !field.noIndex, values: RowColumn(documents, column: column - 1),
+                                             positions: positions))
             case .tag:
                 column += 1
                 return .tag(TagStore(separator: field.separator, caseSensitive: field.caseSensitive, indexed: !field.noIndex,
@@ -47,6 +52,9 @@ public final class SearchIndex {
             }
         }
     }
+
+    /// Bits of a NUMERIC entry's position in its block (``NumericBlocks/maxBlock`` positions).
+    static let positionBits = (NumericBlocks.maxBlock - 1).bitWidth - (NumericBlocks.maxBlock - 1).leadingZeroBitCount
 
     /// Number of documents indexed.
     public var documentCount: Int { documents.count }

@@ -132,4 +132,82 @@ import Testing
         blocks.bounds = bounds
         #expect(blocks.isConsistent)
     }
+
+    /// With positions in document rows (as the search index keeps them), removals go straight to the entry: random
+    /// moves with splits and merges keep every position right, and a wrong position is caught by the check.
+    @Test func positionsInRowsFollowEveryMove() {
+        var interner = ByteInterner(payloadWords: 1)
+        var ids: [UInt32] = []
+        for i in 0..<3_000 {
+            ids.append(Array("doc:\(i)".utf8).withUnsafeBytes { interner.add($0, hash: ByteKeyTable.hash($0)) })
+        }
+        let positions = RowBits(interner, width: SearchIndex.positionBits, field: 3)!
+        let other = RowBits(interner, width: SearchIndex.positionBits, field: 2)!
+        var blocks = NumericBlocks(positions: positions)
+        var values: [UInt32: Double] = [:]
+        var rng = SplitMix(seed: 11)
+        for step in 0..<30_000 {
+            let document = ids[Int(rng.next() % UInt64(ids.count))]
+            if let old = values[document] {
+                let removed = blocks.remove(NumericEntry(value: old, document: document))
+                #expect(removed)
+                values[document] = nil
+            }
+            if rng.next() % 6 != 0 {
+                let value = Double(Int(rng.next() % 400)) / 4
+                values[document] = value
+                blocks.insert(NumericEntry(value: value, document: document))
+            }
+            // Another field's bits in the same word are left alone.
+            other[document] = step % 128
+            #expect(other[document] == step % 128)
+            if step % 3_000 == 0 { #expect(blocks.isConsistent, "step \(step)") }
+        }
+        #expect(blocks.isConsistent)
+        #expect(blocks.elements == values.map { NumericEntry(value: $0.value, document: $0.key) }.sorted())
+        // The row's key is untouched by the bits beside its length.
+        let key = interner.bytes(ids[17])
+        #expect(key == Array("doc:17".utf8))
+        let internerConsistent = interner.isConsistent
+        #expect(internerConsistent)
+        // An entry whose position is off is neither consistent nor removable by its position.
+        let (document, value) = values.first!
+        positions[document] = (positions[document] + 1) % NumericBlocks.maxBlock
+        #expect(!blocks.isConsistent)
+        let removed = blocks.remove(NumericEntry(value: value, document: document))
+        #expect(!removed, "a stale position does not remove another document's entry")
+    }
+
+    /// An index with more indexed NUMERIC fields than the row's spare bits hold: the first four keep positions,
+    /// the fifth scans its blocks, and all five stay exact.
+    @Test func fieldsBeyondTheRowBitsScan() throws {
+        let fields = (0..<5).map { IndexField("n\($0)", .numeric) }
+        let index = SearchIndex(definition: IndexDefinition(name: Array("i".utf8), fields: fields))
+        var rng = SplitMix(seed: 5)
+        var model: [Int: [Double]] = [:]
+        for _ in 0..<6_000 {
+            let key = Int(rng.next() % 700)
+            if rng.next() % 9 == 0 {
+                index.remove(key: Array("k\(key)".utf8))
+                model[key] = nil
+            } else {
+                let values = (0..<5).map { _ in Double(rng.next() % 50) }
+                index.index(key: Array("k\(key)".utf8), values: values.map { Array("\(Int($0))".utf8) })
+                model[key] = values
+            }
+        }
+        var positioned = 0
+        for store in index.stores {
+            guard case .numeric(let numeric) = store else { continue }
+            #expect(numeric.tree.isConsistent)
+            if numeric.tree.positions != nil { positioned += 1 }
+        }
+        #expect(positioned == 4)
+        for field in 0..<5 {
+            let range = NumericRange(min: 10, max: 20)
+            let expected = Set(model.filter { range.contains($0.value[field]) }.keys.map { Array("k\($0)".utf8) })
+            let found = try index.search(.numericRange(field: Array("n\(field)".utf8), range: range), limit: Int.max)
+            #expect(Set(found.keys) == expected, "field \(field)")
+        }
+    }
 }

@@ -163,6 +163,9 @@ import Testing
             }
             #expect(index.documentCount == model.documents.count)
             #expect(index.indexingFailures == model.failures)
+            for store in index.stores {
+                if case .numeric(let numeric) = store { #expect(numeric.tree.isConsistent, "round \(round)") }
+            }
             for _ in 0..<20 {
                 let query = Self.randomQuery(&rng)
                 let expected = Set(model.documents.filter { Self.matches(query, $0.value) }.keys)
