@@ -350,37 +350,42 @@ struct ByteInterner {
     }
 }
 
-/// A small per-ID number kept in the spare bits of a ``ByteInterner`` row's first word (bits 32 to 62, which the
-/// interner never uses: the length takes the low 32 bits, the live flag bit 63), so that it shares the row's cache
-/// line without taking a payload word: the position of a document's entry inside its NUMERIC block.
+/// A per-ID byte kept in a spare byte of a ``ByteInterner`` row's first word (bits 32 to 55, which the interner
+/// never uses: the length takes the low 32 bits, the live flag bit 63), so that it shares the row's cache line
+/// without taking a payload word: the position of a document's entry inside its NUMERIC block.
 ///
-/// A new or freed ID reads 0; the owner keeps the value meaningful only while it has use for it.
-struct RowBits {
+/// A whole byte, so that setting it is a plain one-byte store: a write that moves another document's entry
+/// updates that document's row without loading it first (the line may be far away in memory, and a
+/// read-modify-write would wait for it). A new or freed ID reads 0; the owner keeps the value meaningful only
+/// while it has use for it.
+struct RowByte {
     let rows: WordBuffer
     let strideShift: Int
-    let shift: UInt64
-    let mask: UInt64
+    /// Byte offset inside the row's first word.
+    let offset: Int
 
-    /// First spare bit, and how many there are.
-    static let spareShift = 32
-    static let spareBits = 31
+    /// Number of spare bytes in a row's first word.
+    static let spareBytes = 3
 
-    /// Field `field` of `width` bits among the spare bits of `interner`'s rows; nil if it does not fit.
-    init?(_ interner: ByteInterner, width: Int, field: Int) {
-        guard width > 0, (field + 1) * width <= Self.spareBits else { return nil }
+    /// Spare byte `field` (0 ..< ``spareBytes``) of `interner`'s rows; nil if there is no such byte.
+    init?(_ interner: ByteInterner, field: Int) {
+        guard field >= 0 && field < Self.spareBytes else { return nil }
         rows = interner.rows
         strideShift = interner.strideShift
-        shift = UInt64(Self.spareShift + field * width)
-        mask = (1 << UInt64(width)) - 1
+        #if _endian(little)
+        offset = 4 + field
+        #else
+        offset = 3 - field
+        #endif
     }
 
-    /// The value of ID `id` (which must be live).
+    /// The byte of ID `id` (which must be below the interner's ``ByteInterner/idBound``).
     @inline(__always)
     subscript(_ id: UInt32) -> Int {
-        get { Int(truncatingIfNeeded: (rows.base[Int(id) << strideShift] >> shift) & mask) }
+        get { Int(UnsafeRawPointer(rows.base + (Int(id) << strideShift)).load(fromByteOffset: offset, as: UInt8.self)) }
         nonmutating set {
-            let word = rows.base + (Int(id) << strideShift)
-            word.pointee = word.pointee & ~(mask << shift) | (UInt64(truncatingIfNeeded: newValue) & mask) << shift
+            UnsafeMutableRawPointer(rows.base + (Int(id) << strideShift))
+                .storeBytes(of: UInt8(truncatingIfNeeded: newValue), toByteOffset: offset, as: UInt8.self)
         }
     }
 }

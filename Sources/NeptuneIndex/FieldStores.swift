@@ -26,9 +26,9 @@ final class NumericStore {
     /// The bit pattern stored values are XORed with, so that an absent value (NaN) is stored as 0.
     static let absent = Double.nan.bitPattern
 
-    /// - Parameter positions: Row bits for each document's position in its block (``NumericBlocks/positions``);
+    /// - Parameter positions: A row byte for each document's position in its block (``NumericBlocks/positions``);
     ///   nil to scan blocks on removal instead.
-    init(indexed: Bool, values: RowColumn, positions: RowBits?) {
+    init(indexed: Bool, values: RowColumn, positions: RowByte?) {
         self.indexed = indexed
         self.values = values
         self.tree = NumericBlocks(positions: positions)

@@ -21,7 +21,7 @@ import CNeptuneIndex
 ///   Knowing the count from the bound, an append touches the one line of each array it writes, and a removal the
 ///   lines of document IDs it scans.
 ///
-/// - With ``positions`` (the search index gives each NUMERIC field bits of the document's row, which a write has
+/// - With ``positions`` (the search index gives each NUMERIC field a byte of the document's row, which a write has
 ///   loaded already), each entry's index inside its block is kept up to date, so a removal goes straight to the
 ///   entry instead of scanning the block's document IDs: it touches the entry's line and the last entry's line
 ///   (which moves into the hole; the moved document's position is then rewritten, a store). A split or merge
@@ -78,9 +78,10 @@ struct NumericBlocks {
     private var freeSlots: [Int] = []
     private(set) var count = 0
     /// Each document's index inside its block, kept while it has an entry (nil: removals scan instead).
-    let positions: RowBits?
+    let positions: RowByte?
 
-    /// Largest block: 128 entries (512 bytes of document IDs, 1 KiB of values).
+    /// Largest block: 128 entries (512 bytes of document IDs, 1 KiB of values). At most 256, so that a position
+    /// fits a ``RowByte``.
     static let maxBlock = 128
     /// Bounds per summary entry.
     static let run = 32
@@ -88,11 +89,10 @@ struct NumericBlocks {
     static let slotBytes = maxBlock * 12
     private static let valuesOffset = maxBlock * 4
 
-    /// An empty structure; with `positions`, which must have room for indexes below ``maxBlock`` and a live row
+    /// An empty structure; with `positions` (a byte holds every index below ``maxBlock``), which need a live row
     /// for every document inserted, removals find entries through them.
-    init(positions: RowBits? = nil) {
-        precondition(positions.map { Int($0.mask) >= Self.maxBlock - 1 } ?? true, "positions hold a block index")
-        self.positions = positions
+    init(positions: RowByte? = nil) {
+                self.positions = positions
     }
 
     var isEmpty: Bool { count == 0 }

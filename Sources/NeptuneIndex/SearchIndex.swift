@@ -38,8 +38,8 @@ public final class SearchIndex {
             switch field.type {
             case .numeric:
                 column += 1
-                // The first few indexed NUMERIC fields keep each entry's block position in the row's spare bits.
-                let positions = field.noIndex ? nil : RowBits(documents, width: Self.positionBits, field: positioned)
+                // The first indexed NUMERIC fields keep each entry's block position in a spare byte of the row.
+                let positions = field.noIndex ? nil : RowByte(documents, field: positioned)
                 if positions != nil { positioned += 1 }
                 return .numeric(NumericStore(indexed: !field.noIndex, values: RowColumn(documents, column: column - 1),
                                              positions: positions))
@@ -52,9 +52,6 @@ public final class SearchIndex {
             }
         }
     }
-
-    /// Bits of a NUMERIC entry's position in its block (``NumericBlocks/maxBlock`` positions).
-    static let positionBits = (NumericBlocks.maxBlock - 1).bitWidth - (NumericBlocks.maxBlock - 1).leadingZeroBitCount
 
     /// Number of documents indexed.
     public var documentCount: Int { documents.count }

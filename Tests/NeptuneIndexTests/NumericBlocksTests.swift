@@ -141,8 +141,8 @@ import Testing
         for i in 0..<3_000 {
             ids.append(Array("doc:\(i)".utf8).withUnsafeBytes { interner.add($0, hash: ByteKeyTable.hash($0)) })
         }
-        let positions = RowBits(interner, width: SearchIndex.positionBits, field: 3)!
-        let other = RowBits(interner, width: SearchIndex.positionBits, field: 2)!
+        let positions = RowByte(interner, field: 2)!
+        let other = RowByte(interner, field: 0)!
         var blocks = NumericBlocks(positions: positions)
         var values: [UInt32: Double] = [:]
         var rng = SplitMix(seed: 11)
@@ -158,14 +158,14 @@ import Testing
                 values[document] = value
                 blocks.insert(NumericEntry(value: value, document: document))
             }
-            // Another field's bits in the same word are left alone.
+            // Another field's byte in the same word is left alone.
             other[document] = step % 128
             #expect(other[document] == step % 128)
             if step % 3_000 == 0 { #expect(blocks.isConsistent, "step \(step)") }
         }
         #expect(blocks.isConsistent)
         #expect(blocks.elements == values.map { NumericEntry(value: $0.value, document: $0.key) }.sorted())
-        // The row's key is untouched by the bits beside its length.
+        // The row's key is untouched by the bytes beside its length.
         let key = interner.bytes(ids[17])
         #expect(key == Array("doc:17".utf8))
         let internerConsistent = interner.isConsistent
@@ -178,9 +178,9 @@ import Testing
         #expect(!removed, "a stale position does not remove another document's entry")
     }
 
-    /// An index with more indexed NUMERIC fields than the row's spare bits hold: the first four keep positions,
+    /// An index with more indexed NUMERIC fields than the row's spare bytes hold: the first three keep positions,
     /// the fifth scans its blocks, and all five stay exact.
-    @Test func fieldsBeyondTheRowBitsScan() throws {
+    @Test func fieldsBeyondTheRowBytesScan() throws {
         let fields = (0..<5).map { IndexField("n\($0)", .numeric) }
         let index = SearchIndex(definition: IndexDefinition(name: Array("i".utf8), fields: fields))
         var rng = SplitMix(seed: 5)
@@ -202,7 +202,7 @@ import Testing
             #expect(numeric.tree.isConsistent)
             if numeric.tree.positions != nil { positioned += 1 }
         }
-        #expect(positioned == 4)
+        #expect(positioned == 3)
         for field in 0..<5 {
             let range = NumericRange(min: 10, max: 20)
             let expected = Set(model.filter { range.contains($0.value[field]) }.keys.map { Array("k\($0)".utf8) })
