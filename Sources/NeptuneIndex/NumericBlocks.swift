@@ -184,8 +184,11 @@ struct NumericBlocks {
 
     /// Starts fetching the run of bounds a search for `entry` reads (the summary is assumed in cache), so that
     /// ``prefetchBlock(_:forRemoval:)`` finds it there a little later.
+    ///
+    /// `mutating` although it changes nothing, as ``prefetchBlock(_:forRemoval:)``: the structure lives in a `var`
+    /// of a class, and a non-mutating call would copy it (retaining each of its references) first.
     @inline(__always)
-    func prefetchBound(_ entry: NumericEntry) {
+    mutating func prefetchBound(_ entry: NumericEntry) {
         summary.withUnsafeBufferPointer { summary in
             var low = 0
             var high = summary.count
@@ -206,7 +209,7 @@ struct NumericBlocks {
     /// Starts fetching the lines of the block where `entry` would be inserted (the line each array's next entry
     /// goes to) or, `forRemoval`, removed from (the document IDs it scans and the last entry's value, which moves).
     @inline(__always)
-    func prefetchBlock(_ entry: NumericEntry, forRemoval: Bool) {
+    mutating func prefetchBlock(_ entry: NumericEntry, forRemoval: Bool) {
         guard !bounds.isEmpty else { return }
         let b = Swift.min(blockIndex(atLeast: entry), bounds.count - 1)
         let bound = bounds.withUnsafeBufferPointer { $0[b] }
