@@ -188,11 +188,18 @@ public final class SearchIndex {
         for position in stores.indices {
             if case .numeric(let numeric) = stores[position] { numeric.prefetchCurrentBlock(id, parsed[position]) }
         }
+        // TAG and TEXT fields first: the old NUMERIC blocks were requested last (their address takes the longest
+        // chain: row, bounds, block), so the NUMERIC changes come last, giving those lines the most time.
         for position in stores.indices {
             switch stores[position] {
-            case .numeric(let numeric): numeric.set(id, parsed[position].isNaN ? nil : parsed[position])
+            case .numeric: break
             case .tag(let tag): field(position) { tag.set(id, $0) }
             case .text(let text): field(position) { text.set(id, $0) }
+            }
+        }
+        for position in stores.indices {
+            if case .numeric(let numeric) = stores[position] {
+                numeric.set(id, parsed[position].isNaN ? nil : parsed[position])
             }
         }
         checkInvariants()
