@@ -13,12 +13,13 @@ public struct SearchResult: Sendable, Hashable {
 }
 
 extension SearchIndex {
-    /// An evaluation plan: the query with fields resolved to their stores.
+    /// An evaluation plan: the query with fields resolved to their stores and tags to their postings.
     indirect enum Plan {
         case all
         case empty
         case numeric(NumericStore, NumericRange)
-        case tags(TagStore, [TagPattern])
+        /// The documents holding one of the tags matched by `patterns` (normalized), whose postings are given.
+        case tags(TagStore, [TagPattern], [TagPosting])
         case documents([UInt32])
         case and([Plan])
         case or([Plan])
@@ -31,7 +32,7 @@ extension SearchIndex {
         case .empty: return .empty
         case .numericRange(let field, let range):
             guard let position = definition.fieldIndex(named: field), case .numeric(let store) = stores[position],
-                store.indexed, !range.min.isNaN, !range.max.isNaN
+                store.indexed, !range.min.isNaN, !range.max.isNaN, range.min <= range.max
             else { return .empty }
             return .numeric(store, range)
         case .tags(let field, let patterns):
@@ -43,7 +44,8 @@ extension SearchIndex {
                 case .prefix(let prefix): .prefix(store.caseSensitive ? prefix : FieldValues.lowercase(prefix))
                 }
             }
-            return .tags(store, normalized)
+            let postings = store.lists(normalized)
+            return postings.isEmpty ? .empty : .tags(store, normalized, postings)
         case .keys(let keys):
             var found = keys.compactMap { id(of: $0) }
             return .documents(Self.sortedUnique(&found))
@@ -68,19 +70,73 @@ extension SearchIndex {
         }
     }
 
-    /// Upper bound of the number of documents a plan matches, cheap to compute.
+    /// Whether the postings of a TAG store never share a document: no document holds two tags.
+    static func disjoint(_ store: TagStore) -> Bool { store.multipleTags.isEmpty }
+
+    /// The exact number of documents a plan matches, when it is cheap to know without walking them: a posting's
+    /// size (or a disjoint union's), a range's count, and their complements.
+    func cheapCount(_ plan: Plan) -> Int? {
+        switch plan {
+        case .all: return documentCount
+        case .empty: return 0
+        case .numeric(let store, let range): return store.count(range)
+        case .tags(let store, _, let postings):
+            guard postings.count == 1 || Self.disjoint(store) || postings.allSatisfy(\.isBitmap) else { return nil }
+            return TagPosting.unionCount(postings, disjoint: Self.disjoint(store))
+        case .documents(let list): return list.count
+        // Every document a plan matches is indexed, so a complement's count is the rest.
+        case .not(let child): return cheapCount(child).map { documentCount - $0 }
+        case .and, .or: return nil
+        }
+    }
+
+    /// Estimated number of documents a plan matches, cheap to compute (clauses taken as independent).
     func estimate(_ plan: Plan) -> Int {
         switch plan {
         case .all: return documentCount
         case .empty: return 0
         case .numeric(let store, let range): return store.count(range)
-        case .tags(let store, let patterns): return store.lists(patterns).reduce(0) { $0 + $1.count }
+        case .tags(_, _, let postings): return Swift.min(documentCount, postings.reduce(0) { $0 + $1.count })
         case .documents(let list): return list.count
-        case .and(let children): return children.map(estimate).min() ?? 0
-        case .or(let children): return min(documentCount, children.reduce(0) { $0 + estimate($1) })
-        case .not: return documentCount
+        case .and(let children):
+            let n = Double(Swift.max(documentCount, 1))
+            let fraction = children.reduce(1.0) { $0 * Double(estimate($1)) / n }
+            return Int((fraction * n).rounded(.up))
+        case .or(let children): return Swift.min(documentCount, children.reduce(0) { $0 + estimate($1) })
+        case .not(let child): return documentCount - Swift.min(documentCount, estimate(child))
         }
     }
+
+    /// What testing one document against a plan costs (a bitmap bit test is 1; reading the document's row, as a
+    /// numeric test does, about 4).
+    func probeCost(_ plan: Plan) -> Int {
+        switch plan {
+        case .all, .empty: return 0
+        case .numeric: return 4
+        case .tags(_, _, let postings):
+            return postings.count > Self.probedPostings ? 6 : postings.reduce(0) { $0 + $1.probeCost }
+        case .documents: return 2
+        case .and(let children), .or(let children): return children.reduce(1) { $0 + probeCost($1) }
+        case .not(let child): return probeCost(child)
+        }
+    }
+
+    /// What producing one document of a plan costs in ``forEachUnordered(_:_:)``.
+    func walkCost(_ plan: Plan) -> Double {
+        switch plan {
+        case .all, .empty: return 1
+        case .numeric: return 1
+        case .tags(_, _, let postings):
+            return postings.count == 1 ? postings[0].walkCost : 2 + postings.reduce(0) { $0 + $1.walkCost }
+        case .documents: return 0.5
+        // Materialized first.
+        case .and, .or: return 4
+        case .not(let child): return 1 + Double(probeCost(child))
+        }
+    }
+
+    /// Beyond this many postings, a tag test reads the document's tags instead of testing each posting.
+    static let probedPostings = 4
 
     /// Whether document `id` matches a plan.
     func matches(_ plan: Plan, _ id: UInt32) -> Bool {
@@ -90,7 +146,9 @@ extension SearchIndex {
         case .numeric(let store, let range):
             guard let value = store.value(id) else { return false }
             return range.contains(value)
-        case .tags(let store, let patterns): return store.matches(id, patterns)
+        case .tags(let store, let patterns, let postings):
+            if postings.count > Self.probedPostings { return store.matches(id, patterns) }
+            return postings.contains { $0.contains(id) }
         case .documents(let list): return Self.binarySearch(list, id)
         case .and(let children): return children.allSatisfy { matches($0, id) }
         case .or(let children): return children.contains { matches($0, id) }
@@ -98,47 +156,134 @@ extension SearchIndex {
         }
     }
 
+    /// Calls `body` with each live document ID, ascending, until it returns false.
+    @discardableResult
+    func forEachDocument(while body: (UInt32) -> Bool) -> Bool {
+        var id: UInt32 = 0
+        let bound = UInt32(documents.idBound)
+        while id < bound {
+            if documents.isLive(id) && !body(id) { return false }
+            id += 1
+        }
+        return true
+    }
+
+    /// Calls `body` with each matching document once, in no particular order (ascending unless the plan is a
+    /// numeric range); what an intersection's most selective clause feeds the others' tests.
+    func forEachUnordered(_ plan: Plan, _ body: (UInt32) -> Void) {
+        switch plan {
+        case .all: forEachDocument { body($0); return true }
+        case .empty: return
+        case .numeric(let store, let range): store.tree.forEach(in: range) { body($0.document) }
+        case .tags(let store, _, let postings):
+            if Self.disjoint(store) {
+                for posting in postings { posting.forEach { body($0); return true } }
+            } else {
+                TagPosting.forEachUnion(postings) { body($0); return true }
+            }
+        case .documents(let list): for id in list { body(id) }
+        case .and, .or: for id in evaluate(plan) { body(id) }
+        case .not(let child): forEachDocument { if !matches(child, $0) { body($0) }; return true }
+        }
+    }
+
+    /// Calls `body` with each matching document, ascending, until it returns false: a LIMIT page's walk, which
+    /// stops after its last document.
+    @discardableResult
+    func forEachAscending(_ plan: Plan, while body: (UInt32) -> Bool) -> Bool {
+        switch plan {
+        case .all: return forEachDocument(while: body)
+        case .empty: return true
+        case .tags(_, _, let postings): return TagPosting.forEachUnion(postings, while: body)
+        case .documents(let list):
+            for id in list where !body(id) { return false }
+            return true
+        case .not(let child): return forEachDocument { matches(child, $0) || body($0) }
+        case .numeric, .and, .or:
+            for id in evaluate(plan) where !body(id) { return false }
+            return true
+        }
+    }
+
     /// The matching document IDs, ascending.
     func evaluate(_ plan: Plan) -> [UInt32] {
         switch plan {
-        case .all:
-            return allDocuments()
+        case .all, .not, .documents:
+            var result: [UInt32] = []
+            forEachAscending(plan) { result.append($0); return true }
+            return result
         case .empty:
             return []
         case .numeric(let store, let range):
             return store.documents(range)
-        case .documents(let list):
-            return list
-        case .tags(let store, let patterns):
-            let lists = store.lists(patterns)
-            if lists.count == 1 { return lists[0].documents }
+        case .tags(let store, _, let postings):
             var result: [UInt32] = []
-            result.reserveCapacity(lists.reduce(0) { $0 + $1.count })
-            for list in lists { list.append(to: &result) }
-            return Self.sortedUnique(&result)
+            result.reserveCapacity(postings.reduce(0) { $0 + $1.count })
+            if postings.count <= Self.probedPostings {
+                TagPosting.forEachUnion(postings) { result.append($0); return true }
+                return result
+            }
+            // Many tags (a prefix): concatenate, then sort.
+            for posting in postings { posting.append(to: &result) }
+            return Self.disjoint(store) ? result.sorted() : Self.sortedUnique(&result)
         case .and(let children):
-            // Most selective first: materialize the cheapest positive clause, test the others per document.
-            var best: Int? = nil
-            var bestEstimate = Int.max
-            for (i, child) in children.enumerated() {
-                if case .not = child { continue }
-                let e = estimate(child)
-                if e < bestEstimate {
-                    best = i
-                    bestEstimate = e
+            // Walk the clause whose walk and the others' tests cost least, and test the others per document, most
+            // selective first.
+            let estimates = children.map(estimate)
+            let probes = children.map(probeCost)
+            let probeTotal = probes.reduce(0, +)
+            var seed = 0
+            var seedCost = Double.infinity
+            for i in children.indices {
+                let cost = Double(estimates[i]) * (walkCost(children[i]) + Double(probeTotal - probes[i]))
+                if cost < seedCost {
+                    seed = i
+                    seedCost = cost
                 }
             }
-            let seed = best.map { evaluate(children[$0]) } ?? allDocuments()
-            if seed.isEmpty { return [] }
-            let rest = children.enumerated().filter { $0.offset != best }.map(\.element)
-            return seed.filter { id in rest.allSatisfy { matches($0, id) } }
+            let rest = children.indices.filter { $0 != seed }.sorted { estimates[$0] < estimates[$1] }.map { children[$0] }
+            var result: [UInt32] = []
+            forEachUnordered(children[seed]) { id in
+                for child in rest where !matches(child, id) { return }
+                result.append(id)
+            }
+            // A range's walk, or a disjoint union's, is not in ID order.
+            if !Self.isAscending(result) { result.sort() }
+            return result
         case .or(let children):
             var result: [UInt32] = []
-            for child in children { result.append(contentsOf: evaluate(child)) }
-            return Self.sortedUnique(&result)
-        case .not(let child):
-            return allDocuments().filter { !matches(child, $0) }
+            for child in children { result = Self.mergeUnique(result, evaluate(child)) }
+            return result
         }
+    }
+
+    /// The union of two ascending lists, ascending.
+    static func mergeUnique(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
+        if a.isEmpty { return b }
+        if b.isEmpty { return a }
+        var result: [UInt32] = []
+        result.reserveCapacity(a.count + b.count)
+        var i = 0
+        var j = 0
+        while i < a.count && j < b.count {
+            let x = a[i]
+            let y = b[j]
+            result.append(Swift.min(x, y))
+            if x <= y { i += 1 }
+            if y <= x { j += 1 }
+        }
+        result.append(contentsOf: a[i...])
+        result.append(contentsOf: b[j...])
+        return result
+    }
+
+    static func isAscending(_ list: [UInt32]) -> Bool {
+        var i = 1
+        while i < list.count {
+            if list[i - 1] >= list[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     static func binarySearch(_ list: [UInt32], _ id: UInt32) -> Bool {
@@ -160,13 +305,6 @@ extension SearchIndex {
         }
         values.removeSubrange(write...)
         return values
-    }
-
-    func allDocuments() -> [UInt32] {
-        var result: [UInt32] = []
-        result.reserveCapacity(documentCount)
-        documents.forEachLive { result.append($0) }
-        return result
     }
 
     /// Checks that `sort` names a field that can be sorted by.
@@ -197,21 +335,47 @@ extension SearchIndex {
         let plan = plan(query)
         let offset = max(0, offset)
         let limit = max(0, limit)
-        // Counting a single range needs no materialization.
-        if limit == 0 {
-            if case .numeric(let store, let range) = plan { return SearchResult(total: store.count(range), keys: []) }
-            if case .all = plan { return SearchResult(total: documentCount, keys: []) }
+        let (total, page) = run(plan, sort: sort, offset: offset, limit: limit)
+        return SearchResult(total: total, keys: page.map { documents.bytes($0)! })
+    }
+
+    /// The total and the page's document IDs of a plan.
+    ///
+    /// When the total is cheap to know (``cheapCount(_:)``), the page is the start of a walk that stops after it:
+    /// in ID order, or, sorted by an indexed NUMERIC field, along the field's order testing each document against
+    /// the plan, when that walk is expected to be shorter than collecting the matches and sorting them. Otherwise
+    /// the matches are collected (``evaluate(_:)``) and the page taken from them, sorted by partial selection.
+    func run(_ plan: Plan, sort: IndexSort?, offset: Int, limit: Int) -> (total: Int, page: [UInt32]) {
+        let (end, overflow) = offset.addingReportingOverflow(limit)
+        let wanted = overflow ? Int.max : end
+        let known = cheapCount(plan)
+        if let total = known, limit == 0 || offset >= total { return (total, []) }
+        if let sort, limit > 0 {
+            if let total = known, let page = streamSorted(plan, total: total, by: sort, upTo: wanted) {
+                return (total, Array(page.dropFirst(offset)))
+            }
+            let matched = evaluate(plan)
+            guard offset < matched.count else { return (matched.count, []) }
+            let page = sorted(matched, by: sort, upTo: wanted)
+            return (matched.count, Array(page[offset..<min(page.count, wanted)]))
+        }
+        if let total = known {
+            var page: [UInt32] = []
+            page.reserveCapacity(min(limit, total - offset))
+            var skip = offset
+            forEachAscending(plan) { id in
+                if skip > 0 {
+                    skip -= 1
+                    return true
+                }
+                page.append(id)
+                return page.count < limit
+            }
+            return (total, page)
         }
         let matched = evaluate(plan)
-        var page: [UInt32]
-        if let sort, limit > 0, offset < matched.count {
-            page = sorted(matched, by: sort, upTo: offset + limit)
-        } else {
-            page = matched
-        }
-        let end = min(page.count, offset + limit)
-        let slice = offset < end ? page[offset..<end] : []
-        return SearchResult(total: matched.count, keys: slice.map { documents.bytes($0)! })
+        let stop = min(matched.count, wanted)
+        return (matched.count, offset < stop ? Array(matched[offset..<stop]) : [])
     }
 
     /// The first `count` of `ids` (ascending IDs) in `sort` order; documents without the field come last, ties in ID
@@ -220,19 +384,18 @@ extension SearchIndex {
         guard let position = definition.fieldIndex(named: sort.field) else { return ids }
         switch stores[position] {
         case .numeric(let store):
-            if store.indexed && ids.count > 4096 && ids.count * 4 > documentCount && count < ids.count / 8 {
-                return streamSorted(ids, store: store, ascending: sort.ascending, upTo: count)
+            var present: [(value: Double, id: UInt32)] = []
+            present.reserveCapacity(ids.count)
+            var missing: [UInt32] = []
+            for id in ids {
+                if let value = store.value(id) { present.append((value, id)) } else { missing.append(id) }
             }
-            let present = ids.filter { store.value($0) != nil }
-            var missing = ids.filter { store.value($0) == nil }
-            var ordered = present.sorted { a, b in
-                let va = store.number(a)
-                let vb = store.number(b)
-                if va != vb { return sort.ascending ? va < vb : va > vb }
-                return a < b
-            }
-            missing.sort()
-            ordered.append(contentsOf: missing)
+            let ascending = sort.ascending
+            var ordered = Self.smallest(count, of: present) { a, b in
+                if a.value != b.value { return ascending ? a.value < b.value : a.value > b.value }
+                return a.id < b.id
+            }.map(\.id)
+            if ordered.count < count { ordered.append(contentsOf: missing.prefix(count - ordered.count)) }
             return ordered
         case .tag(let store):
             return Self.sortBytes(ids, ascending: sort.ascending) { id in
@@ -242,6 +405,46 @@ extension SearchIndex {
         case .text(let store):
             return Self.sortBytes(ids, ascending: sort.ascending) { store.value($0) }
         }
+    }
+
+    /// The `count` first elements of `elements` in the order `precedes` (a strict total order), in that order:
+    /// a bounded heap when `count` is small against the elements (O(n log count)), a full sort otherwise.
+    static func smallest<Element>(_ count: Int, of elements: [Element], by precedes: (Element, Element) -> Bool)
+        -> [Element]
+    {
+        if count <= 0 { return [] }
+        if count >= elements.count / 8 { return Array(elements.sorted(by: precedes).prefix(count)) }
+        // A max-heap (by `precedes`) of the `count` first seen so far: its root is the one to evict.
+        var heap: [Element] = []
+        heap.reserveCapacity(count)
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let left = 2 * i + 1
+                if left >= heap.count { return }
+                var largest = left
+                if left + 1 < heap.count && precedes(heap[left], heap[left + 1]) { largest = left + 1 }
+                if !precedes(heap[i], heap[largest]) { return }
+                heap.swapAt(i, largest)
+                i = largest
+            }
+        }
+        for element in elements {
+            if heap.count < count {
+                heap.append(element)
+                var i = heap.count - 1
+                while i > 0 {
+                    let parent = (i - 1) / 2
+                    if !precedes(heap[parent], heap[i]) { break }
+                    heap.swapAt(parent, i)
+                    i = parent
+                }
+            } else if precedes(element, heap[0]) {
+                heap[0] = element
+                siftDown(0)
+            }
+        }
+        return heap.sorted(by: precedes)
     }
 
     static func sortBytes(_ ids: [UInt32], ascending: Bool, _ value: (UInt32) -> [UInt8]?) -> [UInt32] {
@@ -257,16 +460,25 @@ extension SearchIndex {
         return present.map(\.0) + missing
     }
 
-    /// Sorted output for a large result set: walk the field's ordered entries and keep the matching documents, so
-    /// the cost is proportional to how far the page lies, not to the number of matches.
-    func streamSorted(_ ids: [UInt32], store: NumericStore, ascending: Bool, upTo count: Int) -> [UInt32] {
-        var member = [Bool](repeating: false, count: documentIDBound)
-        for id in ids { member[Int(id)] = true }
+    /// Sorted output by walking an indexed NUMERIC field's entries in order and keeping the documents that match
+    /// the plan, so the cost is proportional to how far the page lies, not to the number of matches; nil when that
+    /// walk is expected to cost more than collecting the `total` matches and sorting them (or the field is not an
+    /// indexed NUMERIC one).
+    func streamSorted(_ plan: Plan, total: Int, by sort: IndexSort, upTo count: Int) -> [UInt32]? {
+        guard let position = definition.fieldIndex(named: sort.field), case .numeric(let store) = stores[position],
+            store.indexed
+        else { return nil }
+        // Walked entries: about `count` pages of the field's entries per matching document among them.
+        let entries = store.tree.count
+        let walked = Double(min(count, total)) * Double(entries) / Double(max(total, 1))
+        let streamCost = walked * (2 + Double(probeCost(plan)))
+        let collectCost = Double(estimate(plan)) * (walkCost(plan) + 4) + Double(total) * 2
+        guard streamCost < collectCost else { return nil }
         var result: [UInt32] = []
-        result.reserveCapacity(count)
-        if ascending {
+        result.reserveCapacity(min(count, total))
+        if sort.ascending {
             store.tree.forEachAscending { entry in
-                if member[Int(entry.document)] { result.append(entry.document) }
+                if matches(plan, entry.document) { result.append(entry.document) }
                 return result.count < count
             }
         } else {
@@ -280,15 +492,16 @@ extension SearchIndex {
                     runValue = entry.value
                     if result.count >= count { return false }
                 }
-                if member[Int(entry.document)] { run.append(entry.document) }
+                if matches(plan, entry.document) { run.append(entry.document) }
                 return true
             }
             result.append(contentsOf: run.reversed())
+            if result.count > count { result.removeSubrange(count...) }
         }
         if result.count < count {
-            for id in ids where store.value(id) == nil {
-                result.append(id)
-                if result.count >= count { break }
+            forEachAscending(plan) { id in
+                if store.value(id) == nil { result.append(id) }
+                return result.count < count
             }
         }
         return result

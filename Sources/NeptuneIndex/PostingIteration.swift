@@ -1,0 +1,165 @@
+/// Read-only walks over a tag's documents in whatever form they are kept (inline, block list, bitmap), for query
+/// evaluation: a bitmap is read word by word (each set bit found with `trailingZeroBitCount`), never turned into a
+/// list of its documents first, and every walk can stop early (a LIMIT page needs its first few documents only).
+extension TagPosting {
+    /// Calls `body` with each document, ascending, until it returns false.
+    ///
+    /// - Returns: False if `body` stopped the walk, true if it saw every document.
+    /// - Complexity: O(documents visited) for lists; for a bitmap, O(words up to the last document visited).
+    @discardableResult
+    func forEach(while body: (UInt32) -> Bool) -> Bool {
+        if !bits.isEmpty {
+            return bits.withUnsafeBufferPointer { words in
+                for w in words.indices {
+                    var rest = words[w]
+                    while rest != 0 {
+                        if !body(UInt32(truncatingIfNeeded: w << 6 | rest.trailingZeroBitCount)) { return false }
+                        rest &= rest &- 1
+                    }
+                }
+                return true
+            }
+        }
+        if !more.isEmpty {
+            for block in more.blocks {
+                for document in block where !body(document) { return false }
+            }
+            return true
+        }
+        if first != TagStore.none && !body(first) { return false }
+        if second != TagStore.none && !body(second) { return false }
+        return true
+    }
+
+    /// A cursor over the documents, ascending (see ``Cursor``).
+    func makeCursor() -> Cursor { Cursor(self) }
+
+    /// A position in a posting's documents that moves forward only: what a merge of several postings advances.
+    struct Cursor: IteratorProtocol {
+        private let posting: TagPosting
+        /// Bitmap: index of the word being read. List: index of the block.
+        private var major = 0
+        /// Bitmap: the bits of the current word not returned yet. List: offset in the block. Inline: documents
+        /// returned.
+        private var minor: UInt64 = 0
+
+        init(_ posting: TagPosting) {
+            self.posting = posting
+            if !posting.bits.isEmpty { minor = posting.bits[0] }
+        }
+
+        /// The next document, or nil past the last.
+        mutating func next() -> UInt32? {
+            if !posting.bits.isEmpty {
+                let words = posting.bits
+                while minor == 0 {
+                    major += 1
+                    if major >= words.count { return nil }
+                    minor = words[major]
+                }
+                let document = UInt32(truncatingIfNeeded: major << 6 | minor.trailingZeroBitCount)
+                minor &= minor &- 1
+                return document
+            }
+            if !posting.more.isEmpty {
+                let blocks = posting.more.blocks
+                while major < blocks.count {
+                    let block = blocks[major]
+                    if Int(minor) < block.count {
+                        minor += 1
+                        return block[Int(minor) - 1]
+                    }
+                    major += 1
+                    minor = 0
+                }
+                return nil
+            }
+            while minor < 2 {
+                minor += 1
+                let document = minor == 1 ? posting.first : posting.second
+                if document != TagStore.none { return document }
+            }
+            return nil
+        }
+    }
+
+    /// Calls `body` with each document of the union of `postings`, ascending and once each, until it returns false.
+    ///
+    /// Bitmaps are combined word by word (an OR of the words at each index); lists and inline documents are merged
+    /// with them through cursors.
+    ///
+    /// - Returns: False if `body` stopped the walk.
+    /// - Complexity: O(documents visited · number of list postings) plus the bitmap words up to the last visited.
+    @discardableResult
+    static func forEachUnion(_ postings: [TagPosting], while body: (UInt32) -> Bool) -> Bool {
+        if postings.count == 1 { return postings[0].forEach(while: body) }
+        let bitmaps = postings.filter(\.isBitmap)
+        var cursors = postings.filter { !$0.isBitmap }.map { $0.makeCursor() }
+        var heads = cursors.indices.map { cursors[$0].next() }
+        // The bitmaps' union, one word at a time: `word` holds the bits of word `w` not returned yet.
+        let wordCount = bitmaps.reduce(0) { Swift.max($0, $1.bits.count) }
+        var w = -1
+        var word: UInt64 = 0
+        func nextBit() -> UInt32? {
+            while word == 0 {
+                w += 1
+                if w >= wordCount { return nil }
+                for bitmap in bitmaps where w < bitmap.bits.count { word |= bitmap.bits[w] }
+            }
+            let document = UInt32(truncatingIfNeeded: w << 6 | word.trailingZeroBitCount)
+            word &= word &- 1
+            return document
+        }
+        var bit = nextBit()
+        while true {
+            // The smallest head among the bitmap union and the cursors.
+            var smallest = bit ?? UInt32.max
+            var any = bit != nil
+            for head in heads {
+                if let head, head <= smallest {
+                    smallest = head
+                    any = true
+                }
+            }
+            guard any else { return true }
+            if !body(smallest) { return false }
+            if bit == smallest { bit = nextBit() }
+            for i in heads.indices where heads[i] == smallest { heads[i] = cursors[i].next() }
+        }
+    }
+
+    /// Number of documents in the union of `postings`.
+    ///
+    /// - Parameter disjoint: Whether no document is in two of the postings (true of a TAG field none of whose
+    ///   documents holds several tags): the count is then the sum of the postings' counts.
+    static func unionCount(_ postings: [TagPosting], disjoint: Bool) -> Int {
+        if postings.count == 1 || disjoint { return postings.reduce(0) { $0 + $1.count } }
+        if postings.allSatisfy(\.isBitmap) {
+            let wordCount = postings.reduce(0) { Swift.max($0, $1.bits.count) }
+            var total = 0
+            for w in 0..<wordCount {
+                var word: UInt64 = 0
+                for posting in postings where w < posting.bits.count { word |= posting.bits[w] }
+                total += word.nonzeroBitCount
+            }
+            return total
+        }
+        var total = 0
+        forEachUnion(postings) { _ in
+            total += 1
+            return true
+        }
+        return total
+    }
+
+    /// What a membership test costs, relative to a bitmap's bit test (1): a list is a binary search over its
+    /// blocks' maxima and then over one block.
+    var probeCost: Int { !bits.isEmpty || more.isEmpty ? 1 : 3 }
+
+    /// What reading one document costs relative to a bitmap of dense documents: a sparse bitmap reads several
+    /// empty words for each document it finds.
+    var walkCost: Double {
+        if bits.isEmpty { return 0.5 }
+        return Swift.max(1, Double(bits.count) / Double(Swift.max(bitCount, 1)) / 4)
+    }
+}
