@@ -152,6 +152,14 @@ extension TagPosting {
         return total
     }
 
+    /// A membership test for repeated use (an intersection tests thousands of documents): it holds the posting's
+    /// storage itself, so that a test is a bit test or a search, without copying the posting out of a plan first.
+    func membership() -> DocumentTest {
+        if !bits.isEmpty { return DocumentTest(bitmap: bits) }
+        if !more.isEmpty { return DocumentTest(list: more) }
+        return DocumentTest(first: first, second: second)
+    }
+
     /// What a membership test costs, relative to a bitmap's bit test (1): a list is a binary search over its
     /// blocks' maxima and then over one block.
     var probeCost: Int { !bits.isEmpty || more.isEmpty ? 1 : 3 }
@@ -161,5 +169,78 @@ extension TagPosting {
     var walkCost: Double {
         if bits.isEmpty { return 0.5 }
         return Swift.max(1, Double(bits.count) / Double(Swift.max(bitCount, 1)) / 4)
+    }
+}
+
+/// Whether a document belongs to a set (a posting, a range, or any combination as a closure), built once and then
+/// called for each of the many documents an intersection, a negation or a sorted walk tests.
+///
+/// A struct rather than a closure: the common tests (a bitmap's bit, a range's value) are then a branch on the kind
+/// and a load, where a closure costs an indirect call through its reabstraction thunks, several times the test.
+struct DocumentTest {
+    private enum Kind {
+        case always, never, bitmap, list, inline, numeric, closure
+    }
+
+    private let kind: Kind
+    private var words: [UInt64] = []
+    private var list = SortedBlockList<UInt32>()
+    private var first = TagStore.none
+    private var second = TagStore.none
+    private var store: NumericStore? = nil
+    private var range = NumericRange()
+    private var closure: ((UInt32) -> Bool)? = nil
+
+    /// A test every document passes (`matches` true) or none does.
+    init(constant matches: Bool) { kind = matches ? .always : .never }
+
+    /// Membership in a bitmap (bit `d & 63` of word `d >> 6`).
+    init(bitmap words: [UInt64]) {
+        kind = .bitmap
+        self.words = words
+    }
+
+    /// Membership in a sorted block list.
+    init(list: SortedBlockList<UInt32>) {
+        kind = .list
+        self.list = list
+    }
+
+    /// Equality with one of two documents (``TagStore/none`` for neither).
+    init(first: UInt32, second: UInt32) {
+        kind = .inline
+        self.first = first
+        self.second = second
+    }
+
+    /// A document whose value of a NUMERIC field lies in `range`.
+    init(store: NumericStore, range: NumericRange) {
+        kind = .numeric
+        self.store = store
+        self.range = range
+    }
+
+    /// Any other test.
+    init(_ closure: @escaping (UInt32) -> Bool) {
+        kind = .closure
+        self.closure = closure
+    }
+
+    /// Whether `document` passes.
+    @inline(__always)
+    func callAsFunction(_ document: UInt32) -> Bool {
+        switch kind {
+        case .always: return true
+        case .never: return false
+        case .bitmap:
+            let w = Int(document >> 6)
+            return w < words.count && words[w] & (1 << (document & 63)) != 0
+        case .list: return list.contains(document)
+        case .inline: return document != TagStore.none && (document == first || document == second)
+        case .numeric:
+            guard let value = store.unsafelyUnwrapped.value(document) else { return false }
+            return range.contains(value)
+        case .closure: return closure.unsafelyUnwrapped(document)
+        }
     }
 }

@@ -138,21 +138,28 @@ extension SearchIndex {
     /// Beyond this many postings, a tag test reads the document's tags instead of testing each posting.
     static let probedPostings = 4
 
-    /// Whether document `id` matches a plan.
-    func matches(_ plan: Plan, _ id: UInt32) -> Bool {
+    /// A test of whether a document matches a plan, built once for the many documents an intersection, a
+    /// negation or a sorted walk tests: each posting's test holds its storage (``TagPosting/membership()``).
+    func tester(_ plan: Plan) -> DocumentTest {
         switch plan {
-        case .all: return true
-        case .empty: return false
-        case .numeric(let store, let range):
-            guard let value = store.value(id) else { return false }
-            return range.contains(value)
+        case .all: return DocumentTest(constant: true)
+        case .empty: return DocumentTest(constant: false)
+        case .numeric(let store, let range): return DocumentTest(store: store, range: range)
         case .tags(let store, let patterns, let postings):
-            if postings.count > Self.probedPostings { return store.matches(id, patterns) }
-            return postings.contains { $0.contains(id) }
-        case .documents(let list): return Self.binarySearch(list, id)
-        case .and(let children): return children.allSatisfy { matches($0, id) }
-        case .or(let children): return children.contains { matches($0, id) }
-        case .not(let child): return !matches(child, id)
+            if postings.count > Self.probedPostings { return DocumentTest { store.matches($0, patterns) } }
+            if postings.count == 1 { return postings[0].membership() }
+            let tests = postings.map { $0.membership() }
+            return DocumentTest { id in tests.contains { $0(id) } }
+        case .documents(let list): return DocumentTest { Self.binarySearch(list, $0) }
+        case .and(let children):
+            let tests = children.map(tester)
+            return DocumentTest { id in tests.allSatisfy { $0(id) } }
+        case .or(let children):
+            let tests = children.map(tester)
+            return DocumentTest { id in tests.contains { $0(id) } }
+        case .not(let child):
+            let test = tester(child)
+            return DocumentTest { !test($0) }
         }
     }
 
@@ -183,7 +190,9 @@ extension SearchIndex {
             }
         case .documents(let list): for id in list { body(id) }
         case .and, .or: for id in evaluate(plan) { body(id) }
-        case .not(let child): forEachDocument { if !matches(child, $0) { body($0) }; return true }
+        case .not(let child):
+            let test = tester(child)
+            forEachDocument { if !test($0) { body($0) }; return true }
         }
     }
 
@@ -198,7 +207,9 @@ extension SearchIndex {
         case .documents(let list):
             for id in list where !body(id) { return false }
             return true
-        case .not(let child): return forEachDocument { matches(child, $0) || body($0) }
+        case .not(let child):
+            let test = tester(child)
+            return forEachDocument { test($0) || body($0) }
         case .numeric, .and, .or:
             for id in evaluate(plan) where !body(id) { return false }
             return true
@@ -241,11 +252,13 @@ extension SearchIndex {
                     seedCost = cost
                 }
             }
-            let rest = children.indices.filter { $0 != seed }.sorted { estimates[$0] < estimates[$1] }.map { children[$0] }
+            let rest = children.indices.filter { $0 != seed }.sorted { estimates[$0] < estimates[$1] }.map { tester(children[$0]) }
             var result: [UInt32] = []
-            forEachUnordered(children[seed]) { id in
-                for child in rest where !matches(child, id) { return }
-                result.append(id)
+            if rest.count == 1 {
+                let test = rest[0]
+                forEachUnordered(children[seed]) { id in if test(id) { result.append(id) } }
+            } else {
+                forEachUnordered(children[seed]) { id in if rest.allSatisfy({ $0(id) }) { result.append(id) } }
             }
             // A range's walk, or a disjoint union's, is not in ID order.
             if !Self.isAscending(result) { result.sort() }
@@ -336,7 +349,13 @@ extension SearchIndex {
         let offset = max(0, offset)
         let limit = max(0, limit)
         let (total, page) = run(plan, sort: sort, offset: offset, limit: limit)
-        return SearchResult(total: total, keys: page.map { documents.bytes($0)! })
+        var keys: [[UInt8]] = []
+        keys.reserveCapacity(page.count)
+        forEachRow(of: page) { id in
+            // (Typed bytes: an array of them is copied by `memcpy`, while one of raw bytes is copied byte by byte.)
+            keys.append(documents.withBytes(id) { Array($0.assumingMemoryBound(to: UInt8.self)) })
+        }
+        return SearchResult(total: total, keys: keys)
     }
 
     /// The total and the page's document IDs of a plan.
@@ -348,7 +367,11 @@ extension SearchIndex {
     func run(_ plan: Plan, sort: IndexSort?, offset: Int, limit: Int) -> (total: Int, page: [UInt32]) {
         let (end, overflow) = offset.addingReportingOverflow(limit)
         let wanted = overflow ? Int.max : end
-        let known = cheapCount(plan)
+        // A total known beforehand lets a page walk stop after the page; a range's walk cannot (its documents are
+        // not kept in ID order), so unsorted pages of a range count the documents they collect instead.
+        var isRange = false
+        if case .numeric = plan { isRange = true }
+        let known = isRange && sort == nil && limit > 0 ? nil : cheapCount(plan)
         if let total = known, limit == 0 || offset >= total { return (total, []) }
         if let sort, limit > 0 {
             if let total = known, let page = streamSorted(plan, total: total, by: sort, upTo: wanted) {
@@ -378,6 +401,18 @@ extension SearchIndex {
         return (matched.count, offset < stop ? Array(matched[offset..<stop]) : [])
     }
 
+    /// Calls `body` with each of `ids` in turn, having requested the row of the document a few places ahead: the
+    /// rows of a result are scattered over the index, and reading them one after the other would wait for each
+    /// miss in turn.
+    func forEachRow(of ids: [UInt32], _ body: (UInt32) -> Void) {
+        let ahead = 16
+        for id in ids.prefix(ahead) { documents.prefetchRow(id) }
+        for i in ids.indices {
+            if i + ahead < ids.count { documents.prefetchRow(ids[i + ahead]) }
+            body(ids[i])
+        }
+    }
+
     /// The first `count` of `ids` (ascending IDs) in `sort` order; documents without the field come last, ties in ID
     /// order.
     func sorted(_ ids: [UInt32], by sort: IndexSort, upTo count: Int) -> [UInt32] {
@@ -387,7 +422,7 @@ extension SearchIndex {
             var present: [(value: Double, id: UInt32)] = []
             present.reserveCapacity(ids.count)
             var missing: [UInt32] = []
-            for id in ids {
+            forEachRow(of: ids) { id in
                 if let value = store.value(id) { present.append((value, id)) } else { missing.append(id) }
             }
             let ascending = sort.ascending
@@ -474,11 +509,12 @@ extension SearchIndex {
         let streamCost = walked * (2 + Double(probeCost(plan)))
         let collectCost = Double(estimate(plan)) * (walkCost(plan) + 4) + Double(total) * 2
         guard streamCost < collectCost else { return nil }
+        let matches = tester(plan)
         var result: [UInt32] = []
         result.reserveCapacity(min(count, total))
         if sort.ascending {
             store.tree.forEachAscending { entry in
-                if matches(plan, entry.document) { result.append(entry.document) }
+                if matches(entry.document) { result.append(entry.document) }
                 return result.count < count
             }
         } else {
@@ -492,7 +528,7 @@ extension SearchIndex {
                     runValue = entry.value
                     if result.count >= count { return false }
                 }
-                if matches(plan, entry.document) { run.append(entry.document) }
+                if matches(entry.document) { run.append(entry.document) }
                 return true
             }
             result.append(contentsOf: run.reversed())

@@ -46,6 +46,21 @@ import Testing
         #expect(forms == ["inline", "list", "bitmap"], "every form was walked")
     }
 
+    @Test func membershipTestsAgreeWithTheSetInEveryForm() {
+        var rng = SplitMix(seed: 9)
+        for size in Self.sizes {
+            let model = Self.randomSet(size, below: 8192, &rng)
+            let test = Self.posting(model, idCapacity: 8192).membership()
+            // Every member, and as many random documents (mostly not members; some beyond the bitmap's words).
+            for document in model { #expect(test(document), "size \(size) member \(document)") }
+            for _ in 0..<2000 {
+                let document = UInt32(rng.next() % 20_000)
+                #expect(test(document) == model.contains(document), "size \(size) document \(document)")
+            }
+            #expect(!test(TagStore.none))
+        }
+    }
+
     @Test func aBitmapWalkFindsDocumentsAtWordEdges() {
         let documents: Set<UInt32> = Set((0..<1100).map { UInt32($0) * 64 + 63 }).union([0, 64, 65, 127])
         let posting = Self.posting(documents, idCapacity: 1 << 17)

@@ -263,6 +263,50 @@ def test_random_queries_match_brute_force(r: "redis.Redis") -> None:
         assert [int(docs[k]["price"]) for k in ids(res)] == [int(docs[k]["price"]) for k in expected], text
 
 
+def test_bitmap_sized_tags_match_brute_force(r: "redis.Redis") -> None:
+    """Tags of more than 1,024 documents are kept as bitmaps and queried on them directly (LIMIT walks that stop
+    after the page, intersections probing bits, unions, negations, SORTBY streamed along the numeric field): the
+    same totals, pages and order as a brute force. Prices are distinct, so the sorted order is the prices' order."""
+    rng = random.Random(8)
+    create_products(r)
+    n = 3000
+    prices = rng.sample(range(100_000), n)
+    docs: dict[str, tuple[int, set[str]]] = {}
+    pipe = r.pipeline(transaction=False)
+    for i in range(n):
+        colors = set(rng.sample(["red", "blue"], 2 if rng.random() < 0.3 else 1)) if rng.random() < 0.9 else set()
+        mapping = {"price": prices[i], "color": ",".join(sorted(colors))} if colors else {"price": prices[i]}
+        pipe.hset(f"p:{i}", mapping=mapping)
+        docs[f"p:{i}"] = (prices[i], colors)
+    pipe.execute()
+
+    queries = {
+        "@color:{red}": lambda p, c: "red" in c,
+        "@color:{red|blue}": lambda p, c: bool(c),
+        "-@color:{blue}": lambda p, c: "blue" not in c,
+        "@color:{red} @color:{blue}": lambda p, c: c == {"red", "blue"},
+        "@color:{red} -@color:{blue}": lambda p, c: c == {"red"},
+        "@color:{blue} @price:[20000 40000]": lambda p, c: "blue" in c and 20_000 <= p <= 40_000,
+        "@color:{red} | @price:[0 5000]": lambda p, c: "red" in c or p <= 5000,
+        "-(@color:{red} @price:[50000 +inf])": lambda p, c: not ("red" in c and p >= 50_000),
+    }
+    for text, predicate in queries.items():
+        expected = sorted((k for k, (p, c) in docs.items() if predicate(p, c)), key=lambda k: docs[k][0])
+        assert len(expected) > 100, text
+        for offset, count in [(0, 10), (37, 5), (len(expected) - 3, 10)]:
+            res = r.ft("idx").search(Query(text).paging(offset, count).no_content())
+            assert res.total == len(expected), text
+            assert len(ids(res)) == min(count, len(expected) - offset) and set(ids(res)) <= set(expected), text
+            for asc in (True, False):
+                order = expected if asc else expected[::-1]
+                res = r.ft("idx").search(Query(text).sort_by("price", asc=asc).paging(offset, count).no_content())
+                assert res.total == len(expected), text
+                assert ids(res) == order[offset:offset + count], (text, asc, offset)
+        # The unsorted pages, walked one after the other, are the whole result once each.
+        pages = [ids(r.ft("idx").search(Query(text).paging(o, 500).no_content())) for o in range(0, len(expected), 500)]
+        assert sorted(k for page in pages for k in page) == sorted(expected), text
+
+
 def test_definitions_survive_a_restart(tmp_path: Path) -> None:
     workdir = tmp_path / "data"
     server = ServerProcess("neptune", workdir, ["--appendonly", "yes"]).start()

@@ -167,7 +167,8 @@ extension Engine {
             c.reply.writeRESPArrayHeader(1 + result.keys.count * perDocument)
             c.reply.writeRESPInteger(result.total)
             for (i, key) in result.keys.enumerated() {
-                c.reply.writeRESPBulkString(key)
+                // (The raw-bytes writer reserves once and copies with memcpy; the array one copies through a generic path.)
+                key.withUnsafeBytes { c.reply.writeRESPBulkString($0) }
                 if request.withScores { c.reply.writeRESPBulkString("1") }
                 if request.withContent {
                     // A document gone since the search (or absent from the selected database): null, as
@@ -178,8 +179,8 @@ extension Engine {
                     }
                     c.reply.writeRESPArrayHeader(fields.count * 2)
                     for field in fields {
-                        c.reply.writeRESPBulkString(field.name)
-                        c.reply.writeRESPBulkString(field.value)
+                        field.name.withUnsafeBytes { c.reply.writeRESPBulkString($0) }
+                        field.value.withUnsafeBytes { c.reply.writeRESPBulkString($0) }
                     }
                 }
             }
@@ -196,7 +197,7 @@ extension Engine {
         for (i, key) in result.keys.enumerated() {
             c.reply.writeRESPMapHeader(2 + (request.withScores ? 1 : 0) + (request.withContent ? 1 : 0), version)
             c.reply.writeRESPBulkString("id")
-            c.reply.writeRESPBulkString(key)
+            key.withUnsafeBytes { c.reply.writeRESPBulkString($0) }
             if request.withScores {
                 c.reply.writeRESPBulkString("score")
                 c.reply.writeRESPDouble(1, version)
@@ -206,8 +207,8 @@ extension Engine {
                 if let fields = documents[i] {
                     c.reply.writeRESPMapHeader(fields.count, version)
                     for field in fields {
-                        c.reply.writeRESPBulkString(field.name)
-                        c.reply.writeRESPBulkString(field.value)
+                        field.name.withUnsafeBytes { c.reply.writeRESPBulkString($0) }
+                        field.value.withUnsafeBytes { c.reply.writeRESPBulkString($0) }
                     }
                 } else {
                     c.reply.writeRESPNull(version)
