@@ -145,25 +145,25 @@ struct NumericBlocks {
     /// Index of the first block whose bound is >= `entry`, or `blockCount`.
     @inline(__always)
     func blockIndex(atLeast entry: NumericEntry) -> Int {
-        summary.withUnsafeBufferPointer { summary in
-            var low = 0
-            var high = summary.count
-            while low < high {
-                let mid = (low + high) >> 1
-                if summary[mid] < entry { low = mid + 1 } else { high = mid }
+        let run = self.run(atLeast: entry)
+        guard run < summary.count else { return bounds.count }
+        return bounds.withUnsafeBufferPointer { bounds in
+            // The answer is in this run, whose last bound is >= entry.
+            var first = run &* Self.run
+            var last = Swift.min(first &+ Self.run, bounds.count) &- 1
+            while first < last {
+                let mid = (first + last) >> 1
+                if bounds[mid].entry < entry { first = mid + 1 } else { last = mid }
             }
-            guard low < summary.count else { return bounds.count }
-            return bounds.withUnsafeBufferPointer { bounds in
-                // The answer is in run `low`, whose last bound is >= entry.
-                var first = low &* Self.run
-                var last = Swift.min(first &+ Self.run, bounds.count) &- 1
-                while first < last {
-                    let mid = (first + last) >> 1
-                    if bounds[mid].entry < entry { first = mid + 1 } else { last = mid }
-                }
-                return first
-            }
+            return first
         }
+    }
+
+    /// Index of the first run whose last bound is >= `entry` (a search of the summary alone), or the number of
+    /// runs.
+    @inline(__always)
+    private func run(atLeast entry: NumericEntry) -> Int {
+        SortedBlockList.lowerBound(summary, entry)
     }
 
     /// Sets the summary entries of runs `run...` from the bounds.
@@ -189,20 +189,13 @@ struct NumericBlocks {
     /// of a class, and a non-mutating call would copy it (retaining each of its references) first.
     @inline(__always)
     mutating func prefetchBound(_ entry: NumericEntry) {
-        summary.withUnsafeBufferPointer { summary in
-            var low = 0
-            var high = summary.count
-            while low < high {
-                let mid = (low + high) >> 1
-                if summary[mid] < entry { low = mid + 1 } else { high = mid }
-            }
-            let first = Swift.min(low, Swift.max(summary.count - 1, 0)) &* Self.run
-            bounds.withUnsafeBytes { raw in
-                guard let base = raw.baseAddress, first < bounds.count else { return }
-                let start = base + (first &* MemoryLayout<Bound>.stride)
-                let end = base + (Swift.min(first &+ Self.run, bounds.count) &* MemoryLayout<Bound>.stride)
-                Self.prefetchLines(start, end)
-            }
+        // Above every bound, the last run (the last block takes the entry).
+        let first = Swift.min(run(atLeast: entry), Swift.max(summary.count - 1, 0)) &* Self.run
+        bounds.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress, first < bounds.count else { return }
+            let start = base + (first &* MemoryLayout<Bound>.stride)
+            let end = base + (Swift.min(first &+ Self.run, bounds.count) &* MemoryLayout<Bound>.stride)
+            Self.prefetchLines(start, end)
         }
     }
 
