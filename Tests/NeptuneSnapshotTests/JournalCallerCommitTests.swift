@@ -19,7 +19,8 @@ import Testing
     }
 
     /// The fsync covering a waiting caller's record runs on the caller's own thread (not always: the writer
-    /// thread, woken by the append, may take the file first; but most of the time on an idle journal).
+    /// thread, woken by the append, may take the file first, and on a loaded machine it often does: 11 of 100
+    /// once at load 7, against most of them when idle). Without the caller's commit none would.
     @Test func theWaitingCallerFsyncsItself() throws {
         let fileSystem = FaultyFileSystem()
         let journal = try Journal(
@@ -34,7 +35,7 @@ import Testing
             #expect(journal.durableSequence >= sequence)
         }
         let own = fileSystem.syncsOnThisThread() - before
-        #expect(own >= writes / 4, "only \(own) of \(writes) commits ran on the waiting thread")
+        #expect(own > 0, "none of \(writes) commits ran on the waiting thread")
         // Each acknowledged record survives a power loss.
         let scan = try JournalFormat.scan(fileSystem.crash()[Self.path] ?? [], path: Self.path, expectedSequence: 1)
         #expect(scan.records.count == writes)
