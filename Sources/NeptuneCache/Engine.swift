@@ -53,8 +53,6 @@ public final class Engine: Sendable {
     let captureIDs = Atomic<UInt32>(0)
     /// Threads that copy a background capture's shards between their own work (``addCaptureHelper(wake:)``).
     let captureHelpers = CaptureHelpers()
-    /// Copy buffers kept between captures.
-    let captureBuffers = CaptureBufferPool()
 
     /// Whether a snapshot capture is in progress.
     var isCapturing: Bool { capturing.load(ordering: .relaxed) }

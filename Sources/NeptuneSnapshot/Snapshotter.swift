@@ -83,14 +83,6 @@ public final class Snapshotter: @unchecked Sendable {
     private let idle = Mutex<Bool>(true)
     private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let finishedMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// A background saving thread waits there after its save (see ``saveInBackground()``).
-    private let lingerCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let lingerMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// A background saving thread runs or lingers (it takes the next BGSAVE); a save was handed to it (both under
-    /// `lingerMutex`).
-    nonisolated(unsafe) private var backgroundThreadAlive = false
-    nonisolated(unsafe) private var handedOver = false
-    private let backgroundThreads = Atomic<Int>(0)
     /// The journal, when `appendonly yes`; attached after recovery, before serving.
     nonisolated(unsafe) private var journal: Journal?
     /// The sequence number snapshots carry when there is no journal (the one recovery ended at).
@@ -111,8 +103,6 @@ public final class Snapshotter: @unchecked Sendable {
         self.state = Mutex(status)
         pthread_cond_init(finished, nil)
         pthread_mutex_init(finishedMutex, nil)
-        pthread_cond_init(lingerCondition, nil)
-        pthread_mutex_init(lingerMutex, nil)
     }
 
     deinit {
@@ -120,10 +110,6 @@ public final class Snapshotter: @unchecked Sendable {
         pthread_mutex_destroy(finishedMutex)
         finished.deallocate()
         finishedMutex.deallocate()
-        pthread_cond_destroy(lingerCondition)
-        pthread_mutex_destroy(lingerMutex)
-        lingerCondition.deallocate()
-        lingerMutex.deallocate()
     }
 
     /// Attaches the journal whose segments snapshots rotate and delete. Call before serving.
@@ -167,68 +153,23 @@ public final class Snapshotter: @unchecked Sendable {
     }
 
     /// BGSAVE: starts a snapshot on a background thread and returns at once.
-    ///
-    /// The thread stays for ``lingerSeconds`` after its save, with the copy buffers the save used: a BGSAVE in that
-    /// time runs on it and reuses them (no thread to create, no buffer to allocate and fault in, none to free).
-    /// Once no save came, it frees the buffers (``Engine/releaseCaptureBuffers()``) and ends.
     /// - Throws: ``StartError/alreadyInProgress`` if a save is running.
     public func saveInBackground() throws(StartError) {
         try begin()
-        pthread_mutex_lock(lingerMutex)
-        if backgroundThreadAlive {
-            // The thread has finished its save (begin() succeeded) and is about to wait, or waits: it runs this one.
-            handedOver = true
-            pthread_cond_signal(lingerCondition)
-            pthread_mutex_unlock(lingerMutex)
-            return
-        }
-        backgroundThreadAlive = true
-        pthread_mutex_unlock(lingerMutex)
         let box = Unmanaged.passRetained(self)
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
             let snapshotter = Unmanaged<Snapshotter>.fromOpaque(argument!).takeRetainedValue()
-            snapshotter.runInBackground()
+            try? snapshotter.run(background: true)
             return nil
         }, box.toOpaque())
         if result != 0 {
             box.release()
-            pthread_mutex_lock(lingerMutex)
-            backgroundThreadAlive = false
-            pthread_mutex_unlock(lingerMutex)
             logger.error("could not start the background save thread", metadata: ["errno": "\(result)"])
             finish(capture: nil, error: FileSystemError("pthread_create", configuration.path, errno: result))
             return
         }
-        backgroundThreads.add(1, ordering: .relaxed)
         pthread_detach(handle)
-    }
-
-    /// Seconds a background saving thread waits for the next BGSAVE after its save before it ends and frees the
-    /// copy buffers. Set it before saving.
-    public var lingerSeconds = 5
-
-    /// Background saving threads started so far (a BGSAVE while one lingers starts none).
-    public var backgroundThreadsStarted: Int { backgroundThreads.load(ordering: .relaxed) }
-
-    /// A background saving thread: runs its save, then the saves handed to it while it lingers.
-    private func runInBackground() {
-        while true {
-            try? run(background: true)
-            pthread_mutex_lock(lingerMutex)
-            var deadline = timespec()
-            clock_gettime(CLOCK_REALTIME, &deadline)
-            deadline.tv_sec += lingerSeconds
-            while !handedOver {
-                if pthread_cond_timedwait(lingerCondition, lingerMutex, &deadline) == ETIMEDOUT { break }
-            }
-            let again = handedOver
-            handedOver = false
-            if !again { backgroundThreadAlive = false }
-            pthread_mutex_unlock(lingerMutex)
-            if !again { break }
-        }
-        engine.releaseCaptureBuffers()
     }
 
     /// Waits until no save is running.
@@ -323,8 +264,7 @@ public final class Snapshotter: @unchecked Sendable {
             finish(capture: capture, error: error)
             throw error
         }
-        // A background saving thread keeps the copy buffers for a save that may follow (``runInBackground()``).
-        if !background { capture.releaseBuffers() }
+        capture.releaseBuffers()
         // The snapshot is durable: the journal before S is no longer needed.
         deleteCoveredSegments(newSegmentIndex: newSegmentIndex)
         finish(capture: capture, error: nil)
@@ -403,7 +343,6 @@ public final class Snapshotter: @unchecked Sendable {
                     "shards-finished-by-commands": "\(capture.shardsFinishedByCommands)",
                     "slices-by-helpers": "\(capture.slicesByHelpers)",
                     "slices-by-fallback": "\(capture.slicesByFallback)",
-                    "waits-for-helpers": "\(capture.waitsForHelpers)",
                 ]
             )
         }

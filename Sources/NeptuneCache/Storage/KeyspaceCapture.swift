@@ -139,6 +139,8 @@ public final class KeyspaceCapture: @unchecked Sendable {
         let preserved: CaptureRecords?
     }
 
+    /// Spare copy buffers kept for reuse; more are freed.
+    static let spareLimit = 3
     /// Bytes a copy buffer has free before each slice (so a slice rarely allocates under the lock).
     static let sliceReserve = 1 << 16
 
@@ -163,6 +165,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// The shards' capture mark from the capture point on.
     let mark: UInt8
     private let engine: Engine
+    private let spares = Mutex<[CaptureRecords]>([])
     private let cancelled = Atomic<Bool>(false)
     /// Shards whose capture has not ended (see ``recycle(_:)``).
     private let openShards = Atomic<Int>(Engine.shardCount)
@@ -185,7 +188,6 @@ public final class KeyspaceCapture: @unchecked Sendable {
     private let helpersSince = Atomic<Int>(0)
     private let helperBusy = Atomic<Int>(0)
     private let fallbackSliceCount = Atomic<Int>(0)
-    private let walkWaitCount = Atomic<Int>(0)
     /// Shards whose walk is complete (bit per shard), so the saving thread of an assisted capture can wait for one
     /// without taking its lock.
     private let walkedShards = Atomic<UInt64>(0)
@@ -209,19 +211,6 @@ public final class KeyspaceCapture: @unchecked Sendable {
         self.changesAtCapture = changes
         self.createdAt = createdAt
         self.databases = engine.databases
-        pthread_mutex_init(walkMutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(walkCondition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(walkCondition)
-        pthread_mutex_destroy(walkMutex)
-        walkCondition.deallocate()
-        walkMutex.deallocate()
     }
 
     var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
@@ -242,7 +231,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
     public func take(_ index: Int, assisted: Bool = false, betweenSlices: () -> Void = {}) -> CapturedShard? {
         if assisted { return takeAssisted(index, betweenSlices: betweenSlices) }
         let shard = engine.shards[index]
-        let copied = engine.captureBuffers.take()
+        let copied = spares.withLock { $0.popLast() } ?? CaptureRecords()
         var result: CapturedShard? = nil
         while true {
             copied.reserve(Self.sliceReserve)
@@ -295,10 +284,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
             let stalled = now - helperProgressAt >= Self.helperStallNanoseconds || !engine.captureHelpers.hasHelpers
             let walked = walkedShards.load(ordering: .relaxed) & (1 << UInt64(index)) != 0
             if !walked && !stalled && !isCancelled {
-                // The shard is being copied by the helpers: wait without touching its lock, until a helper completes
-                // a shard's walk or the helpers may have stalled. Polling instead (every millisecond) woke this
-                // thread a thousand times a second, each wake-up able to preempt an event loop.
-                waitForWalk(index, until: helperProgressAt + Self.helperStallNanoseconds)
+                // The shard is being copied by the helpers: wait without touching its lock.
+                var pause = timespec(tv_sec: 0, tv_nsec: Self.assistPollNanoseconds)
+                nanosleep(&pause, nil)
                 betweenSlices()
                 continue
             }
@@ -339,7 +327,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
         let needed = shard.lock.withLock {
             shard.slab.liveBytes + shard.tables.reduce(0) { $0 + $1.count } * CaptureRecords.headerBytes
         }
-        let records = engine.captureBuffers.take()
+        let records = spares.withLock { $0.popLast() } ?? CaptureRecords()
         records.reserve(max(Self.sliceReserve, needed + needed / 16))
         var used = false
         shard.lock.withLock {
@@ -484,13 +472,12 @@ public final class KeyspaceCapture: @unchecked Sendable {
                 shard.lock.unlock()
             }
         }
-        engine.captureBuffers.removeAll()
+        spares.withLock { $0.removeAll() }
     }
 
-    /// Frees the engine's spare copy buffers (once every shard is serialized), as
-    /// ``Engine/releaseCaptureBuffers()``; a capture that follows soon had better keep them.
+    /// Frees the spare buffers (once every shard is serialized).
     public func releaseBuffers() {
-        engine.captureBuffers.removeAll()
+        spares.withLock { $0.removeAll() }
     }
 
     /// Gives up the processor every ``yieldInterval`` of copying, between slices. A thread preempted while it
@@ -522,9 +509,8 @@ public final class KeyspaceCapture: @unchecked Sendable {
     static let helperShare = 10
     /// Copying time the helpers may use ahead of their share (nanoseconds).
     static let helperBurstNanoseconds = 500_000
-    /// The saving thread of an assisted capture waits there for the helpers to complete a shard's walk.
-    private let walkMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let walkCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// How often the saving thread of an assisted capture checks whether its shard is copied (nanoseconds).
+    static let assistPollNanoseconds = 1_000_000
     /// When the copying thread last yielded (only that thread touches it).
     private var lastYield = 0
     /// The helpers' slice count the saving thread last saw, and when it last changed (only that thread touches
@@ -543,7 +529,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
 
     private func keep(_ records: CaptureRecords) {
         guard !isCancelled else { return }
-        engine.captureBuffers.keep(records)
+        spares.withLock { spares in
+            if spares.count < Self.spareLimit { spares.append(records) }
+        }
     }
 
     // MARK: Called under a shard's lock by ShardCapture
@@ -564,27 +552,6 @@ public final class KeyspaceCapture: @unchecked Sendable {
 
     func noteWalked(_ shardIndex: Int) {
         walkedShards.bitwiseOr(1 << UInt64(shardIndex), ordering: .relaxed)
-        // Under the mutex, so that a saving thread between its check and its wait does not miss the signal.
-        pthread_mutex_lock(walkMutex)
-        pthread_cond_signal(walkCondition)
-        pthread_mutex_unlock(walkMutex)
-    }
-
-    /// Waits until shard `index`'s walk is complete, or until `deadline` (``nanoseconds()``), whichever is first.
-    private func waitForWalk(_ index: Int, until deadline: Int) {
-        pthread_mutex_lock(walkMutex)
-        defer { pthread_mutex_unlock(walkMutex) }
-        guard walkedShards.load(ordering: .relaxed) & (1 << UInt64(index)) == 0 else { return }
-        let remaining = deadline - Self.nanoseconds()
-        guard remaining > 0 else { return }
-        walkWaitCount.add(1, ordering: .relaxed)
-        // The condition waits on CLOCK_MONOTONIC (see init), as nanoseconds() counts.
-        var until = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &until)
-        let end = until.tv_nsec + remaining % 1_000_000_000
-        until.tv_sec += remaining / 1_000_000_000 + end / 1_000_000_000
-        until.tv_nsec = end % 1_000_000_000
-        _ = pthread_cond_timedwait(walkCondition, walkMutex, &until)
     }
 
     // MARK: Statistics
@@ -612,10 +579,6 @@ public final class KeyspaceCapture: @unchecked Sendable {
 
     /// Slices the saving thread of an assisted capture copied itself because the helpers made no progress.
     public var slicesByFallback: Int { fallbackSliceCount.load(ordering: .relaxed) }
-
-    /// Times the saving thread of an assisted capture waited for the helpers (each wait ends when a helper
-    /// completes a shard's walk or the helpers may have stalled).
-    public var waitsForHelpers: Int { walkWaitCount.load(ordering: .relaxed) }
 
     /// Times a table walk restarted because the table was rebuilt meanwhile.
     public var restarts: Int { restartCount.load(ordering: .relaxed) }
@@ -818,59 +781,6 @@ final class ShardCapture {
     }
 }
 
-/// The copy buffers of captures, kept between captures (``Engine/captureBuffers``).
-///
-/// A buffer holds a shard's copy (about a 32nd of the keyspace's bytes) and has its memory touched when it grows,
-/// outside the shard's lock. Allocated afresh for every save, a million keys' buffers meant some 50 MB of page
-/// faults and zeroing per save on the saving thread (at normal priority, competing with the event loops), and as
-/// many pages unmapped when they were freed; kept here, back-to-back saves reuse them. At most ``limit`` are kept
-/// (the shards one assisted save has in flight: released ahead, copied, queued and being written); a saving
-/// thread frees them when it ends (``Engine/releaseCaptureBuffers()``), so they cost nothing once saves stop.
-final class CaptureBufferPool: Sendable {
-    /// Buffers kept at most; more are freed.
-    static let limit = 8
-
-    private struct State {
-        var spares: [CaptureRecords] = []
-        var created = 0
-    }
-
-    private let state = Mutex(State())
-
-    /// A kept buffer, emptied, or a new one.
-    func take() -> CaptureRecords {
-        state.withLock { state in
-            if let records = state.spares.popLast() { return records }
-            state.created += 1
-            return CaptureRecords()
-        }
-    }
-
-    /// Keeps an emptied buffer for the next shard or capture (frees it if ``limit`` are kept).
-    func keep(_ records: CaptureRecords) {
-        records.removeAll()
-        state.withLock { state in
-            if state.spares.count < Self.limit { state.spares.append(records) }
-        }
-    }
-
-    /// Frees every kept buffer.
-    func removeAll() {
-        let freed = state.withLock { state in
-            let spares = state.spares
-            state.spares.removeAll()
-            return spares
-        }
-        _ = freed  // freed here, outside the lock
-    }
-
-    /// Bytes held by kept buffers.
-    var bytes: Int { state.withLock { $0.spares.reduce(0) { $0 + $1.capacity } } }
-
-    /// Buffers created because none was kept.
-    var created: Int { state.withLock { $0.created } }
-}
-
 /// Threads that copy a background capture's shards between their own work: neptune-server's event loops.
 ///
 /// A thread preempted while it holds a shard lock makes every command on that shard wait until it runs again, and
@@ -941,18 +851,6 @@ extension Engine {
     public func addCaptureHelper(wake: @escaping @Sendable () -> Void) -> Int {
         captureHelpers.add(wake: wake)
     }
-
-    /// Frees the copy buffers kept for the next capture (see ``KeyspaceCapture``): a background saving thread calls
-    /// this when it ends, once no save follows soon.
-    public func releaseCaptureBuffers() {
-        captureBuffers.removeAll()
-    }
-
-    /// Bytes of copy buffers kept for the next capture.
-    public var captureBufferBytes: Int { captureBuffers.bytes }
-
-    /// Copy buffers created so far because none was kept for reuse (a statistic for tests and diagnostics).
-    public var captureBuffersCreated: Int { captureBuffers.created }
 
     /// Unregisters a helper (before it stops calling ``captureStep(budgetNanoseconds:)``). A snapshot running
     /// meanwhile copies by itself once no helper makes progress.
@@ -1103,4 +1001,3 @@ extension Engine {
         return nil
     }
 }
-
