@@ -350,44 +350,48 @@ struct ByteInterner {
     }
 }
 
-/// A per-ID byte kept in a spare byte of a ``ByteInterner`` row's first word (bits 32 to 55, which the interner
-/// never uses: the length takes the low 32 bits, the live flag bit 63), so that it shares the row's cache line
-/// without taking a payload word: the position of a document's entry inside its NUMERIC block.
+/// One byte per document ID in a dense array of its own, growing with the IDs: the position of each document's
+/// entry inside its NUMERIC block (``NumericBlocks/positions``).
 ///
-/// A whole byte, so that setting it is a plain one-byte store: a write that moves another document's entry
-/// updates that document's row without loading it first (the line may be far away in memory, and a
-/// read-modify-write would wait for it). A new or freed ID reads 0; the owner keeps the value meaningful only
-/// while it has use for it.
-struct RowByte {
-    let rows: WordBuffer
-    let strideShift: Int
-    /// Byte offset inside the row's first word.
-    let offset: Int
+/// Kept apart from the document rows on purpose. A removal moves the block's last entry into the hole, and the
+/// moved document's position must be rewritten: in the rows (64 bytes a document) that store went to a random
+/// line nobody had requested, a cache miss on every update; here a million documents take 1 MB, which stays in
+/// the cache, and the written document's own byte is requested with its row. Reading an ID that was never set
+/// gives 0; the owner keeps a value meaningful only while it has use for it.
+///
+/// A struct around a shared buffer (as ``RowColumn``): copies share the bytes, and reading or writing through one
+/// retains nothing.
+struct DocumentBytes {
+    private let storage = WordBuffer()
 
-    /// Number of spare bytes in a row's first word.
-    static let spareBytes = 3
+    /// An empty array (every ID reads 0).
+    init() {}
 
-    /// Spare byte `field` (0 ..< ``spareBytes``) of `interner`'s rows; nil if there is no such byte.
-    init?(_ interner: ByteInterner, field: Int) {
-        guard field >= 0 && field < Self.spareBytes else { return nil }
-        rows = interner.rows
-        strideShift = interner.strideShift
-        #if _endian(little)
-        offset = 4 + field
-        #else
-        offset = 3 - field
-        #endif
-    }
+    /// Number of IDs with room (at least one more than any ID set so far).
+    var capacity: Int { storage.capacity << 3 }
 
-    /// The byte of ID `id` (which must be below the interner's ``ByteInterner/idBound``).
+    /// The byte of `id` (0 beyond what was set).
     @inline(__always)
     subscript(_ id: UInt32) -> Int {
-        get { Int(UnsafeRawPointer(rows.base + (Int(id) << strideShift)).load(fromByteOffset: offset, as: UInt8.self)) }
+        get {
+            guard Int(id) < capacity else { return 0 }
+            return Int(UnsafeRawPointer(storage.base).load(fromByteOffset: Int(id), as: UInt8.self))
+        }
         nonmutating set {
-            UnsafeMutableRawPointer(rows.base + (Int(id) << strideShift))
-                .storeBytes(of: UInt8(truncatingIfNeeded: newValue), toByteOffset: offset, as: UInt8.self)
+            storage.reserve((Int(id) >> 3) + 1)
+            UnsafeMutableRawPointer(storage.base).storeBytes(of: UInt8(truncatingIfNeeded: newValue), toByteOffset: Int(id),
+                                                             as: UInt8.self)
         }
     }
+
+    /// Starts fetching the line holding `id`'s byte (`id` may be any value, such as a stale hint).
+    @inline(__always)
+    func prefetch(_ id: UInt32) {
+        if Int(id) < capacity { neptune_prefetch(UnsafeRawPointer(storage.base) + Int(id)) }
+    }
+
+    /// Forgets every byte and gives back the storage.
+    func reset() { storage.reset() }
 }
 
 /// One payload word per ID in the rows of a ``ByteInterner``: a per-document value of a field store, kept in the

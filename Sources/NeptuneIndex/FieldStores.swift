@@ -26,9 +26,9 @@ final class NumericStore {
     /// The bit pattern stored values are XORed with, so that an absent value (NaN) is stored as 0.
     static let absent = Double.nan.bitPattern
 
-    /// - Parameter positions: A row byte for each document's position in its block (``NumericBlocks/positions``);
+    /// - Parameter positions: A byte per document for its position in its block (``NumericBlocks/positions``);
     ///   nil to scan blocks on removal instead.
-    init(indexed: Bool, values: RowColumn, positions: RowByte?) {
+    init(indexed: Bool, values: RowColumn, positions: DocumentBytes?) {
         self.indexed = indexed
         self.values = values
         self.tree = NumericBlocks(positions: positions)
@@ -45,11 +45,12 @@ final class NumericStore {
         return word == 0 ? nil : Double(bitPattern: word ^ Self.absent)
     }
 
-    /// Starts fetching the bounds a search for `value` reads (``NumericBlocks/prefetchBound(_:)``): the first
-    /// round of a write's prefetches, before the document's ID is known.
+    /// Starts fetching the bounds a search for `value` reads (``NumericBlocks/prefetchBound(_:)``), and the
+    /// position of `hint`'s entry: the first round of a write's prefetches, before the document's ID is checked.
     @inline(__always)
-    func prefetchBound(_ value: Double) {
+    func prefetchBound(_ value: Double, hint: UInt32) {
         guard indexed else { return }
+        tree.positions?.prefetch(hint)
         tree.prefetchBound(NumericEntry(value: value, document: 0))
     }
 
@@ -120,6 +121,8 @@ final class TagStore {
     var tags = ByteInterner()
     /// Documents of each tag ID.
     var postings: [TagPosting] = []
+    /// The storage of the postings that are bitmaps.
+    let bitmaps = BitmapArena()
     /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`), with ``keptRaw`` set
     /// when its raw value is in `rawValues`; stored XOR ``none`` in a column of the document's row (so a new row's
     /// 0 reads as ``none``).
@@ -354,28 +357,28 @@ final class TagStore {
         if let new, new != old { prefetchBit(new, document) }
     }
 
-    /// Starts fetching the document's bit in tag `id`'s posting if it is a bitmap. The bitmap's storage address is
-    /// read as a plain word out of `postings` (copying the array out would retain it: an atomic change of a line
-    /// that may not be in cache); a prefetch never faults.
+    /// Starts fetching the document's bit in tag `id`'s posting if it is a bitmap. The bitmap's slot is read as a
+    /// plain word out of `postings` (copying the posting out would retain its references: atomic changes of lines
+    /// that may not be in cache); a prefetch never faults, so a word past the slot is harmless.
     @inline(__always)
     private func prefetchBit(_ id: UInt32, _ document: UInt32) {
         postings.withUnsafeBytes { raw in
             guard Int(id) < raw.count / MemoryLayout<TagPosting>.stride else { return }
             let base = Int(id) * MemoryLayout<TagPosting>.stride
             guard raw.load(fromByteOffset: base + Self.bitCountOffset, as: Int.self) > 0 else { return }
-            let storage = raw.load(fromByteOffset: base + Self.bitsOffset, as: UnsafeRawPointer.self)
-            neptune_prefetch_write(storage + Self.arrayHeader + Int(document >> 6) * 8)
+            let slot = raw.load(fromByteOffset: base + Self.slotOffset, as: Int.self)
+            neptune_prefetch_write(bitmaps.words(slot) + Int(document >> 6))
         }
     }
 
-    /// Bytes before an array's first element in its storage (object header, count and capacity).
-    private static let arrayHeader = 32
-    private static var bitsOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bits)! }
+    private static var slotOffset: Int {
+        MemoryLayout<TagPosting>.offset(of: \.bits)! + MemoryLayout<BitmapWords>.offset(of: \.slot)!
+    }
     private static var bitCountOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bitCount)! }
 
     @inline(__always)
     private func addPosting(_ id: UInt32, _ document: UInt32) {
-        postings[Int(id)].insert(document, idCapacity: documentTags.idCapacity)
+        postings[Int(id)].insert(document, idCapacity: documentTags.idCapacity, bitmaps: bitmaps)
     }
 
     @inline(__always)
@@ -443,8 +446,9 @@ struct TagPosting {
     var first = TagStore.none
     var second = TagStore.none
     var more = SortedBlockList<UInt32>()
-    /// One bit per document ID (bit `d & 63` of word `d >> 6`), used instead of the others while not empty.
-    var bits: [UInt64] = []
+    /// One bit per document ID (bit `d & 63` of word `d >> 6`), in a slot of the field's ``BitmapArena``; used
+    /// instead of the others while not empty.
+    var bits = BitmapWords.empty
     /// Number of bits set in `bits`.
     var bitCount = 0
 
@@ -464,12 +468,14 @@ struct TagPosting {
 
     /// Adds a document (no-op if present).
     ///
-    /// - Parameter idCapacity: Bound of the document IDs for the bitmap decision (the index's ID capacity).
+    /// - Parameters:
+    ///   - idCapacity: Bound of the document IDs for the bitmap decision (the index's ID capacity).
+    ///   - bitmaps: Where the posting keeps its bitmap if it becomes one (the field's arena).
     @inline(__always)
-    mutating func insert(_ document: UInt32, idCapacity: Int) {
+    mutating func insert(_ document: UInt32, idCapacity: Int, bitmaps: BitmapArena) {
         if !bits.isEmpty {
             let word = Int(document >> 6)
-            if word >= bits.count { bits.append(contentsOf: repeatElement(0, count: Swift.max(word + 1, bits.count * 2) - bits.count)) }
+            if word >= bits.count { bits.arena.unsafelyUnwrapped.reserve(words: word + 1) }
             let bit: UInt64 = 1 << (document & 63)
             if bits[word] & bit == 0 {
                 bits[word] |= bit
@@ -478,7 +484,7 @@ struct TagPosting {
         } else if !more.isEmpty {
             more.insert(document)
             let count = more.count
-            if count >= Self.bitmapMinimum && count * 32 * Self.bitmapFactor >= idCapacity { toBitmap(idCapacity) }
+            if count >= Self.bitmapMinimum && count * 32 * Self.bitmapFactor >= idCapacity { toBitmap(idCapacity, bitmaps) }
         } else if first == TagStore.none {
             first = document
         } else if document == first || document == second {
@@ -509,7 +515,7 @@ struct TagPosting {
                 bits[word] &= ~bit
                 bitCount -= 1
                 if bitCount == 0 {
-                    bits = []
+                    releaseBitmap()
                     return true
                 }
                 if bitCount * 32 * Self.bitmapFactor * 4 < idCapacity || bitCount * 4 < Self.bitmapMinimum { toList() }
@@ -529,14 +535,15 @@ struct TagPosting {
         return first == TagStore.none
     }
 
-    private mutating func toBitmap(_ idCapacity: Int) {
-        var words = [UInt64](repeating: 0, count: Swift.max(1, (idCapacity + 63) >> 6))
+    private mutating func toBitmap(_ idCapacity: Int, _ bitmaps: BitmapArena) {
+        // The list is ascending: its last document needs the most words.
+        let last = Int(more.blocks.last?.last ?? 0)
+        bitmaps.reserve(words: (last >> 6) + 1)
+        let words = BitmapWords(arena: bitmaps, slot: bitmaps.allocate(words: Swift.max(1, (idCapacity + 63) >> 6)))
         var n = 0
         for block in more.blocks {
             for document in block {
-                let word = Int(document >> 6)
-                if word >= words.count { words.append(contentsOf: repeatElement(0, count: word + 1 - words.count)) }
-                words[word] |= 1 << (document & 63)
+                words[Int(document >> 6)] |= 1 << (document & 63)
                 n += 1
             }
         }
@@ -545,12 +552,18 @@ struct TagPosting {
         more = SortedBlockList()
     }
 
+    /// Gives the bitmap's slot back to its arena.
+    private mutating func releaseBitmap() {
+        bits.arena?.release(bits.slot)
+        bits = .empty
+        bitCount = 0
+    }
+
     private mutating func toList() {
         var list = SortedBlockList<UInt32>()
         forEach { list.insert($0) }
         more = list
-        bits = []
-        bitCount = 0
+        releaseBitmap()
         if more.isEmpty { return }
         if more.count <= 2 {
             let documents = more.elements

@@ -21,11 +21,12 @@ import CNeptuneIndex
 ///   Knowing the count from the bound, an append touches the one line of each array it writes, and a removal the
 ///   lines of document IDs it scans.
 ///
-/// - With ``positions`` (the search index gives each NUMERIC field a byte of the document's row, which a write has
-///   loaded already), each entry's index inside its block is kept up to date, so a removal goes straight to the
-///   entry instead of scanning the block's document IDs: it touches the entry's line and the last entry's line
-///   (which moves into the hole; the moved document's position is then rewritten, a store). A split or merge
-///   rewrites the positions of the entries it moves (amortized over the appends that filled the block).
+/// - With ``positions`` (a byte per document in a dense array, ``DocumentBytes``, which stays in cache and which a
+///   write requests with the document's row), each entry's index inside its block is kept up to date, so a removal
+///   goes straight to the entry instead of scanning the block's document IDs: it touches the entry's line and the
+///   last entry's line (which moves into the hole; the moved document's position is then rewritten, a store to
+///   the small array rather than to that document's row). A split or merge rewrites the positions of the entries
+///   it moves (amortized over the appends that filled the block).
 ///
 /// Readers pay instead: a range reads the blocks whose bounds overlap it and filters the one or two at its ends;
 /// sorted streaming sorts each block it reaches (a block at a time, so a page near the start costs a few blocks).
@@ -78,10 +79,10 @@ struct NumericBlocks {
     private var freeSlots: [Int] = []
     private(set) var count = 0
     /// Each document's index inside its block, kept while it has an entry (nil: removals scan instead).
-    let positions: RowByte?
+    let positions: DocumentBytes?
 
     /// Largest block: 128 entries (512 bytes of document IDs, 1 KiB of values). At most 256, so that a position
-    /// fits a ``RowByte``.
+    /// fits a byte of ``positions``.
     static let maxBlock = 128
     /// Bounds per summary entry.
     static let run = 32
@@ -89,10 +90,10 @@ struct NumericBlocks {
     static let slotBytes = maxBlock * 12
     private static let valuesOffset = maxBlock * 4
 
-    /// An empty structure; with `positions` (a byte holds every index below ``maxBlock``), which need a live row
-    /// for every document inserted, removals find entries through them.
-    init(positions: RowByte? = nil) {
-                self.positions = positions
+    /// An empty structure; with `positions` (a byte holds every index below ``maxBlock``), removals find entries
+    /// through them instead of scanning their block.
+    init(positions: DocumentBytes? = nil) {
+        self.positions = positions
     }
 
     var isEmpty: Bool { count == 0 }

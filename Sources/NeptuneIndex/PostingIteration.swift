@@ -183,7 +183,10 @@ struct DocumentTest {
     }
 
     private let kind: Kind
-    private var words: [UInt64] = []
+    /// The bitmap's words: `bitmap` keeps them alive, `words` reads them (no writes while a query runs: it holds
+    /// the index's lock).
+    private var bitmap = BitmapWords.empty
+    private var words = UnsafeBufferPointer<UInt64>(start: nil, count: 0)
     private var list = SortedBlockList<UInt32>()
     private var first = TagStore.none
     private var second = TagStore.none
@@ -195,9 +198,10 @@ struct DocumentTest {
     init(constant matches: Bool) { kind = matches ? .always : .never }
 
     /// Membership in a bitmap (bit `d & 63` of word `d >> 6`).
-    init(bitmap words: [UInt64]) {
+    init(bitmap words: BitmapWords) {
         kind = .bitmap
-        self.words = words
+        bitmap = words
+        self.words = words.withUnsafeBufferPointer { $0 }
     }
 
     /// Membership in a sorted block list.

@@ -33,16 +33,13 @@ public final class SearchIndex {
     /// Empty stores for the definition's fields, their per-document columns in `documents`' rows.
     private func makeStores() -> [FieldStore] {
         var column = 0
-        var positioned = 0
         return definition.fields.map { field in
             switch field.type {
             case .numeric:
                 column += 1
-                // The first indexed NUMERIC fields keep each entry's block position in a spare byte of the row.
-                let positions = field.noIndex ? nil : RowByte(documents, field: positioned)
-                if positions != nil { positioned += 1 }
+                // Each indexed NUMERIC field keeps each entry's block position in a byte per document.
                 return .numeric(NumericStore(indexed: !field.noIndex, values: RowColumn(documents, column: column - 1),
-                                             positions: positions))
+                                             positions: field.noIndex ? nil : DocumentBytes()))
             case .tag:
                 column += 1
                 return .tag(TagStore(separator: field.separator, caseSensitive: field.caseSensitive, indexed: !field.noIndex,
@@ -120,6 +117,16 @@ public final class SearchIndex {
         return index(key: key, hint: &hint, field: field)
     }
 
+    /// Starts fetching the row of document `hint` (any value: a prefetch never faults) and its NUMERIC entries'
+    /// positions, for a write of that document that is about to come: an engine calls this when a write command
+    /// finds the stored hash, before it changes it, so that these cache misses overlap the command's own work.
+    public func prefetch(document hint: UInt32) {
+        documents.prefetchRow(hint)
+        for store in stores {
+            if case .numeric(let numeric) = store { numeric.tree.positions?.prefetch(hint) }
+        }
+    }
+
     /// Indexes (or re-indexes) a document as ``index(key:field:)`` does, given a hint of its document ID: the ID
     /// this index gave the document last time, kept by the caller with the document (an engine keeps it in the
     /// stored hash). A hint is checked against the ID's row (the key bytes), so a stale or foreign one is harmless;
@@ -150,7 +157,7 @@ public final class SearchIndex {
                 if let raw {
                     if let number = FieldValues.parseNumber(raw) {
                         parsed[position] = number
-                        numeric.prefetchBound(number)
+                        numeric.prefetchBound(number, hint: hint)
                     } else {
                         failed = true
                     }

@@ -7,7 +7,8 @@ import Testing
     /// A posting holding `documents`, built by inserts (so it takes the form the store would give it).
     static func posting(_ documents: Set<UInt32>, idCapacity: Int) -> TagPosting {
         var posting = TagPosting()
-        for document in documents { posting.insert(document, idCapacity: idCapacity) }
+        let bitmaps = BitmapArena()
+        for document in documents { posting.insert(document, idCapacity: idCapacity, bitmaps: bitmaps) }
         return posting
     }
 

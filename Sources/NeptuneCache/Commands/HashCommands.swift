@@ -7,7 +7,9 @@ extension Engine {
     static func hset(_ engine: Engine, _ a: [ByteBuffer], _ c: inout CommandContext) throws {
         guard a.count % 2 == 0 else { throw CommandError.wrongArity(a[0].isCaseInsensitive("hmset") ? "hmset" : "hset") }
         let limits = engine.collectionLimits
-        let added = try engine.writeObject(a[1], db: c.db, now: c.now, .hash, as: HashObject.self, create: true) { hash in
+        let db = c.db
+        let added = try engine.writeObject(a[1], db: db, now: c.now, .hash, as: HashObject.self, create: true) { hash in
+            if db == SearchIndexes.database { engine.searchIndexes.prefetch(hash) }
             var added = 0
             var i = 2
             while i < a.count {

@@ -132,6 +132,17 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         }
     }
 
+    /// Starts fetching what the write about to change `document` (a hash of database 0 whose key's shard the caller
+    /// holds) will touch in the index that gave it its ``HashObject/searchHint``: a write command calls this when it
+    /// finds the hash, so that the index row's cache miss overlaps the command's own work instead of starting when
+    /// the observer runs. A hint from another index (or a stale one) only fetches a line for nothing.
+    @inline(__always)
+    func prefetch(_ document: HashObject) {
+        let hint = document.searchHint
+        guard hint != .max, let handle = handles.first else { return }
+        handle.lock.withLock { handle.index.prefetch(document: hint) }
+    }
+
     // MARK: KeyspaceObserver
 
     func keyChanged(db: Int, key: UnsafeRawBufferPointer, hash: UInt64) {
