@@ -357,7 +357,8 @@ struct ByteInterner {
 /// moved document's position must be rewritten: in the rows (64 bytes a document) that store went to a random
 /// line nobody had requested, a cache miss on every update; here a million documents take 1 MB, which stays in
 /// the cache, and the written document's own byte is requested with its row. Reading an ID that was never set
-/// gives 0; the owner keeps a value meaningful only while it has use for it.
+/// gives 0; the owner reserves room for an ID (``reserve(ids:)``) before setting its byte, and keeps a value
+/// meaningful only while it has use for it.
 ///
 /// A struct around a shared buffer (as ``RowColumn``): copies share the bytes, and reading or writing through one
 /// retains nothing.
@@ -378,10 +379,17 @@ struct DocumentBytes {
             return Int(UnsafeRawPointer(storage.base).load(fromByteOffset: Int(id), as: UInt8.self))
         }
         nonmutating set {
-            storage.reserve((Int(id) >> 3) + 1)
+            // No growing here: a call that may reallocate makes the compiler retain every reference of the caller
+            // (the NUMERIC blocks' arrays) around the store. The owner reserves room when it creates an ID.
+            precondition(Int(id) < capacity, "an ID with room reserved")
             UnsafeMutableRawPointer(storage.base).storeBytes(of: UInt8(truncatingIfNeeded: newValue), toByteOffset: Int(id),
                                                              as: UInt8.self)
         }
+    }
+
+    /// Makes room for IDs below `ids` (new bytes read 0).
+    func reserve(ids: Int) {
+        storage.reserve((ids + 7) >> 3)
     }
 
     /// Starts fetching the line holding `id`'s byte (`id` may be any value, such as a stale hint).

@@ -17,8 +17,23 @@ public final class SearchIndex {
     /// Document keys interned to document IDs; each row also holds the NUMERIC and TAG fields' per-document words.
     var documents: ByteInterner
     var stores: [FieldStore] = []
+    /// The stores again, unretained, for the write path (`stores` keeps them alive). Taking a class out of a
+    /// `FieldStore` in an array retains it (and releases it after): an atomic operation, which waits until the
+    /// write's earlier stores have reached the cache, a dozen times a write. A fixed buffer of trivial values is
+    /// read with no reference counting at all.
+    private let writeStores: UnsafeMutableBufferPointer<WriteStore>
     /// NUMERIC values parsed by the write in progress, by schema position (reused: no allocation per write).
-    private var parsed: [Double] = []
+    private let parsed: UnsafeMutableBufferPointer<Double>
+    /// Each schema field's identifier (the hash field it reads), as bytes that live as long as the index.
+    public let fieldIdentifiers: UnsafeBufferPointer<UnsafeRawBufferPointer>
+    private let identifierBytes: UnsafeMutableRawBufferPointer
+
+    /// A store as an unretained reference (see `writeStores`).
+    private enum WriteStore {
+        case numeric(Unmanaged<NumericStore>)
+        case tag(Unmanaged<TagStore>)
+        case text(Unmanaged<TextStore>)
+    }
     /// Documents that could not be indexed because a NUMERIC value did not parse (cumulative, as RediSearch's
     /// `hash_indexing_failures`).
     public private(set) var indexingFailures = 0
@@ -27,7 +42,40 @@ public final class SearchIndex {
     public init(definition: IndexDefinition) {
         self.definition = definition
         self.documents = ByteInterner(payloadWords: definition.fields.count(where: { $0.type != .text }))
+        let fields = definition.fields
+        writeStores = .allocate(capacity: fields.count)
+        parsed = .allocate(capacity: fields.count)
+        parsed.initialize(repeating: .nan)
+        identifierBytes = .allocate(byteCount: Swift.max(1, fields.reduce(0) { $0 + $1.identifier.count }), alignment: 1)
+        let identifiers = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: fields.count)
+        var offset = 0
+        for (position, field) in fields.enumerated() {
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: identifierBytes[offset..<(offset + field.identifier.count)])
+            bytes.copyBytes(from: field.identifier)
+            identifiers[position] = UnsafeRawBufferPointer(bytes)
+            offset += field.identifier.count
+        }
+        fieldIdentifiers = UnsafeBufferPointer(identifiers)
         self.stores = makeStores()
+        noteStores()
+    }
+
+    deinit {
+        writeStores.deallocate()
+        parsed.deallocate()
+        fieldIdentifiers.deallocate()
+        identifierBytes.deallocate()
+    }
+
+    /// Fills `writeStores` from `stores` (after they are made).
+    private func noteStores() {
+        for (position, store) in stores.enumerated() {
+            switch store {
+            case .numeric(let numeric): writeStores[position] = .numeric(Unmanaged.passUnretained(numeric))
+            case .tag(let tag): writeStores[position] = .tag(Unmanaged.passUnretained(tag))
+            case .text(let text): writeStores[position] = .text(Unmanaged.passUnretained(text))
+            }
+        }
     }
 
     /// Empty stores for the definition's fields, their per-document columns in `documents`' rows.
@@ -122,8 +170,11 @@ public final class SearchIndex {
     /// finds the stored hash, before it changes it, so that these cache misses overlap the command's own work.
     public func prefetch(document hint: UInt32) {
         documents.prefetchRow(hint)
-        for store in stores {
-            if case .numeric(let numeric) = store { numeric.tree.positions?.prefetch(hint) }
+        let stores = writeStores
+        for position in stores.indices {
+            if case .numeric(let numeric) = stores[position] {
+                numeric._withUnsafeGuaranteedRef { $0.tree.positions?.prefetch(hint) }
+            }
         }
     }
 
@@ -148,8 +199,10 @@ public final class SearchIndex {
         // first (the row now, each block and bitmap word as soon as its address is known) and the changes come
         // after, instead of each change waiting for its own lines in turn.
         documents.prefetchRow(hint)
+        let stores = writeStores
+        let parsed = self.parsed
+        let firstHint = hint
         // Parse every NUMERIC value before touching anything: one that does not parse leaves the document out.
-        if parsed.count != stores.count { parsed = [Double](repeating: .nan, count: stores.count) }
         var failed = false
         for position in stores.indices {
             guard case .numeric(let numeric) = stores[position] else { continue }
@@ -157,7 +210,7 @@ public final class SearchIndex {
                 if let raw {
                     if let number = FieldValues.parseNumber(raw) {
                         parsed[position] = number
-                        numeric.prefetchBound(number, hint: hint)
+                        numeric._withUnsafeGuaranteedRef { $0.prefetchBound(number, hint: firstHint) }
                     } else {
                         failed = true
                     }
@@ -177,36 +230,49 @@ public final class SearchIndex {
             id = hint
         } else {
             let hash = ByteKeyTable.hash(key)
-            id = self.id(of: key, hash: hash) ?? documents.add(key, hash: hash)
+            if let found = self.id(of: key, hash: hash) {
+                id = found
+            } else {
+                id = documents.add(key, hash: hash)
+                // A new ID: the NUMERIC fields' positions need room for it (their stores never grow them).
+                for position in stores.indices {
+                    if case .numeric(let numeric) = stores[position] {
+                        numeric._withUnsafeGuaranteedRef { $0.tree.positions?.reserve(ids: Int(id) + 1) }
+                    }
+                }
+            }
             hint = id
         }
         // Second round: the current values' bounds (the row gives them), then the blocks and bitmap words whose
         // addresses the first round's lines give.
         for position in stores.indices {
-            if case .numeric(let numeric) = stores[position] { numeric.prefetchCurrentBound(id) }
+            if case .numeric(let numeric) = stores[position] { numeric._withUnsafeGuaranteedRef { $0.prefetchCurrentBound(id) } }
         }
         for position in stores.indices {
             switch stores[position] {
-            case .numeric(let numeric): numeric.prefetchBlock(id, parsed[position])
-            case .tag(let tag): field(position) { tag.prefetch(id, $0) }
+            case .numeric(let numeric): numeric._withUnsafeGuaranteedRef { $0.prefetchBlock(id, parsed[position]) }
+            case .tag(let tag): tag._withUnsafeGuaranteedRef { tag in field(position) { tag.prefetch(id, $0) } }
             case .text: break
             }
         }
         for position in stores.indices {
-            if case .numeric(let numeric) = stores[position] { numeric.prefetchCurrentBlock(id, parsed[position]) }
+            if case .numeric(let numeric) = stores[position] {
+                numeric._withUnsafeGuaranteedRef { $0.prefetchCurrentBlock(id, parsed[position]) }
+            }
         }
         // TAG and TEXT fields first: the old NUMERIC blocks were requested last (their address takes the longest
         // chain: row, bounds, block), so the NUMERIC changes come last, giving those lines the most time.
         for position in stores.indices {
             switch stores[position] {
             case .numeric: break
-            case .tag(let tag): field(position) { tag.set(id, $0) }
-            case .text(let text): field(position) { text.set(id, $0) }
+            case .tag(let tag): tag._withUnsafeGuaranteedRef { tag in field(position) { tag.set(id, $0) } }
+            case .text(let text): text._withUnsafeGuaranteedRef { text in field(position) { text.set(id, $0) } }
             }
         }
         for position in stores.indices {
             if case .numeric(let numeric) = stores[position] {
-                numeric.set(id, parsed[position].isNaN ? nil : parsed[position])
+                let value = parsed[position]
+                numeric._withUnsafeGuaranteedRef { $0.set(id, value.isNaN ? nil : value) }
             }
         }
         checkInvariants()
@@ -249,6 +315,7 @@ public final class SearchIndex {
     public func removeAll() {
         documents.removeAll()
         stores = makeStores()
+        noteStores()
     }
 
     /// The key of a document ID.

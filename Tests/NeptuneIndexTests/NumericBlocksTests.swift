@@ -137,6 +137,7 @@ import Testing
     /// random moves with splits and merges keep every position right, and a wrong position is caught by the check.
     @Test func positionsFollowEveryMove() {
         let positions = DocumentBytes()
+        positions.reserve(ids: 3_000 * 7)
         var blocks = NumericBlocks(positions: positions)
         var values: [UInt32: Double] = [:]
         var rng = SplitMix(seed: 11)
@@ -173,6 +174,7 @@ import Testing
         #expect(bytes[1_000_000] == 0, "beyond the storage reads 0")
         var model: [UInt32: Int] = [:]
         var rng = SplitMix(seed: 3)
+        bytes.reserve(ids: 300_000)
         for _ in 0..<20_000 {
             let id = UInt32(rng.next() % 300_000)
             let value = Int(rng.next() % 256)
@@ -186,6 +188,9 @@ import Testing
         #expect(bytes[299_999] == model[299_999] ?? 0)
         bytes[9] = 300
         #expect(bytes[9] == 300 & 0xFF, "a byte keeps the low eight bits")
+        // Room is kept across reservations of fewer IDs.
+        bytes.reserve(ids: 10)
+        #expect(bytes.capacity > 299_999 && bytes[299_999] == model[299_999] ?? 0)
         bytes.reset()
         #expect(bytes[9] == 0 && bytes[UInt32(model.keys.first!)] == 0)
     }

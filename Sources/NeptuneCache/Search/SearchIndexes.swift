@@ -106,12 +106,12 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     /// first where the hash's ``HashObject/searchHint`` says, and the hint is updated: only the first index
     /// covering a key uses it, so that two indexes do not overwrite each other's.
     static func index(_ index: SearchIndex, key: UnsafeRawBufferPointer, document: HashObject, hinted: Bool) {
-        let fields = index.definition.fields
+        // The identifiers as the index keeps them (raw bytes): taking them out of the definition's fields would
+        // copy each field, retaining its arrays.
+        let identifiers = index.fieldIdentifiers
         var hint = hinted ? document.searchHint : UInt32.max
         index.index(key: key, hint: &hint) { position, body in
-            let found: Void? = fields[position].identifier.withUnsafeBytes { name in
-                document.withValue(name) { body($0) }
-            }
+            let found: Void? = document.withValue(identifiers[position]) { body($0) }
             if found == nil { body(nil) }
         }
         if hinted { document.searchHint = hint }
