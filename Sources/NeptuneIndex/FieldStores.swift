@@ -123,6 +123,9 @@ final class TagStore {
     var postings: [TagPosting] = []
     /// The storage of the postings that are bitmaps.
     let bitmaps = BitmapArena()
+    /// For each tag ID, its bitmap's slot in `bitmaps` plus one (0: not a bitmap), kept beside `postings` so that
+    /// a write's prefetch reads a plain word instead of the postings array (which would retain it).
+    private let bitmapSlots = WordBuffer()
     /// Each document's tag ID, or ``none``, or ``many`` (the IDs are then in `multipleTags`), with ``keptRaw`` set
     /// when its raw value is in `rawValues`; stored XOR ``none`` in a column of the document's row (so a new row's
     /// 0 reads as ``none``).
@@ -362,28 +365,34 @@ final class TagStore {
     /// that may not be in cache); a prefetch never faults, so a word past the slot is harmless.
     @inline(__always)
     private func prefetchBit(_ id: UInt32, _ document: UInt32) {
-        postings.withUnsafeBytes { raw in
-            guard Int(id) < raw.count / MemoryLayout<TagPosting>.stride else { return }
-            let base = Int(id) * MemoryLayout<TagPosting>.stride
-            guard raw.load(fromByteOffset: base + Self.bitCountOffset, as: Int.self) > 0 else { return }
-            let slot = raw.load(fromByteOffset: base + Self.slotOffset, as: Int.self)
-            neptune_prefetch_write(bitmaps.words(slot) + Int(document >> 6))
-        }
+        guard Int(id) < bitmapSlots.capacity else { return }
+        let slot = bitmapSlots[Int(id)]
+        guard slot != 0 else { return }
+        neptune_prefetch_write(bitmaps.words(Int(slot) - 1) + Int(document >> 6))
     }
 
-    private static var slotOffset: Int {
-        MemoryLayout<TagPosting>.offset(of: \.bits)! + MemoryLayout<BitmapWords>.offset(of: \.slot)!
+    /// Records in `bitmapSlots` whether tag `id`'s posting is a bitmap, and where.
+    @inline(__always)
+    private func noteBitmap(_ id: UInt32) {
+        let i = Int(id)
+        let slot: UInt64 = postings[i].bitCount > 0 ? UInt64(postings[i].bits.slot + 1) : 0
+        if i >= bitmapSlots.capacity {
+            guard slot != 0 else { return }
+            bitmapSlots.reserve(i + 1)
+        }
+        bitmapSlots[i] = slot
     }
-    private static var bitCountOffset: Int { MemoryLayout<TagPosting>.offset(of: \.bitCount)! }
 
     @inline(__always)
     private func addPosting(_ id: UInt32, _ document: UInt32) {
         postings[Int(id)].insert(document, idCapacity: documentTags.idCapacity, bitmaps: bitmaps)
+        noteBitmap(id)
     }
 
     @inline(__always)
     private func removePosting(_ id: UInt32, _ document: UInt32) {
         if postings[Int(id)].remove(document, idCapacity: documentTags.idCapacity) { release(id) }
+        noteBitmap(id)
     }
 
     /// The postings of the tags matching the patterns (already normalized), each tag once.

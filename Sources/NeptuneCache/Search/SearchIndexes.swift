@@ -2,6 +2,14 @@ import NIOConcurrencyHelpers
 import NeptuneIndex
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// One FT index: its ``SearchIndex`` and build state, guarded by `lock`.
 ///
 /// Lock order: a shard lock may be held when taking `lock` (the write path and the build scan do), never the
@@ -20,18 +28,39 @@ final class IndexHandle: @unchecked Sendable {
     /// Time spent indexing by build scans, in milliseconds (FT.INFO `total_indexing_time`).
     var indexingMilliseconds = 0.0
 
-    /// The definition's key prefixes, kept apart so the write path can test a key without copying the definition.
-    let prefixes: [[UInt8]]
+    /// The definition's key prefixes as raw bytes this handle owns, so the write path can test a key without
+    /// copying (and retaining) the definition's arrays.
+    private let prefixes: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
+    private let prefixBytes: UnsafeMutableRawBufferPointer
 
     init(definition: IndexDefinition) {
         self.index = SearchIndex(definition: definition)
-        self.prefixes = definition.prefixes
+        let prefixes = definition.prefixes
+        self.prefixes = .allocate(capacity: prefixes.count)
+        prefixBytes = .allocate(byteCount: Swift.max(1, prefixes.reduce(0) { $0 + $1.count }), alignment: 1)
+        var offset = 0
+        for (i, prefix) in prefixes.enumerated() {
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: prefixBytes[offset..<(offset + prefix.count)])
+            bytes.copyBytes(from: prefix)
+            self.prefixes[i] = UnsafeRawBufferPointer(bytes)
+            offset += prefix.count
+        }
     }
 
-    /// Whether `key` falls under this index's prefixes (``IndexDefinition/covers(key:)``).
+    deinit {
+        prefixes.deallocate()
+        prefixBytes.deallocate()
+    }
+
+    /// Whether `key` falls under this index's prefixes (``IndexDefinition/covers(key:)``: every key when there is
+    /// none).
     @inline(__always)
     func covers(key: UnsafeRawBufferPointer) -> Bool {
-        IndexDefinition.covers(prefixes: prefixes, key: key)
+        if prefixes.isEmpty { return true }
+        for prefix in prefixes where prefix.count <= key.count {
+            if prefix.isEmpty || memcmp(prefix.baseAddress!, key.baseAddress!, prefix.count) == 0 { return true }
+        }
+        return false
     }
 
     var definition: IndexDefinition { index.definition }
@@ -50,17 +79,25 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     @exclusivity(unchecked) var inlineBuildLimit = 50_000
 
     private let shards: [Shard]
+    /// `shards` unretained, for the write path: taking a class out of an array retains it (an atomic operation
+    /// that waits for the write's earlier stores), and `shards` keeps them alive anyway.
+    private let shardRefs: [Unmanaged<Shard>]
     private let clock: any NeptuneClock
     /// By name; changed under every shard lock and `lock`, read under `lock`.
     private var byName: [[UInt8]: IndexHandle] = [:]
     private let lock = NIOLock()
     /// The indexes in creation order; changed only under every shard lock.
-    @exclusivity(unchecked) private(set) var handles: [IndexHandle] = []
+    @exclusivity(unchecked) private(set) var handles: [IndexHandle] = [] {
+        didSet { handleRefs = handles.map { Unmanaged.passUnretained($0) } }
+    }
+    /// `handles` unretained, for the write path (as `shardRefs`).
+    @exclusivity(unchecked) private var handleRefs: [Unmanaged<IndexHandle>] = []
     /// Registered with the engine as an observer (on the first FT.CREATE).
     @exclusivity(unchecked) var observing = false
 
     init(shards: [Shard], clock: any NeptuneClock) {
         self.shards = shards
+        self.shardRefs = shards.map { Unmanaged.passUnretained($0) }
         self.clock = clock
     }
 
@@ -122,14 +159,22 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64,
                 hinted: Bool) {
         let slot = shard.tables[Self.database].find(key, hash: hash, slab: shard.slab)
-        let document = slot >= 0 ? Self.document(shard, slot, now: now) : nil
-        handle.lock.withLock { () -> Void in
-            if let document {
-                Self.index(handle.index, key: key, document: document, hinted: hinted)
-            } else {
-                handle.index.remove(key: key)
-            }
+        guard slot >= 0, let document = Self.documentReference(shard, slot, now: now) else {
+            handle.lock.withLock { _ = handle.index.remove(key: key) }
+            return
         }
+        // The hash is borrowed, not retained: the shard lock held keeps it alive.
+        document._withUnsafeGuaranteedRef { document in
+            handle.lock.withLock { Self.index(handle.index, key: key, document: document, hinted: hinted) }
+        }
+    }
+
+    /// ``document(_:_:now:)`` as an unretained reference.
+    @inline(__always)
+    static func documentReference(_ shard: Shard, _ slot: Int, now: Int64) -> Unmanaged<HashObject>? {
+        let e = shard.entry(shard.tables[database], slot)
+        guard e.type == .hash, !(e.hasExpiry && e.expiry <= now) else { return nil }
+        return Unmanaged<HashObject>.fromOpaque(e.objectPointer)
     }
 
     /// Starts fetching what the write about to change `document` (a hash of database 0 whose key's shard the caller
@@ -150,12 +195,16 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         // handler ignores the event's database, so a covered key written in database 1 is indexed from database 1
         // (and deleting it there removes database 0's document). Neptune keeps every index exact over database 0.
         guard db == Self.database, !handles.isEmpty else { return }
-        let shard = shards[Int(truncatingIfNeeded: hash >> Engine.shardShift)]
-        var now: Int64? = nil
-        for handle in handles where handle.covers(key: key) {
-            let first = now == nil
-            if first { now = clock.milliseconds() }
-            update(handle, shard, key, hash, now: now!, hinted: first)
+        shardRefs[Int(truncatingIfNeeded: hash >> Engine.shardShift)]._withUnsafeGuaranteedRef { shard in
+            var now: Int64? = nil
+            for reference in handleRefs {
+                reference._withUnsafeGuaranteedRef { handle in
+                    guard handle.covers(key: key) else { return }
+                    let first = now == nil
+                    if first { now = clock.milliseconds() }
+                    update(handle, shard, key, hash, now: now!, hinted: first)
+                }
+            }
         }
     }
 
