@@ -595,11 +595,13 @@ struct TagPosting {
     /// Calls `body` with each document, ascending.
     func forEach(_ body: (UInt32) -> Void) {
         if !bits.isEmpty {
-            for (w, word) in bits.enumerated() where word != 0 {
-                var rest = word
-                while rest != 0 {
-                    body(UInt32(w << 6 | rest.trailingZeroBitCount))
-                    rest &= rest &- 1
+            bits.withUnsafeBufferPointer { words in
+                for (w, word) in words.enumerated() where word != 0 {
+                    var rest = word
+                    while rest != 0 {
+                        body(UInt32(w << 6 | rest.trailingZeroBitCount))
+                        rest &= rest &- 1
+                    }
                 }
             }
         } else if !more.isEmpty {

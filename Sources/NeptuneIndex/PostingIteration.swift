@@ -37,6 +37,8 @@ extension TagPosting {
     /// A position in a posting's documents that moves forward only: what a merge of several postings advances.
     struct Cursor: IteratorProtocol {
         private let posting: TagPosting
+        /// A bitmap's words, read directly (the posting keeps them alive; nothing writes them while a query runs).
+        private let words: UnsafeBufferPointer<UInt64>
         /// Bitmap: index of the word being read. List: index of the block.
         private var major = 0
         /// Bitmap: the bits of the current word not returned yet. List: offset in the block. Inline: documents
@@ -45,13 +47,13 @@ extension TagPosting {
 
         init(_ posting: TagPosting) {
             self.posting = posting
-            if !posting.bits.isEmpty { minor = posting.bits[0] }
+            words = posting.bits.withUnsafeBufferPointer { $0 }
+            if !words.isEmpty { minor = words[0] }
         }
 
         /// The next document, or nil past the last.
         mutating func next() -> UInt32? {
-            if !posting.bits.isEmpty {
-                let words = posting.bits
+            if !words.isEmpty {
                 while minor == 0 {
                     major += 1
                     if major >= words.count { return nil }
@@ -93,18 +95,19 @@ extension TagPosting {
     @discardableResult
     static func forEachUnion(_ postings: [TagPosting], while body: (UInt32) -> Bool) -> Bool {
         if postings.count == 1 { return postings[0].forEach(while: body) }
-        let bitmaps = postings.filter(\.isBitmap)
+        // The bitmaps' words, read directly (the postings keep them alive).
+        let bitmaps = postings.filter(\.isBitmap).map { $0.bits.withUnsafeBufferPointer { $0 } }
         var cursors = postings.filter { !$0.isBitmap }.map { $0.makeCursor() }
         var heads = cursors.indices.map { cursors[$0].next() }
         // The bitmaps' union, one word at a time: `word` holds the bits of word `w` not returned yet.
-        let wordCount = bitmaps.reduce(0) { Swift.max($0, $1.bits.count) }
+        let wordCount = bitmaps.reduce(0) { Swift.max($0, $1.count) }
         var w = -1
         var word: UInt64 = 0
         func nextBit() -> UInt32? {
             while word == 0 {
                 w += 1
                 if w >= wordCount { return nil }
-                for bitmap in bitmaps where w < bitmap.bits.count { word |= bitmap.bits[w] }
+                for bitmap in bitmaps where w < bitmap.count { word |= bitmap[w] }
             }
             let document = UInt32(truncatingIfNeeded: w << 6 | word.trailingZeroBitCount)
             word &= word &- 1
@@ -135,11 +138,12 @@ extension TagPosting {
     static func unionCount(_ postings: [TagPosting], disjoint: Bool) -> Int {
         if postings.count == 1 || disjoint { return postings.reduce(0) { $0 + $1.count } }
         if postings.allSatisfy(\.isBitmap) {
-            let wordCount = postings.reduce(0) { Swift.max($0, $1.bits.count) }
+            let bitmaps = postings.map { $0.bits.withUnsafeBufferPointer { $0 } }
+            let wordCount = bitmaps.reduce(0) { Swift.max($0, $1.count) }
             var total = 0
             for w in 0..<wordCount {
                 var word: UInt64 = 0
-                for posting in postings where w < posting.bits.count { word |= posting.bits[w] }
+                for bitmap in bitmaps where w < bitmap.count { word |= bitmap[w] }
                 total += word.nonzeroBitCount
             }
             return total
