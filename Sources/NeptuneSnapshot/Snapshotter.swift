@@ -12,7 +12,7 @@ import Synchronization
 /// A snapshot is taken without fork and without stopping the world: ``Engine/beginCapture(_:)`` flips every
 /// shard's capture mark under all shard locks (and, with a journal, starts a new journal segment exactly at the
 /// capture point S); the shards are then copied in short slices under their locks (for a background save by the
-/// event loops between their iterations, ``Engine/captureStep(budgetNanoseconds:)``; otherwise by this thread)
+/// event loops between their iterations, ``Engine/captureStep(idle:budgetNanoseconds:)``; otherwise by this thread)
 /// while a command about to change a key not yet copied hands the snapshot the key's entry first (copy-on-write per
 /// key, see ``KeyspaceCapture``), and a second thread serializes, compresses and writes the copies. The file is written as `<dbfilename>.tmp`, fsynced, renamed over
 /// `<dbfilename>` and the directory fsynced; only then are the journal segments whose records are all ≤ S deleted.

@@ -155,6 +155,46 @@ import Testing
         }
     }
 
+    /// The work between iterations (a snapshot's copying) learns whether the iteration found events, and the wait
+    /// it asks for is kept to the nanosecond (`epoll_pwait2`): asked for 0.3 ms, an idle loop comes back well
+    /// within a millisecond (a wait rounded up to milliseconds never would).
+    @Test func loopTellsItsWorkWhetherItWasIdleAndWaitsToTheNanosecond() async throws {
+        let loop = try EpollLoop(index: 0, logger: Logger(label: "neptune-test"), busyPollNanoseconds: 0)
+        let (done, continuation) = AsyncStream.makeStream(of: Void.self)
+        loop.onExit = { continuation.finish() }
+        let idleCalls = Atomic<Int>(0)
+        let busyCalls = Atomic<Int>(0)
+        let shortGaps = Atomic<Int>(0)
+        let last = Atomic<UInt64>(0)
+        loop.betweenIterations = { idle in
+            let now = EpollLoop.monotonicNanoseconds()
+            if idle {
+                idleCalls.add(1, ordering: .relaxed)
+                let previous = last.exchange(now, ordering: .relaxed)
+                if previous > 0 && now - previous < 900_000 { shortGaps.add(1, ordering: .relaxed) }
+            } else {
+                busyCalls.add(1, ordering: .relaxed)
+                last.store(0, ordering: .relaxed)
+            }
+            return 300_000
+        }
+        try loop.start()
+        try await Task.sleep(for: .milliseconds(100))
+        let ran = Atomic<Bool>(false)
+        loop.execute { ran.store(true, ordering: .relaxed) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !ran.load(ordering: .relaxed) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        loop.stop()
+        for await _ in done {}
+        #expect(ran.load(ordering: .relaxed) == true)
+        #expect(busyCalls.load(ordering: .relaxed) >= 1)
+        #expect(idleCalls.load(ordering: .relaxed) >= 20)
+        #expect(shortGaps.load(ordering: .relaxed) >= 10, "\(shortGaps.load(ordering: .relaxed)) waits under 0.9 ms")
+    }
+
     private static func field(_ name: String, in info: String) -> Int? {
         for line in info.split(separator: "\r\n") where line.hasPrefix("\(name):") {
             return Int(line.dropFirst(name.count + 1))

@@ -86,6 +86,58 @@ import Testing
         #expect(engine.captureStep() == -1)
     }
 
+    /// The helpers' pacing: a helper copies when idle and is then told to wait (sleep for its I/O) rather than to
+    /// step again at once; a helper that is serving requests does not copy until no step was made for the floor,
+    /// then it copies regardless (a saturated loop still finishes). The snapshot is complete and exact.
+    @Test func aHelperCopiesWhenIdleAndPausesBetweenSteps() throws {
+        let clock = ManualClock()
+        let engine = Engine(clock: clock)
+        var session = EngineSession(engine: engine)
+        SlicedCaptureTests.populate(&session, keys: 600)
+        let expected = SnapshotFixture.dump(engine)
+        let helper = engine.addCaptureHelper {}
+        let capture = engine.beginCapture { 3 }
+        capture.slotsPerSlice = 4
+        // No floor while the checks below run: a busy helper never copies.
+        capture.helperFloorNanoseconds = .max
+        #expect(capture.enableHelpers())
+        var checked = false
+        var busyWaits: [Int64] = []
+        var idleWaits: [Int64] = []
+        var slicesWhenBusy = -1
+        var records: [UInt8] = []
+        for index in 0..<Engine.shardCount {
+            let shard = capture.take(index, assisted: true) {
+                if !checked {
+                    checked = true
+                    let before = capture.slicesByHelpers
+                    idleWaits.append(engine.captureStep(idle: true, budgetNanoseconds: 1))
+                    #expect(capture.slicesByHelpers == before + 1)
+                    for _ in 0..<5 { busyWaits.append(engine.captureStep(idle: false, budgetNanoseconds: 1)) }
+                    slicesWhenBusy = capture.slicesByHelpers - before - 1
+                    // The floor reached: a busy helper copies too.
+                    capture.helperFloorNanoseconds = 0
+                    _ = engine.captureStep(idle: false, budgetNanoseconds: 1)
+                    #expect(capture.slicesByHelpers == before + 2)
+                }
+                for _ in 0..<50 { _ = engine.captureStep(idle: true, budgetNanoseconds: 1) }
+            }
+            guard let shard else { continue }
+            capture.serialize(shard, into: &records, flushBytes: .max) { _ in }
+            capture.recycle(shard)
+        }
+        capture.disableHelpers()
+        engine.removeCaptureHelper(helper)
+        #expect(checked)
+        #expect(slicesWhenBusy == 0)
+        // After a step the helper pauses (at least the minimum wait), never polls at once; busy, it waits too.
+        #expect(idleWaits.allSatisfy { $0 >= 20_000 }, "\(idleWaits)")
+        #expect(busyWaits.allSatisfy { $0 > 0 }, "\(busyWaits)")
+        #expect(capture.slicesByHelpers > 0)
+        #expect(capture.keysCaptured == capture.keyCount)
+        #expect(SnapshotFixture.dump(try SlicedCaptureTests.load(records, count: capture.keyCount, clock: clock)) == expected)
+    }
+
     /// A helper that never steps (an event loop stuck in a long command, or gone): the saving thread copies by
     /// itself once no helper made progress for a while, and the snapshot is complete and exact.
     @Test func aStalledHelperLeavesTheCopyToTheSavingThread() throws {
@@ -130,7 +182,7 @@ import Testing
         // Releases shards 0-2 to the helpers; the helper copies part of them.
         let first = capture.take(0, assisted: true) { _ = engine.captureStep(budgetNanoseconds: 1) }
         #expect(first != nil)
-        #expect(engine.captureStep(budgetNanoseconds: 1) == 0)
+        #expect(engine.captureStep(budgetNanoseconds: 1) > 0)
         capture.cancel()
         #expect(engine.captureStep() == -1)
         capture.disableHelpers()

@@ -104,7 +104,7 @@ public enum SnapshotRecord {
 ///   microseconds), copying every entry not yet taken into a buffer (the cell's bytes, plus a reference to a
 ///   collection's object) and marking it taken, releasing the lock between slices. The snapshot's thread walks
 ///   them itself, or (``take(_:assisted:betweenSlices:)``) lets the engine's helpers walk them: event loops that
-///   copy in short steps between their iterations (``Engine/captureStep(budgetNanoseconds:)``, see
+///   copy in short steps between their iterations (``Engine/captureStep(idle:budgetNanoseconds:)``, see
 ///   ``CaptureHelpers``), so that no command waits for a copying thread preempted inside a slice.
 /// - **Copy-on-write per key.** A command about to change a key (the dispatcher names the command's keys;
 ///   ``Shard/prepareToChange(key:hash:)``), or the engine about to expire or evict one, first takes that key's entry
@@ -159,6 +159,10 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// Key-table slots the copying thread visits per lock hold (a copied entry counts one more per 64 bytes).
     /// Change it before the first ``take(_:)``.
     public var slotsPerSlice = 512
+    /// The longest the helpers go without a step while their loops keep finding requests (nanoseconds): one step of
+    /// 15 us per 0.25 ms at worst, so a saturated loop still copies a million keys within a few seconds (see
+    /// ``Engine/captureStep(idle:budgetNanoseconds:)``). Change it before ``enableHelpers()``.
+    public var helperFloorNanoseconds = 250_000
 
     /// This capture's pin id for collection objects.
     let id: UInt32
@@ -188,6 +192,8 @@ public final class KeyspaceCapture: @unchecked Sendable {
     private let helpersSince = Atomic<Int>(0)
     private let helperBusy = Atomic<Int>(0)
     private let fallbackSliceCount = Atomic<Int>(0)
+    /// When a helper last began a step (nanoseconds).
+    private let lastHelperStep = Atomic<Int>(0)
     /// Shards whose walk is complete (bit per shard), so the saving thread of an assisted capture can wait for one
     /// without taking its lock.
     private let walkedShards = Atomic<UInt64>(0)
@@ -220,7 +226,7 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// it was handed out already or the capture was cancelled.
     ///
     /// With `assisted` (after ``enableHelpers()`` returned true) the calling thread does not copy: the helpers
-    /// (event loops, ``Engine/captureStep(budgetNanoseconds:)``) copy the shard between their own work while this
+    /// (event loops, ``Engine/captureStep(idle:budgetNanoseconds:)``) copy the shard between their own work while this
     /// thread waits for them; it copies slices itself only while no helper has made progress for
     /// ``helperStallNanoseconds``. Shards must then be taken in index order.
     /// - Parameters:
@@ -341,23 +347,45 @@ public final class KeyspaceCapture: @unchecked Sendable {
         engine.captureHelpers.wake()
     }
 
-    /// A helper's turn (``Engine/captureStep(budgetNanoseconds:)``): copies slices of the released shards, in
-    /// shard order, for about `budgetNanoseconds`. A shard whose lock is busy is skipped (a helper never waits for
-    /// a lock). The helpers together copy for at most a ``helperShare``-th of the time since ``enableHelpers()``
-    /// (plus ``helperBurstNanoseconds``), so that a loop stays mostly free for its clients and keeps waiting for
-    /// I/O (the scheduler then favours it when it wakes).
-    /// - Returns: Milliseconds until the helper should step again: 0 at once, 1 when its share is used up, -1
-    ///   when nothing is left to copy for now (the helper is woken when there is).
-    func helpStep(budgetNanoseconds: Int) -> Int32 {
+    /// A helper's turn (``Engine/captureStep(idle:budgetNanoseconds:)``): copies slices of the released shards, in
+    /// shard order, for about `budgetNanoseconds`, and paces the helpers' copying so that a loop copies only in its
+    /// idle time and sleeps between steps:
+    ///
+    /// - A helper that just served requests (`idle` false) does not copy: it waits up to
+    ///   ``helperBusyWaitNanoseconds`` for more and copies once its poll finds none, unless no helper has copied
+    ///   for ``helperFloorNanoseconds`` (so a saturated loop still finishes the snapshot). A request never waits
+    ///   behind a step that began while requests were pending.
+    /// - After a step the helper waits (sleeps in its `epoll_wait`, woken early by its I/O) for nine times the step's
+    ///   length before the next one, instead of polling and copying again at once: a loop that never sleeps is
+    ///   always runnable, and on a busy machine the scheduler then lets other threads (the clients) preempt it while
+    ///   requests queue.
+    /// - The helpers together copy for at most a ``helperShare``-th of the time since ``enableHelpers()`` (plus
+    ///   ``helperBurstNanoseconds``); past it a helper waits until the share allows the next step.
+    ///
+    /// A shard whose lock is busy is skipped (a helper never waits for a lock).
+    /// - Returns: Nanoseconds until the helper should step again: 0 at once, > 0 the longest it should wait for
+    ///   its I/O first, -1 when nothing is left to copy for now (the helper is woken when there is).
+    func helpStep(budgetNanoseconds: Int, idle: Bool) -> Int64 {
         let start = Self.nanoseconds()
+        if !idle && start - lastHelperStep.load(ordering: .relaxed) < helperFloorNanoseconds {
+            return Self.helperBusyWaitNanoseconds
+        }
         let allowed = (start - helpersSince.load(ordering: .relaxed)) / Self.helperShare + Self.helperBurstNanoseconds
-        guard helperBusy.load(ordering: .relaxed) < allowed else { return 1 }
-        defer { helperBusy.add(Self.nanoseconds() - start, ordering: .relaxed) }
+        let busy = helperBusy.load(ordering: .relaxed)
+        guard busy < allowed else {
+            return max(Self.helperRetryNanoseconds, Int64((busy - allowed) * Self.helperShare))
+        }
+        lastHelperStep.store(start, ordering: .relaxed)
+        var end = start
+        defer { helperBusy.add(end - start, ordering: .relaxed) }
         var index = helperCursor.load(ordering: .relaxed)
         var skipped = false
         while !isCancelled {
-            // A shard skipped for its busy lock still needs copying: come back at once.
-            guard index < releasedShards.load(ordering: .relaxed) else { return skipped ? 0 : -1 }
+            guard index < releasedShards.load(ordering: .relaxed) else {
+                end = Self.nanoseconds()
+                // A shard skipped for its busy lock still needs copying: come back soon.
+                return skipped ? Self.helperRetryNanoseconds : -1
+            }
             let shard = engine.shards[index]
             guard shard.lock.tryLock() else {
                 skipped = true
@@ -375,16 +403,19 @@ public final class KeyspaceCapture: @unchecked Sendable {
             }
             let sliceStart = Self.nanoseconds()
             let done = state.copy(shard, into: records, budget: min(slotsPerSlice, Self.helperSlotsPerSlice))
-            let sliceEnd = Self.nanoseconds()
+            end = Self.nanoseconds()
             shard.lock.unlock()
             helperSliceCount.add(1, ordering: .relaxed)
-            noteSlice(sliceEnd - sliceStart)
+            noteSlice(end - sliceStart)
             if done {
                 _ = helperCursor.compareExchange(expected: index, desired: index + 1, ordering: .relaxed)
                 index += 1
             }
-            if sliceEnd - start >= budgetNanoseconds { return 0 }
+            if end - start >= budgetNanoseconds {
+                return max(Self.helperRetryNanoseconds, Int64((end - start) * (Self.helperShare - 1)))
+            }
         }
+        end = Self.nanoseconds()
         return -1
     }
 
@@ -509,6 +540,11 @@ public final class KeyspaceCapture: @unchecked Sendable {
     static let helperShare = 10
     /// Copying time the helpers may use ahead of their share (nanoseconds).
     static let helperBurstNanoseconds = 500_000
+    /// How long a helper that may not copy now waits (for its I/O) before it asks again, at least (nanoseconds).
+    static let helperRetryNanoseconds: Int64 = 20_000
+    /// How long a helper that just served requests waits for more before its next step (nanoseconds): the pause
+    /// after a 15 us step.
+    static let helperBusyWaitNanoseconds: Int64 = 135_000
     /// How often the saving thread of an assisted capture checks whether its shard is copied (nanoseconds).
     static let assistPollNanoseconds = 1_000_000
     /// When the copying thread last yielded (only that thread touches it).
@@ -785,7 +821,7 @@ final class ShardCapture {
 ///
 /// A thread preempted while it holds a shard lock makes every command on that shard wait until it runs again, and
 /// a copying thread at normal priority competes with the event loops for the processor. An event loop that copies
-/// the shards itself, in short steps between its iterations (``Engine/captureStep(budgetNanoseconds:)``), never
+/// the shards itself, in short steps between its iterations (``Engine/captureStep(idle:budgetNanoseconds:)``), never
 /// waits for a copying thread's lock, is never preempted inside a slice on the copy's behalf, and copies only as
 /// fast as serving clients leaves it time to.
 final class CaptureHelpers: Sendable {
@@ -844,30 +880,35 @@ final class CaptureHelpers: Sendable {
 
 extension Engine {
     /// Registers a thread that copies background snapshots' shards between its own work, calling
-    /// ``captureStep(budgetNanoseconds:)`` after each of its iterations (neptune-server's event loops do).
+    /// ``captureStep(idle:budgetNanoseconds:)`` after each of its iterations (neptune-server's event loops do).
     /// - Parameter wake: Called from the saving thread when there is copying to do: must make the helper call
-    ///   ``captureStep(budgetNanoseconds:)`` soon (it may be waiting for I/O).
+    ///   ``captureStep(idle:budgetNanoseconds:)`` soon (it may be waiting for I/O).
     /// - Returns: The registration, for ``removeCaptureHelper(_:)``.
     public func addCaptureHelper(wake: @escaping @Sendable () -> Void) -> Int {
         captureHelpers.add(wake: wake)
     }
 
-    /// Unregisters a helper (before it stops calling ``captureStep(budgetNanoseconds:)``). A snapshot running
+    /// Unregisters a helper (before it stops calling ``captureStep(idle:budgetNanoseconds:)``). A snapshot running
     /// meanwhile copies by itself once no helper makes progress.
     public func removeCaptureHelper(_ id: Int) {
         captureHelpers.remove(id)
     }
 
     /// A helper's turn: copies slices of the running background snapshot's shards for about `budgetNanoseconds`
-    /// (each slice under its shard's lock, taken only if free; the helpers copy for at most a tenth of the
-    /// time). Costs one relaxed atomic load while no snapshot wants help.
-    /// - Returns: The longest the helper should wait (for its I/O) before its next step, in milliseconds: 0 to
-    ///   step again at once, -1 for no limit (it is woken through its `wake` when there is copying to do).
-    public func captureStep(budgetNanoseconds: Int = 15_000) -> Int32 {
+    /// (each slice under its shard's lock, taken only if free), paced so that the helpers copy in their idle time,
+    /// sleep between steps, and copy for at most a tenth of the time (see ``KeyspaceCapture``). Costs one relaxed
+    /// atomic load while no snapshot wants help.
+    /// - Parameters:
+    ///   - idle: The helper has nothing else to do now (an event loop whose poll found no ready events). A helper
+    ///     that is not idle copies only if no step was made for a quarter of a millisecond.
+    ///   - budgetNanoseconds: About how long one step copies.
+    /// - Returns: Nanoseconds the helper should wait at most (for its I/O) before its next step: 0 to step again at
+    ///   once, -1 for no limit (it is woken through its `wake` when there is copying to do).
+    public func captureStep(idle: Bool = true, budgetNanoseconds: Int = 15_000) -> Int64 {
         guard captureHelpers.active.load(ordering: .relaxed), let capture = captureHelpers.capture else {
             return -1
         }
-        return capture.helpStep(budgetNanoseconds: budgetNanoseconds)
+        return capture.helpStep(budgetNanoseconds: budgetNanoseconds, idle: idle)
     }
 
     /// Starts a point-in-time capture of the keyspace.

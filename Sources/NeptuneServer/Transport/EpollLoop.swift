@@ -40,9 +40,10 @@ final class EpollLoop: @unchecked Sendable {
     var onListenerReadable: ((Int32) -> Void)?
     /// Called once on the loop's thread after it stopped and closed its connections.
     var onExit: (@Sendable () -> Void)?
-    /// Work done at the end of every iteration (a snapshot's copying, in short steps); returns the longest the
-    /// next `epoll_wait` may wait before the work wants another turn, in milliseconds (-1: no limit).
-    var betweenIterations: (() -> Int32)?
+    /// Work done at the end of every iteration (a snapshot's copying, in short steps), told whether the iteration
+    /// found no ready events (the loop is idle); returns the longest the next `epoll_wait` may wait before the work
+    /// wants another turn, in nanoseconds (-1: no limit, 0: poll at once).
+    var betweenIterations: ((_ idle: Bool) -> Int64)?
 
     private struct RemoteQueue {
         var tasks: [@Sendable () -> Void] = []
@@ -244,9 +245,9 @@ final class EpollLoop: @unchecked Sendable {
         let capacity = 128
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
         defer { events.deallocate() }
-        var workTimeout: Int32 = -1
+        var workTimeout: Int64 = -1
         while running {
-            var timeout: Int32 = localTasks.isEmpty ? timers.timeoutMilliseconds(now: Self.monotonicNanoseconds) : 0
+            var timeout: Int64 = localTasks.isEmpty ? timers.timeoutNanoseconds(now: Self.monotonicNanoseconds) : 0
             if workTimeout >= 0 && (timeout < 0 || workTimeout < timeout) { timeout = workTimeout }
             let count = wait(events, capacity: Int32(capacity), timeout: timeout)
             if count < 0 {
@@ -260,18 +261,19 @@ final class EpollLoop: @unchecked Sendable {
             }
             if !timers.isEmpty { timers.runDue(now: Self.monotonicNanoseconds()) }
             runLocalTasks()
-            if let work = betweenIterations { workTimeout = work() }
+            if let work = betweenIterations { workTimeout = work(count == 0) }
         }
         shutDown()
     }
 
-    /// `epoll_wait`, polling for up to ``busyPollNanoseconds`` (never past `timeout`) before a wait that may block.
+    /// `epoll_wait`, polling for up to ``busyPollNanoseconds`` (never past `timeout`, in nanoseconds, -1 for none)
+    /// before a wait that may block (`epoll_pwait2` for a finite timeout, which takes it to the nanosecond).
     @inline(__always)
-    private func wait(_ events: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeout: Int32) -> Int32 {
+    private func wait(_ events: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeout: Int64) -> Int32 {
         guard timeout != 0 else { return epoll_wait(epollFD, events, capacity, 0) }
         if busyPollNanoseconds > 0 {
             var limit = busyPollNanoseconds
-            if timeout > 0 { limit = min(limit, UInt64(timeout) * 1_000_000) }
+            if timeout > 0 { limit = min(limit, UInt64(timeout)) }
             let start = Self.monotonicNanoseconds()
             repeat {
                 let count = epoll_wait(epollFD, events, capacity, 0)
@@ -279,7 +281,9 @@ final class EpollLoop: @unchecked Sendable {
             } while Self.monotonicNanoseconds() &- start < limit
         }
         sleeps.add(1, ordering: .relaxed)
-        return epoll_wait(epollFD, events, capacity, timeout)
+        if timeout < 0 { return epoll_wait(epollFD, events, capacity, -1) }
+        var limit = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+        return epoll_pwait2(epollFD, events, capacity, &limit, nil)
     }
 
     @inline(__always)
@@ -404,13 +408,12 @@ private struct TimerHeap {
         return timer
     }
 
-    /// The `epoll_wait` timeout until the earliest timer (-1: none).
-    func timeoutMilliseconds(now: () -> UInt64) -> Int32 {
+    /// The `epoll_wait` timeout until the earliest timer, in nanoseconds (-1: none).
+    func timeoutNanoseconds(now: () -> UInt64) -> Int64 {
         guard let first = items.first else { return -1 }
         let current = now()
         guard first.deadline > current else { return 0 }
-        let milliseconds = (first.deadline - current + 999_999) / 1_000_000
-        return Int32(min(milliseconds, UInt64(Int32.max)))
+        return Int64(min(first.deadline - current, UInt64(Int64.max)))
     }
 
     /// Runs the timers due at `now`, in deadline order.

@@ -76,7 +76,7 @@ final class EpollServer: @unchecked Sendable {
         for loop in loops {
             // The loops copy background snapshots between their iterations (see Engine.captureStep).
             let helper = engine.addCaptureHelper { [loop] in loop.execute {} }
-            loop.betweenIterations = { engine.captureStep() }
+            loop.betweenIterations = { idle in engine.captureStep(idle: idle) }
             loop.onExit = { [self] in
                 engine.removeCaptureHelper(helper)
                 let waiter = exited.withLock { exited -> CheckedContinuation<Void, Never>? in
