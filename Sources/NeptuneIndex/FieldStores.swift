@@ -142,6 +142,9 @@ final class TagStore {
 
     static let none: UInt32 = 0x7FFF_FFFF
     static let many: UInt32 = 0x7FFF_FFFE
+    /// What ``prefetch(_:_:)`` returns when it did not find the new value's tag ID (not interned yet, or a value
+    /// the single-tag path does not take).
+    static let unknown: UInt32 = 0xFFFF_FFFF
     /// Flag of a `documentTags` entry whose document has its raw value in `rawValues`.
     static let keptRaw: UInt32 = 0x8000_0000
 
@@ -252,7 +255,11 @@ final class TagStore {
         setEntry(i, (entry(i) & Self.keptRaw) | tag)
     }
 
-    func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
+    /// Sets the document's value (nil: none).
+    ///
+    /// - Parameter lookup: What ``prefetch(_:_:)`` returned for this document and value, with nothing changed in
+    ///   this store since: the new tag's ID, which is then not looked up again; ``unknown`` to look it up.
+    func set(_ document: UInt32, _ raw: UnsafeRawBufferPointer?, lookup: UInt32 = TagStore.unknown) {
         let i = Int(document)
         // The same raw value gives the same tags: nothing to do (a rewrite of the other fields).
         guard indexed else {
@@ -263,7 +270,7 @@ final class TagStore {
         let old = state(i)
         // Fast path: a single ASCII tag (or a blank value) replacing a single tag (or none).
         if old != Self.many, let raw, let kind = normalizeSingle(raw) {
-            let new = internSingle(kind, raw)
+            let new = lookup != Self.unknown ? lookup : internSingle(kind, raw)
             keepRaw(i, kind != .asIs ? raw : nil)
             if new == old { return }
             if old != Self.none { removePosting(old, document) }
@@ -344,20 +351,24 @@ final class TagStore {
         }
     }
 
-    /// Starts fetching what a ``set(_:_:)`` of a single-tag value will touch in bitmap postings: the document's
-    /// bit in its current tag's bitmap and in the new tag's.
-    func prefetch(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) {
-        guard indexed else { return }
+    /// Starts fetching what a ``set(_:_:lookup:)`` of a single-tag value will touch in bitmap postings: the
+    /// document's bit in its current tag's bitmap and in the new tag's. Returns the new tag's ID (``none`` for a
+    /// blank value) for that `set` to reuse, or ``unknown`` if the tag is not interned or the value is not a single
+    /// tag.
+    func prefetch(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) -> UInt32 {
+        guard indexed else { return Self.unknown }
         let old = state(Int(document))
         if old != Self.none && old != Self.many { prefetchBit(old, document) }
-        guard let raw, let kind = normalizeSingle(raw) else { return }
+        guard let raw, let kind = normalizeSingle(raw) else { return Self.unknown }
         let new: UInt32?
         switch kind {
         case .asIs: new = tags.find(raw, hash: ByteKeyTable.hash(raw))
         case .scratch: new = scratch.withUnsafeBytes { tags.find($0, hash: ByteKeyTable.hash($0)) }
-        case .blank: new = nil
+        case .blank: return Self.none
         }
-        if let new, new != old { prefetchBit(new, document) }
+        guard let new else { return Self.unknown }
+        if new != old { prefetchBit(new, document) }
+        return new
     }
 
     /// Starts fetching the document's bit in tag `id`'s posting if it is a bitmap. The bitmap's slot is read as a

@@ -24,6 +24,14 @@ public final class SearchIndex {
     private let writeStores: UnsafeMutableBufferPointer<WriteStore>
     /// NUMERIC values parsed by the write in progress, by schema position (reused: no allocation per write).
     private let parsed: UnsafeMutableBufferPointer<Double>
+    /// The field values of the write in progress, by schema position (reused).
+    private let values: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>
+    /// A copy of the write's field values (``index(key:hint:field:)``), and where each is in it (count -1: none).
+    private var valueBytes = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+    private let valueSpans: UnsafeMutableBufferPointer<(offset: Int, count: Int)>
+    /// Each TAG field's new tag as its prefetch found it (``TagStore/prefetch(_:_:)``), by schema position, so that
+    /// the change does not look the tag up again (reused).
+    private let tagLookups: UnsafeMutableBufferPointer<UInt32>
     /// Each schema field's identifier (the hash field it reads), as bytes that live as long as the index.
     public let fieldIdentifiers: UnsafeBufferPointer<UnsafeRawBufferPointer>
     private let identifierBytes: UnsafeMutableRawBufferPointer
@@ -46,6 +54,12 @@ public final class SearchIndex {
         writeStores = .allocate(capacity: fields.count)
         parsed = .allocate(capacity: fields.count)
         parsed.initialize(repeating: .nan)
+        values = .allocate(capacity: fields.count)
+        values.initialize(repeating: nil)
+        valueSpans = .allocate(capacity: fields.count)
+        valueSpans.initialize(repeating: (0, -1))
+        tagLookups = .allocate(capacity: fields.count)
+        tagLookups.initialize(repeating: TagStore.unknown)
         identifierBytes = .allocate(byteCount: Swift.max(1, fields.reduce(0) { $0 + $1.identifier.count }), alignment: 1)
         let identifiers = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: fields.count)
         var offset = 0
@@ -63,6 +77,10 @@ public final class SearchIndex {
     deinit {
         writeStores.deallocate()
         parsed.deallocate()
+        values.deallocate()
+        valueSpans.deallocate()
+        valueBytes.deallocate()
+        tagLookups.deallocate()
         fieldIdentifiers.deallocate()
         identifierBytes.deallocate()
     }
@@ -153,7 +171,7 @@ public final class SearchIndex {
     /// - Parameters:
     ///   - key: The document's key.
     ///   - field: Calls its second argument with the value of the schema field at the position given as its first
-    ///     argument (nil when the hash lacks the field). It may be called more than once per field.
+    ///     argument (nil when the hash lacks the field); it is called once per field.
     /// - Returns: False if a NUMERIC value did not parse: the document is then left out of the index (removed if it
     ///   was there) and counted in ``indexingFailures``.
     @discardableResult
@@ -195,28 +213,61 @@ public final class SearchIndex {
         hint: inout UInt32,
         field: (_ position: Int, _ body: (UnsafeRawBufferPointer?) -> Void) -> Void
     ) -> Bool {
+        // Each field is read once (reading a field out of a hash walks its listpack), its bytes copied into
+        // `valueBytes` so that they stay valid while the document is indexed from them: a few bytes, no allocation
+        // once the buffer is large enough.
+        let values = self.values
+        var used = 0
+        for position in values.indices {
+            var span = (offset: 0, count: -1)
+            field(position) { raw in
+                guard let raw else { return }
+                if used + raw.count > valueBytes.count { growValueBytes(to: used + raw.count) }
+                if raw.count > 0 { (valueBytes.baseAddress! + used).copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+                span = (used, raw.count)
+                used += raw.count
+            }
+            valueSpans[position] = span
+        }
+        let base = UnsafeRawPointer(valueBytes.baseAddress!)
+        for position in values.indices {
+            let span = valueSpans[position]
+            values[position] = span.count < 0 ? nil : UnsafeRawBufferPointer(start: base + span.offset, count: span.count)
+        }
+        return index(key: key, hint: &hint, values: UnsafeBufferPointer(values))
+    }
+
+    /// Grows `valueBytes` to at least `count` bytes (its contents are not kept: only a write's values live there).
+    private func growValueBytes(to count: Int) {
+        valueBytes.deallocate()
+        valueBytes = .allocate(byteCount: Swift.max(count, 2 * valueBytes.count), alignment: 8)
+    }
+
+    /// Indexes (or re-indexes) a document as ``index(key:hint:field:)`` does, given every schema field's value
+    /// (in schema order, nil when the hash lacks the field; each valid for the duration of the call).
+    @discardableResult
+    func index(key: UnsafeRawBufferPointer, hint: inout UInt32, values: UnsafeBufferPointer<UnsafeRawBufferPointer?>) -> Bool {
         // The write's cache misses are independent until each structure is changed, so every line is requested
         // first (the row now, each block and bitmap word as soon as its address is known) and the changes come
         // after, instead of each change waiting for its own lines in turn.
         documents.prefetchRow(hint)
         let stores = writeStores
         let parsed = self.parsed
+        let tagLookups = self.tagLookups
         let firstHint = hint
         // Parse every NUMERIC value before touching anything: one that does not parse leaves the document out.
         var failed = false
         for position in stores.indices {
             guard case .numeric(let numeric) = stores[position] else { continue }
-            field(position) { raw in
-                if let raw {
-                    if let number = FieldValues.parseNumber(raw) {
-                        parsed[position] = number
-                        numeric._withUnsafeGuaranteedRef { $0.prefetchBound(number, hint: firstHint) }
-                    } else {
-                        failed = true
-                    }
+            if let raw = values[position] {
+                if let number = FieldValues.parseNumber(raw) {
+                    parsed[position] = number
+                    numeric._withUnsafeGuaranteedRef { $0.prefetchBound(number, hint: firstHint) }
                 } else {
-                    parsed[position] = .nan
+                    failed = true
                 }
+            } else {
+                parsed[position] = .nan
             }
         }
         let known = documents.holds(hint, key)
@@ -251,7 +302,7 @@ public final class SearchIndex {
         for position in stores.indices {
             switch stores[position] {
             case .numeric(let numeric): numeric._withUnsafeGuaranteedRef { $0.prefetchBlock(id, parsed[position]) }
-            case .tag(let tag): tag._withUnsafeGuaranteedRef { tag in field(position) { tag.prefetch(id, $0) } }
+            case .tag(let tag): tagLookups[position] = tag._withUnsafeGuaranteedRef { $0.prefetch(id, values[position]) }
             case .text: break
             }
         }
@@ -265,8 +316,8 @@ public final class SearchIndex {
         for position in stores.indices {
             switch stores[position] {
             case .numeric: break
-            case .tag(let tag): tag._withUnsafeGuaranteedRef { tag in field(position) { tag.set(id, $0) } }
-            case .text(let text): text._withUnsafeGuaranteedRef { text in field(position) { text.set(id, $0) } }
+            case .tag(let tag): tag._withUnsafeGuaranteedRef { $0.set(id, values[position], lookup: tagLookups[position]) }
+            case .text(let text): text._withUnsafeGuaranteedRef { $0.set(id, values[position]) }
             }
         }
         for position in stores.indices {
