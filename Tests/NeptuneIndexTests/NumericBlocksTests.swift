@@ -111,6 +111,63 @@ import Testing
         #expect(blocks.elements == values.map { NumericEntry(value: $0.value, document: $0.key) }.sorted())
     }
 
+    /// The median selection a split uses puts the k-th entry of the sorted order at k, with only smaller entries
+    /// before it and only larger ones after, for orders that defeat a naive pivot (sorted, reversed, organ pipe,
+    /// one value with many documents) and random ones.
+    @Test func selectionPlacesTheKthEntry() {
+        var rng = SplitMix(seed: 11)
+        var cases: [[NumericEntry]] = []
+        for n in [1, 2, 3, 5, 64, 127, 128, 200] {
+            let ascending = (0..<n).map { NumericEntry(value: Double($0), document: UInt32($0)) }
+            cases.append(ascending)
+            cases.append(ascending.reversed())
+            cases.append((0..<n).map { NumericEntry(value: Double(min($0, n - $0)), document: UInt32($0)) })
+            cases.append((0..<n).map { NumericEntry(value: 5, document: UInt32(n - $0)) })
+            for _ in 0..<20 {
+                cases.append((0..<n).map { NumericEntry(value: Double(rng.next() % 10), document: UInt32($0)) })
+            }
+        }
+        for entries in cases {
+            let sorted = entries.sorted()
+            let n = entries.count
+            for k in Set([0, n / 2 - 1, n / 2, n - 1, Int(rng.next() % UInt64(n))]) where entries.indices.contains(k) {
+                var selected = entries
+                NumericBlocks.select(&selected, k)
+                #expect(selected[k] == sorted[k], "n \(entries.count) k \(k)")
+                #expect(selected[..<k].allSatisfy { $0 < selected[k] })
+                #expect(selected[(k + 1)...].allSatisfy { selected[k] < $0 })
+                #expect(selected.sorted() == sorted, "a permutation")
+            }
+        }
+    }
+
+    /// Splits by median keep every block's entries above the previous bound and at most its own (the check reads
+    /// every entry), whatever the order the entries come in: ascending and descending values, one value with
+    /// ascending or descending documents, and alternating ends.
+    @Test(arguments: 0..<5)
+    func splitsKeepEveryBlockBetweenItsBounds(order: Int) {
+        var blocks = NumericBlocks()
+        var inserted: [NumericEntry] = []
+        let n = 5_000
+        for i in 0..<n {
+            let entry: NumericEntry
+            switch order {
+            case 0: entry = NumericEntry(value: Double(i), document: UInt32(i))
+            case 1: entry = NumericEntry(value: Double(n - i), document: UInt32(i))
+            case 2: entry = NumericEntry(value: 1, document: UInt32(i))
+            case 3: entry = NumericEntry(value: 1, document: UInt32(n - i))
+            default: entry = NumericEntry(value: Double(i % 2 == 0 ? i : -i), document: UInt32(i))
+            }
+            blocks.insert(entry)
+            inserted.append(entry)
+            if i % 500 == 0 { #expect(blocks.isConsistent, "order \(order), entry \(i)") }
+        }
+        #expect(blocks.isConsistent)
+        #expect(blocks.count == n)
+        #expect(blocks.blockCount >= n / NumericBlocks.maxBlock, "the inserts split blocks")
+        #expect(blocks.elements == inserted.sorted())
+    }
+
     /// The invariant check catches a broken structure: a bound out of order, a count that does not match its
     /// block, and two blocks sharing a slot.
     @Test func consistencyCheckCatchesDamage() {
