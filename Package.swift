@@ -50,6 +50,7 @@ let package = Package(
             name: "NeptuneSnapshot",
             dependencies: [
                 "CLZ4",
+                "CNeptuneLinux",
                 "NeptuneCache",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -187,6 +187,7 @@ public final class Journal: MutationJournal, @unchecked Sendable {
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
             let journal = Unmanaged<Journal>.fromOpaque(argument!).takeRetainedValue()
+            nameCurrentThread("neptune-journal")
             journal.run()
             return nil
         }, box.toOpaque())

@@ -107,17 +107,24 @@ final class ShardPipeline: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` on a new thread, at the lowest scheduling priority if `lowPriority`; returns the thread to join.
-    static func startThread(lowPriority: Bool, _ body: @escaping @Sendable () -> Void) throws -> pthread_t {
+    /// Runs `body` on a new thread named `name`, at the lowest scheduling priority if `lowPriority`; returns the
+    /// thread to join.
+    static func startThread(
+        name: String,
+        lowPriority: Bool,
+        _ body: @escaping @Sendable () -> Void
+    ) throws -> pthread_t {
         final class Box: @unchecked Sendable {
             let body: @Sendable () -> Void
+            let name: String
             let lowPriority: Bool
-            init(_ body: @escaping @Sendable () -> Void, lowPriority: Bool) {
+            init(_ body: @escaping @Sendable () -> Void, name: String, lowPriority: Bool) {
                 self.body = body
+                self.name = name
                 self.lowPriority = lowPriority
             }
         }
-        let box = Unmanaged.passRetained(Box(body, lowPriority: lowPriority))
+        let box = Unmanaged.passRetained(Box(body, name: name, lowPriority: lowPriority))
 #if canImport(Darwin)
         var handle: pthread_t? = nil
 #else
@@ -129,6 +136,7 @@ final class ShardPipeline: @unchecked Sendable {
 #else
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
 #endif
+            nameCurrentThread(box.name)
             if box.lowPriority { ShardPipeline.lowerPriority() }
             box.body()
             return nil

@@ -160,6 +160,7 @@ public final class Snapshotter: @unchecked Sendable {
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
             let snapshotter = Unmanaged<Snapshotter>.fromOpaque(argument!).takeRetainedValue()
+            nameCurrentThread("neptune-save")
             try? snapshotter.run(background: true)
             return nil
         }, box.toOpaque())
@@ -277,7 +278,7 @@ public final class Snapshotter: @unchecked Sendable {
     private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
         let pipeline = ShardPipeline(depth: 2)
         let handoff = ShardPipeline.Handoff(writer)
-        let thread = try ShardPipeline.startThread(lowPriority: lowPriority) {
+        let thread = try ShardPipeline.startThread(name: "neptune-snapio", lowPriority: lowPriority) {
             var out: [UInt8] = []
             out.reserveCapacity((1 << 20) + (1 << 16))
             do {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Logging
 import NIOCore
@@ -168,6 +171,40 @@ import Testing
             }
         }
     }
+
+    #if os(Linux)
+    /// The writer thread carries its own name, not the name of the thread that opened the journal (an event loop's
+    /// in the server), so per-thread figures (`top -H`, `perf`, schedstat) tell them apart.
+    @Test func writerThreadIsNamed() throws {
+        let journal = try Journal(
+            path: "named/journal.1", fileSystem: FaultyFileSystem(), policy: .everysec, nextSequence: 1,
+            logger: Self.logger
+        )
+        defer { journal.close() }
+        var names: [String] = []
+        for _ in 0..<200 {
+            names = Self.threadNames()
+            if names.contains("neptune-journal") { break }
+            usleep(5_000)
+        }
+        #expect(names.contains("neptune-journal"))
+    }
+
+    static func threadNames() -> [String] {
+        guard let directory = opendir("/proc/self/task") else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let task = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard task.first?.isNumber == true, let file = fopen("/proc/self/task/\(task)/comm", "r") else { continue }
+            var bytes = [UInt8](repeating: 0, count: 64)
+            let count = fread(&bytes, 1, bytes.count, file)
+            names.append(String(decoding: bytes.prefix(count).filter { $0 != 10 }, as: UTF8.self))
+            fclose(file)
+        }
+        return names
+    }
+    #endif
 
     @Test func failedFsyncRefusesWritesAndKeepsReads() throws {
         let fileSystem = FaultyFileSystem()
