@@ -282,9 +282,19 @@ final class EpollLoop: @unchecked Sendable {
         }
         sleeps.add(1, ordering: .relaxed)
         if timeout < 0 { return epoll_wait(epollFD, events, capacity, -1) }
-        var limit = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
-        return epoll_pwait2(epollFD, events, capacity, &limit, nil)
+        if !Self.lacksPwait2.load(ordering: .relaxed) {
+            var limit = timespec(tv_sec: Int(timeout / 1_000_000_000), tv_nsec: Int(timeout % 1_000_000_000))
+            let count = epoll_pwait2(epollFD, events, capacity, &limit, nil)
+            if count >= 0 || errno != ENOSYS { return count }
+            // Kernels before 5.11 lack it: wait in whole milliseconds from now on, rounded up (never early).
+            Self.lacksPwait2.store(true, ordering: .relaxed)
+        }
+        let milliseconds = min((timeout + 999_999) / 1_000_000, Int64(Int32.max))
+        return epoll_wait(epollFD, events, capacity, Int32(milliseconds))
     }
+
+    /// `epoll_pwait2` answered `ENOSYS` (a kernel before 5.11): finite waits use `epoll_wait`'s milliseconds.
+    private static let lacksPwait2 = Atomic<Bool>(false)
 
     @inline(__always)
     private func dispatch(token: UInt64, events: UInt32) {
