@@ -7,6 +7,28 @@ import Testing
 /// `Engine.captureStep`, while the saving thread only waits and hands the copies on; the snapshot is still exactly
 /// the keyspace at the capture point.
 @Suite struct SlicedCaptureHelperTests {
+    /// An engine with 600 keys of every kind, their expected dump, one registered helper that does nothing when
+    /// woken, and a capture begun at `sequence`.
+    struct Fixture {
+        let clock: ManualClock
+        let engine: Engine
+        var session: EngineSession
+        let expected: [String: String]
+        let helper: Int
+        let capture: KeyspaceCapture
+    }
+
+    static func captureWithHelper(sequence: UInt64) -> Fixture {
+        let clock = ManualClock()
+        let engine = Engine(clock: clock)
+        var session = EngineSession(engine: engine)
+        SlicedCaptureTests.populate(&session, keys: 600)
+        let expected = SnapshotFixture.dump(engine)
+        let helper = engine.addCaptureHelper {}
+        let capture = engine.beginCapture { sequence }
+        return Fixture(clock: clock, engine: engine, session: session, expected: expected, helper: helper, capture: capture)
+    }
+
     /// Without a capture wanting help, a helper's step does nothing.
     @Test func aStepWithoutCaptureDoesNothing() {
         let engine = Engine(clock: ManualClock())
@@ -90,13 +112,9 @@ import Testing
     /// step again at once; a helper that is serving requests does not copy until no step was made for the floor,
     /// then it copies regardless (a saturated loop still finishes). The snapshot is complete and exact.
     @Test func aHelperCopiesWhenIdleAndPausesBetweenSteps() throws {
-        let clock = ManualClock()
-        let engine = Engine(clock: clock)
-        var session = EngineSession(engine: engine)
-        SlicedCaptureTests.populate(&session, keys: 600)
-        let expected = SnapshotFixture.dump(engine)
-        let helper = engine.addCaptureHelper {}
-        let capture = engine.beginCapture { 3 }
+        let fixture = Self.captureWithHelper(sequence: 3)
+        let (clock, engine, expected, helper, capture) =
+            (fixture.clock, fixture.engine, fixture.expected, fixture.helper, fixture.capture)
         capture.slotsPerSlice = 4
         // No floor while the checks below run: a busy helper never copies.
         capture.helperFloorNanoseconds = .max
@@ -141,19 +159,15 @@ import Testing
     /// A helper that never steps (an event loop stuck in a long command, or gone): the saving thread copies by
     /// itself once no helper made progress for a while, and the snapshot is complete and exact.
     @Test func aStalledHelperLeavesTheCopyToTheSavingThread() throws {
-        let clock = ManualClock()
-        let engine = Engine(clock: clock)
-        var session = EngineSession(engine: engine)
-        SlicedCaptureTests.populate(&session, keys: 600)
-        let expected = SnapshotFixture.dump(engine)
-        let helper = engine.addCaptureHelper {}
-        let capture = engine.beginCapture { 7 }
+        var fixture = Self.captureWithHelper(sequence: 7)
+        let (clock, engine, expected, helper, capture) =
+            (fixture.clock, fixture.engine, fixture.expected, fixture.helper, fixture.capture)
         #expect(capture.enableHelpers())
         var records: [UInt8] = []
         var step = 0
         for index in 0..<Engine.shardCount {
             let shard = capture.take(index, assisted: true) {
-                if step % 3 == 0 { SlicedCaptureTests.change(&session, step: step, keys: 600, clock: clock) }
+                if step % 3 == 0 { SlicedCaptureTests.change(&fixture.session, step: step, keys: 600, clock: clock) }
                 step += 1
             }
             guard let shard else { continue }
