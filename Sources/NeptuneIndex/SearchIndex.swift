@@ -244,9 +244,17 @@ public final class SearchIndex {
     }
 
     /// Indexes (or re-indexes) a document as ``index(key:hint:field:)`` does, given every schema field's value
-    /// (in schema order, nil when the hash lacks the field; each valid for the duration of the call).
+    /// without a copy: the caller lends bytes that stay valid, unchanged, for the whole call (an engine lends the
+    /// stored hash's own bytes while it holds the key's shard lock).
+    ///
+    /// - Parameters:
+    ///   - key: The document's key.
+    ///   - hint: As in ``index(key:hint:field:)``.
+    ///   - values: The value of each schema field, in schema order (nil when the hash lacks the field).
+    /// - Returns: False if a NUMERIC value did not parse (see ``index(key:field:)``).
     @discardableResult
-    func index(key: UnsafeRawBufferPointer, hint: inout UInt32, values: UnsafeBufferPointer<UnsafeRawBufferPointer?>) -> Bool {
+    public func index(key: UnsafeRawBufferPointer, hint: inout UInt32, values: UnsafeBufferPointer<UnsafeRawBufferPointer?>) -> Bool {
+        precondition(values.count == writeStores.count, "one value per schema field")
         // The write's cache misses are independent until each structure is changed, so every line is requested
         // first (the row now, each block and bitmap word as soon as its address is known) and the changes come
         // after, instead of each change waiting for its own lines in turn.

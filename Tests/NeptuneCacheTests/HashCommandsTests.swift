@@ -190,6 +190,46 @@ import Testing
         }
     }
 
+    /// What a search index reads without copying: a packed hash lends each asked field's value (nil when absent,
+    /// a field asked twice gets it twice, a value equal to a field name is not taken for that field) as pointers
+    /// into its own storage, equal to what `withValue` gives; a hashtable-encoded hash lends nothing.
+    @Test func packedHashesLendTheirValues() {
+        let hash = HashObject()
+        for (field, value) in [("price", "cat"), ("cat", "c7"), ("empty", ""), ("x", "price")] {
+            Array(field.utf8).withUnsafeBytes { f in
+                Array(value.utf8).withUnsafeBytes { v in _ = hash.set(f, v, limits: CollectionLimits()) }
+            }
+        }
+        let names = ["cat", "missing", "price", "empty", "cat", "x"]
+        let storage = names.map { Array($0.utf8) }
+        let fields = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: names.count)
+        let values = UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>.allocate(capacity: names.count)
+        defer {
+            for field in fields { field.deallocate() }
+            fields.deallocate()
+            values.deallocate()
+        }
+        for (i, bytes) in storage.enumerated() {
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+            copy.copyBytes(from: bytes)
+            fields[i] = UnsafeRawBufferPointer(copy)
+        }
+        values.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
+        #expect(hash.lendValues(UnsafeBufferPointer(fields), into: values))
+        let lent = values.map { $0.map { Array($0) } }
+        #expect(lent == [Array("c7".utf8), nil, Array("cat".utf8), [], Array("c7".utf8), Array("price".utf8)])
+        for (i, field) in fields.enumerated() {
+            #expect(hash.withValue(field) { Array($0) } == lent[i], "\(names[i])")
+        }
+        // Past the listpack limits (a value longer than 64 bytes) the hash holds a dictionary: nothing is lent,
+        // the caller copies instead.
+        Array("long".utf8).withUnsafeBytes { f in
+            [UInt8](repeating: 0x61, count: 100).withUnsafeBytes { v in _ = hash.set(f, v, limits: CollectionLimits()) }
+        }
+        #expect(!hash.isPacked)
+        #expect(!hash.lendValues(UnsafeBufferPointer(fields), into: values))
+    }
+
     @Test func damagedPayloadsAreRejected() {
         let hash = HashObject()
         Array("f".utf8).withUnsafeBytes { f in _ = hash.set(f, f, limits: CollectionLimits()) }

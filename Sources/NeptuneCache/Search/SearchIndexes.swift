@@ -32,9 +32,14 @@ final class IndexHandle: @unchecked Sendable {
     /// copying (and retaining) the definition's arrays.
     private let prefixes: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
     private let prefixBytes: UnsafeMutableRawBufferPointer
+    /// Where a write's schema field values are lent to the index (``HashObject/lendValues(_:into:)``), by schema
+    /// position; used under `lock`.
+    let lentValues: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>
 
     init(definition: IndexDefinition) {
         self.index = SearchIndex(definition: definition)
+        lentValues = .allocate(capacity: definition.fields.count)
+        lentValues.initialize(repeating: nil)
         let prefixes = definition.prefixes
         self.prefixes = .allocate(capacity: prefixes.count)
         prefixBytes = .allocate(byteCount: Swift.max(1, prefixes.reduce(0) { $0 + $1.count }), alignment: 1)
@@ -48,6 +53,7 @@ final class IndexHandle: @unchecked Sendable {
     }
 
     deinit {
+        lentValues.deallocate()
         prefixes.deallocate()
         prefixBytes.deallocate()
     }
@@ -88,10 +94,16 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     private let lock = NIOLock()
     /// The indexes in creation order; changed only under every shard lock.
     @exclusivity(unchecked) private(set) var handles: [IndexHandle] = [] {
-        didSet { handleRefs = handles.map { Unmanaged.passUnretained($0) } }
+        didSet {
+            handleRefs.deallocate()
+            handleRefs = .allocate(capacity: handles.count)
+            _ = handleRefs.initialize(from: handles.lazy.map { Unmanaged.passUnretained($0) })
+        }
     }
-    /// `handles` unretained, for the write path (as `shardRefs`).
-    @exclusivity(unchecked) private var handleRefs: [Unmanaged<IndexHandle>] = []
+    /// `handles` unretained, for the write path (as `shardRefs`), in a buffer rather than an array: iterating an
+    /// array property retains its storage (an atomic operation behind the write's stores). Replaced only where
+    /// `handles` changes, under every shard lock, so the observer (under one) reads it safely.
+    @exclusivity(unchecked) private var handleRefs = UnsafeMutableBufferPointer<Unmanaged<IndexHandle>>.allocate(capacity: 0)
     /// Registered with the engine as an observer (on the first FT.CREATE).
     @exclusivity(unchecked) var observing = false
 
@@ -99,6 +111,10 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         self.shards = shards
         self.shardRefs = shards.map { Unmanaged.passUnretained($0) }
         self.clock = clock
+    }
+
+    deinit {
+        handleRefs.deallocate()
     }
 
     func handle(named name: [UInt8]) -> IndexHandle? {
@@ -142,39 +158,59 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     /// reading the schema fields straight out of the stored hash. With `hinted`, the document's ID is looked for
     /// first where the hash's ``HashObject/searchHint`` says, and the hint is updated: only the first index
     /// covering a key uses it, so that two indexes do not overwrite each other's.
-    static func index(_ index: SearchIndex, key: UnsafeRawBufferPointer, document: HashObject, hinted: Bool) {
+    static func index(_ handle: IndexHandle, key: UnsafeRawBufferPointer, document: HashObject, hinted: Bool) {
         // The identifiers as the index keeps them (raw bytes): taking them out of the definition's fields would
         // copy each field, retaining its arrays.
+        let index = handle.index
         let identifiers = index.fieldIdentifiers
         var hint = hinted ? document.searchHint : UInt32.max
-        index.index(key: key, hint: &hint) { position, body in
-            let found: Void? = document.withValue(identifiers[position]) { body($0) }
-            if found == nil { body(nil) }
+        // A packed hash lends its own bytes (one walk for every field, no copy): the caller's shard lock keeps the
+        // hash unchanged until the index is done. A hashtable-encoded one is read field by field and copied.
+        if document.lendValues(identifiers, into: handle.lentValues) {
+            index.index(key: key, hint: &hint, values: UnsafeBufferPointer(handle.lentValues))
+        } else {
+            index.index(key: key, hint: &hint) { position, body in
+                let found: Void? = document.withValue(identifiers[position]) { body($0) }
+                if found == nil { body(nil) }
+            }
         }
         if hinted { document.searchHint = hint }
     }
 
     /// Re-reads `key` (its shard locked by the caller) and updates `handle`'s index, reading the schema fields
     /// straight out of the stored hash (nothing is copied unless the index keeps it).
-    func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: Int64,
+    ///
+    /// - Parameter now: The time expiry is judged at, read from the clock the first time a key with an expiry
+    ///   needs it (most indexed hashes have none), then shared by the indexes the same change updates.
+    func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: inout Int64?,
                 hinted: Bool) {
-        let slot = shard.tables[Self.database].find(key, hash: hash, slab: shard.slab)
-        guard slot >= 0, let document = Self.documentReference(shard, slot, now: now) else {
+        guard let document = documentReference(shard, key, hash, now: &now) else {
             handle.lock.withLock { _ = handle.index.remove(key: key) }
             return
         }
         // The hash is borrowed, not retained: the shard lock held keeps it alive.
         document._withUnsafeGuaranteedRef { document in
-            handle.lock.withLock { Self.index(handle.index, key: key, document: document, hinted: hinted) }
+            handle.lock.withLock { Self.index(handle, key: key, document: document, hinted: hinted) }
         }
     }
 
-    /// ``document(_:_:now:)`` as an unretained reference.
+    /// The live hash stored under `key` in database 0 of `shard` (locked by the caller) as an unretained reference,
+    /// or nil. The key table is borrowed from the shard's array, not retained.
     @inline(__always)
-    static func documentReference(_ shard: Shard, _ slot: Int, now: Int64) -> Unmanaged<HashObject>? {
-        let e = shard.entry(shard.tables[database], slot)
-        guard e.type == .hash, !(e.hasExpiry && e.expiry <= now) else { return nil }
-        return Unmanaged<HashObject>.fromOpaque(e.objectPointer)
+    private func documentReference(_ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64,
+                                   now: inout Int64?) -> Unmanaged<HashObject>? {
+        let table = shard.tables.withUnsafeBufferPointer { Unmanaged.passUnretained($0[Self.database]) }
+        return table._withUnsafeGuaranteedRef { table -> Unmanaged<HashObject>? in
+            let slot = table.find(key, hash: hash, slab: shard.slab)
+            guard slot >= 0 else { return nil }
+            let e = shard.entry(table, slot)
+            guard e.type == .hash else { return nil }
+            if e.hasExpiry {
+                if now == nil { now = clock.milliseconds() }
+                if e.expiry <= now! { return nil }
+            }
+            return Unmanaged<HashObject>.fromOpaque(e.objectPointer)
+        }
     }
 
     /// Starts fetching what the write about to change `document` (a hash of database 0 whose key's shard the caller
@@ -184,8 +220,8 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     @inline(__always)
     func prefetch(_ document: HashObject) {
         let hint = document.searchHint
-        guard hint != .max, let handle = handles.first else { return }
-        handle.lock.withLock { handle.index.prefetch(document: hint) }
+        guard hint != .max, let first = handleRefs.first else { return }
+        first._withUnsafeGuaranteedRef { handle in handle.lock.withLock { handle.index.prefetch(document: hint) } }
     }
 
     // MARK: KeyspaceObserver
@@ -194,15 +230,15 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         // Writes in other databases never touch an index. RediSearch differs here: its keyspace-notification
         // handler ignores the event's database, so a covered key written in database 1 is indexed from database 1
         // (and deleting it there removes database 0's document). Neptune keeps every index exact over database 0.
-        guard db == Self.database, !handles.isEmpty else { return }
+        guard db == Self.database, !handleRefs.isEmpty else { return }
         shardRefs[Int(truncatingIfNeeded: hash >> Engine.shardShift)]._withUnsafeGuaranteedRef { shard in
             var now: Int64? = nil
+            var first = true
             for reference in handleRefs {
                 reference._withUnsafeGuaranteedRef { handle in
                     guard handle.covers(key: key) else { return }
-                    let first = now == nil
-                    if first { now = clock.milliseconds() }
-                    update(handle, shard, key, hash, now: now!, hinted: first)
+                    update(handle, shard, key, hash, now: &now, hinted: first)
+                    first = false
                 }
             }
         }
@@ -271,7 +307,7 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
                 let e = shard.entry(table, slot)
                 guard e.type == .hash, definition.covers(key: e.key), let document = Self.document(shard, slot, now: now)
                 else { continue }
-                Self.index(handle.index, key: e.key, document: document, hinted: handle === firstCovering(e.key))
+                Self.index(handle, key: e.key, document: document, hinted: handle === firstCovering(e.key))
             }
             handle.scannedShards += 1
             if handle.scannedShards == shards.count { handle.building = false }

@@ -171,6 +171,36 @@ public final class HashObject: CollectionObject, @unchecked Sendable {
         return try body(bytes(next(o)))
     }
 
+    /// Sets `values[i]` to the bytes of field `fields[i]`'s value (nil when absent) for each `i`, in one walk of the
+    /// packed block, and returns true; returns false (writing nothing) when the hash is not packed.
+    ///
+    /// The pointers are into the hash's own storage: they stay valid until the hash next changes or is freed (a
+    /// caller holding the key's shard lock has that guarantee for as long as it holds the lock), so a reader such
+    /// as a search index can use them without copying. With the same field named twice, both get its value.
+    func lendValues(_ fields: UnsafeBufferPointer<UnsafeRawBufferPointer>,
+                    into values: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>) -> Bool {
+        guard table == nil else { return false }
+        precondition(values.count >= fields.count, "one value slot per field")
+        for i in fields.indices { values[i] = nil }
+        var missing = fields.count
+        var o = 0
+        while o < Int(length) && missing > 0 {
+            let f = element(o)
+            let v = f.start + f.count
+            let fieldStart = block.unsafelyUnwrapped + f.start
+            var value: UnsafeRawBufferPointer? = nil
+            for i in fields.indices where values[i] == nil && fields[i].count == f.count
+                && (f.count == 0 || memcmp(fieldStart, fields[i].baseAddress!, f.count) == 0)
+            {
+                if value == nil { value = bytes(v) }
+                values[i] = value
+                missing -= 1
+            }
+            o = next(v)
+        }
+        return true
+    }
+
     func value(_ field: UnsafeRawBufferPointer) -> [UInt8]? {
         withValue(field) { Array($0) }
     }
