@@ -22,6 +22,13 @@ final class NumericStore {
     /// Each document's value as `bitPattern ^ Self.absent`: 0 (the column's initial value) when absent.
     let values: RowColumn
     let indexed: Bool
+    /// What the write in progress's prefetches found in `tree` (runs of bounds, block indices; -1: nothing) for
+    /// the new entry and the current one, so that its change does not search for them again. Each is checked
+    /// against the bounds before use, so a stale one costs a search, never a wrong answer.
+    private var newRun = -1
+    private var currentRun = -1
+    private var newBlock = -1
+    private var currentBlock = -1
 
     /// The bit pattern stored values are XORed with, so that an absent value (NaN) is stored as 0.
     static let absent = Double.nan.bitPattern
@@ -51,7 +58,7 @@ final class NumericStore {
     func prefetchBound(_ value: Double, hint: UInt32) {
         guard indexed else { return }
         tree.positions?.prefetch(hint)
-        tree.prefetchBound(NumericEntry(value: value, document: 0))
+        newRun = tree.prefetchBound(NumericEntry(value: value, document: 0))
     }
 
     /// Starts fetching the bounds a search for the document's current entry reads, if it has one.
@@ -59,7 +66,9 @@ final class NumericStore {
     func prefetchCurrentBound(_ document: UInt32) {
         guard indexed else { return }
         let word = values[document]
-        if word != 0 { tree.prefetchBound(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document)) }
+        if word != 0 {
+            currentRun = tree.prefetchBound(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document))
+        }
     }
 
     /// Starts fetching the lines of the block the document's new entry goes to, unless the value is unchanged
@@ -67,7 +76,7 @@ final class NumericStore {
     @inline(__always)
     func prefetchBlock(_ document: UInt32, _ value: Double) {
         guard indexed, !value.isNaN, values[document] != value.bitPattern ^ Self.absent else { return }
-        tree.prefetchBlock(NumericEntry(value: value, document: document), forRemoval: false)
+        newBlock = tree.prefetchBlock(NumericEntry(value: value, document: document), forRemoval: false, run: newRun)
     }
 
     /// Starts fetching the lines of the block holding the document's current entry (if it has one), unless
@@ -77,17 +86,30 @@ final class NumericStore {
         guard indexed else { return }
         let word = values[document]
         guard word != 0, word != newValue.bitPattern ^ Self.absent else { return }
-        tree.prefetchBlock(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document), forRemoval: true)
+        currentBlock = tree.prefetchBlock(NumericEntry(value: Double(bitPattern: word ^ Self.absent), document: document),
+                                          forRemoval: true, run: currentRun)
     }
 
+    /// Sets the document's value (nil: none). A new value that stays inside the block of the current one is
+    /// changed in place (``NumericBlocks/replaceInPlace(_:with:hint:)``).
     func set(_ document: UInt32, _ newValue: Double?) {
         let oldWord = values[document]
         let new = newValue ?? .nan
         let newWord = new.isNaN ? 0 : new.bitPattern ^ Self.absent
+        let (currentBlock, newBlock) = (self.currentBlock, self.newBlock)
+        (newRun, currentRun, self.newBlock, self.currentBlock) = (-1, -1, -1, -1)
         if oldWord == newWord { return }
         if indexed {
-            if oldWord != 0 { tree.remove(NumericEntry(value: Double(bitPattern: oldWord ^ Self.absent), document: document)) }
-            if newWord != 0 { tree.insert(NumericEntry(value: new, document: document)) }
+            let old = NumericEntry(value: Double(bitPattern: oldWord ^ Self.absent), document: document)
+            let entry = NumericEntry(value: new, document: document)
+            if oldWord == 0 {
+                tree.insert(entry, hint: newBlock)
+            } else if newWord == 0 {
+                tree.remove(old, hint: currentBlock)
+            } else if !tree.replaceInPlace(old, with: entry, hint: currentBlock) {
+                tree.remove(old, hint: currentBlock)
+                tree.insert(entry, hint: newBlock)
+            }
         }
         values[document] = newWord
     }
@@ -136,6 +158,9 @@ final class TagStore {
     var rawValues: [UInt32: [UInt8]] = [:]
     /// The normalized tag of the value being written (reused).
     private var scratch: [UInt8] = []
+    /// How the value ``prefetch(_:_:)`` last found a tag ID for normalizes, so that ``set(_:_:lookup:)`` given that
+    /// ID does not scan the value again.
+    private var prefetchedKind = SingleTag.asIs
     let separator: UInt8
     let caseSensitive: Bool
     let indexed: Bool
@@ -269,7 +294,7 @@ final class TagStore {
         if isCurrent(i, raw) { return }
         let old = state(i)
         // Fast path: a single ASCII tag (or a blank value) replacing a single tag (or none).
-        if old != Self.many, let raw, let kind = normalizeSingle(raw) {
+        if old != Self.many, let raw, let kind = lookup != Self.unknown ? prefetchedKind : normalizeSingle(raw) {
             let new = lookup != Self.unknown ? lookup : internSingle(kind, raw)
             keepRaw(i, kind != .asIs ? raw : nil)
             if new == old { return }
@@ -364,10 +389,13 @@ final class TagStore {
         switch kind {
         case .asIs: new = tags.find(raw, hash: ByteKeyTable.hash(raw))
         case .scratch: new = scratch.withUnsafeBytes { tags.find($0, hash: ByteKeyTable.hash($0)) }
-        case .blank: return Self.none
+        case .blank:
+            prefetchedKind = .blank
+            return Self.none
         }
         guard let new else { return Self.unknown }
         if new != old { prefetchBit(new, document) }
+        prefetchedKind = kind
         return new
     }
 

@@ -11,7 +11,7 @@ import CNeptuneIndex
 /// a block that falls under half full is merged with its successor when both fit in half a block.
 ///
 /// The layout is chosen so that finding and changing a block costs two rounds of cache misses that a write can
-/// request early (``prefetchBound(_:)``, then ``prefetchBlock(_:forRemoval:)``):
+/// request early (``prefetchBound(_:)``, then ``prefetchBlock(_:forRemoval:run:)``):
 /// - ``Bound``s are 16 bytes each: the bound entry, plus the block's storage slot and its entry count. A search
 ///   goes through a small summary first (every 32nd bound, a few kilobytes: in L1), which names one run of 32
 ///   bounds (512 bytes) to search; so a lookup is one run of lines, not a chain of dependent misses down a binary
@@ -143,28 +143,78 @@ struct NumericBlocks {
 
     // MARK: Search
 
+    /// `a < b` computed without branches: a search's comparisons go either way at random, so as branches about
+    /// half of them would be mispredicted (a write searches a few times per field).
+    @inline(__always)
+    static func isLess(_ a: NumericEntry, _ b: NumericEntry) -> Bool {
+        let below = a.value < b.value ? 1 : 0
+        let tie = (a.value == b.value ? 1 : 0) & (a.document < b.document ? 1 : 0)
+        return below | tie != 0
+    }
+
+    /// Index of the first of the `count` elements at `start` (ascending, `entry(at:)` reading one) that is >=
+    /// `entry`, or `start + count`: a search whose steps select instead of branching.
+    @inline(__always)
+    private static func lowerBound(_ start: Int, _ count: Int, _ entry: NumericEntry,
+                                   _ element: (Int) -> NumericEntry) -> Int {
+        guard count > 0 else { return start }
+        var base = start
+        var n = count
+        while n > 1 {
+            let half = n >> 1
+            base = isLess(element(base &+ half), entry) ? base &+ half : base
+            n &-= half
+        }
+        return base &+ (isLess(element(base), entry) ? 1 : 0)
+    }
+
     /// Index of the first block whose bound is >= `entry`, or `blockCount`.
     @inline(__always)
     func blockIndex(atLeast entry: NumericEntry) -> Int {
-        let run = self.run(atLeast: entry)
+        blockIndex(atLeast: entry, inRun: run(atLeast: entry))
+    }
+
+    /// ``blockIndex(atLeast:)`` given the run ``run(atLeast:)`` returned for `entry` (the bounds not changed since).
+    @inline(__always)
+    private func blockIndex(atLeast entry: NumericEntry, inRun run: Int) -> Int {
         guard run < summary.count else { return bounds.count }
         return bounds.withUnsafeBufferPointer { bounds in
             // The answer is in this run, whose last bound is >= entry.
-            var first = run &* Self.run
-            var last = Swift.min(first &+ Self.run, bounds.count) &- 1
-            while first < last {
-                let mid = (first + last) >> 1
-                if bounds[mid].entry < entry { first = mid + 1 } else { last = mid }
-            }
-            return first
+            let first = run &* Self.run
+            return Self.lowerBound(first, Swift.min(Self.run, bounds.count &- first), entry) { bounds[$0].entry }
         }
+    }
+
+    /// ``blockIndex(atLeast:)``, trying `hint` first: a block index found earlier for `entry` (by the write's
+    /// prefetch), taken if the bounds around it still enclose `entry` (two comparisons of lines in cache), else
+    /// searched for again. Any hint gives the right answer.
+    @inline(__always)
+    func blockIndex(atLeast entry: NumericEntry, hint: Int) -> Int {
+        let fits: Bool = bounds.withUnsafeBufferPointer { bounds in
+            guard hint >= 0, hint <= bounds.count else { return false }
+            if hint > 0 && !Self.isLess(bounds[hint &- 1].entry, entry) { return false }
+            return hint == bounds.count || !Self.isLess(bounds[hint].entry, entry)
+        }
+        return fits ? hint : blockIndex(atLeast: entry)
+    }
+
+    /// ``run(atLeast:)``, trying `hint` first (a run found for an entry near `entry`: taken if the summary around
+    /// it encloses `entry`, else searched for again).
+    @inline(__always)
+    private func run(atLeast entry: NumericEntry, hint: Int) -> Int {
+        let fits: Bool = summary.withUnsafeBufferPointer { summary in
+            guard hint >= 0, hint <= summary.count else { return false }
+            if hint > 0 && !Self.isLess(summary[hint &- 1], entry) { return false }
+            return hint == summary.count || !Self.isLess(summary[hint], entry)
+        }
+        return fits ? hint : run(atLeast: entry)
     }
 
     /// Index of the first run whose last bound is >= `entry` (a search of the summary alone), or the number of
     /// runs.
     @inline(__always)
     private func run(atLeast entry: NumericEntry) -> Int {
-        SortedBlockList.lowerBound(summary, entry)
+        summary.withUnsafeBufferPointer { summary in Self.lowerBound(0, summary.count, entry) { summary[$0] } }
     }
 
     /// Sets the summary entries of runs `run...` from the bounds.
@@ -184,33 +234,44 @@ struct NumericBlocks {
     // MARK: Prefetch
 
     /// Starts fetching the run of bounds a search for `entry` reads (the summary is assumed in cache), so that
-    /// ``prefetchBlock(_:forRemoval:)`` finds it there a little later.
+    /// ``prefetchBlock(_:forRemoval:run:)`` finds it there a little later.
     ///
-    /// `mutating` although it changes nothing, as ``prefetchBlock(_:forRemoval:)``: the structure lives in a `var`
+    /// `mutating` although it changes nothing, as ``prefetchBlock(_:forRemoval:run:)``: the structure lives in a `var`
     /// of a class, and a non-mutating call would copy it (retaining each of its references) first.
+    ///
+    /// - Returns: The run searched (``run(atLeast:)``), for ``prefetchBlock(_:forRemoval:run:)`` to reuse.
     @inline(__always)
-    mutating func prefetchBound(_ entry: NumericEntry) {
+    @discardableResult
+    mutating func prefetchBound(_ entry: NumericEntry) -> Int {
+        let run = self.run(atLeast: entry)
         // Above every bound, the last run (the last block takes the entry).
-        let first = Swift.min(run(atLeast: entry), Swift.max(summary.count - 1, 0)) &* Self.run
+        let first = Swift.min(run, Swift.max(summary.count - 1, 0)) &* Self.run
         bounds.withUnsafeBytes { raw in
             guard let base = raw.baseAddress, first < bounds.count else { return }
             let start = base + (first &* MemoryLayout<Bound>.stride)
             let end = base + (Swift.min(first &+ Self.run, bounds.count) &* MemoryLayout<Bound>.stride)
             Self.prefetchLines(start, end)
         }
+        return run
     }
 
     /// Starts fetching the lines of the block where `entry` would be inserted (the line each array's next entry
     /// goes to) or, `forRemoval`, removed from (the document IDs it scans and the last entry's value, which moves).
+    ///
+    /// - Parameter run: What ``prefetchBound(_:)`` returned for `entry` or an entry of the same value (any value:
+    ///   it is checked; -1: not known).
+    /// - Returns: The block index found (``blockIndex(atLeast:)``), for the change to pass as its hint.
     @inline(__always)
-    mutating func prefetchBlock(_ entry: NumericEntry, forRemoval: Bool) {
-        guard !bounds.isEmpty else { return }
-        let b = Swift.min(blockIndex(atLeast: entry), bounds.count - 1)
+    @discardableResult
+    mutating func prefetchBlock(_ entry: NumericEntry, forRemoval: Bool, run: Int = -1) -> Int {
+        guard !bounds.isEmpty else { return -1 }
+        let found = blockIndex(atLeast: entry, inRun: self.run(atLeast: entry, hint: run))
+        let b = Swift.min(found, bounds.count - 1)
         let bound = bounds.withUnsafeBufferPointer { $0[b] }
         let base = slotAddress(bound.slot)
         let n = bound.count
         if forRemoval {
-            guard n > 0 else { return }
+            guard n > 0 else { return found }
             if let positions {
                 let i = Swift.min(positions[entry.document], n &- 1)
                 neptune_prefetch_write(base + (i &* 4))
@@ -224,6 +285,7 @@ struct NumericBlocks {
             neptune_prefetch_write(base + (n &* 4))
             neptune_prefetch_write(base + (Self.valuesOffset &+ n &* 8))
         }
+        return found
     }
 
     /// Prefetches every line that `start ..< end` touches.
@@ -241,7 +303,9 @@ struct NumericBlocks {
 
     /// Adds `entry`. A document has at most one entry (the store removes a document's entry before inserting its
     /// new one).
-    mutating func insert(_ entry: NumericEntry) {
+    ///
+    /// - Parameter hint: A block index found earlier for `entry` (``blockIndex(atLeast:hint:)``; -1: none).
+    mutating func insert(_ entry: NumericEntry, hint: Int = -1) {
         count += 1
         if bounds.isEmpty {
             let slot = allocateSlot()
@@ -250,7 +314,7 @@ struct NumericBlocks {
             resummarize(fromRun: 0)
             return
         }
-        var b = blockIndex(atLeast: entry)
+        var b = blockIndex(atLeast: entry, hint: hint)
         if b == bounds.count {
             // Above every bound: the last block takes it and its bound rises.
             b -= 1
@@ -266,24 +330,53 @@ struct NumericBlocks {
         bounds[b].count = n + 1
     }
 
-    /// Removes `entry`; returns false if it was absent.
-    @discardableResult
-    mutating func remove(_ entry: NumericEntry) -> Bool {
-        let b = blockIndex(atLeast: entry)
-        guard b < bounds.count else { return false }
+    /// Index of `entry` inside block `b`, or nil if the block does not hold it.
+    @inline(__always)
+    private func position(of entry: NumericEntry, inBlock b: Int) -> Int? {
         let slot = bounds[b].slot
         let n = bounds[b].count
         var i: Int
         if let positions {
             i = positions[entry.document]
-            guard i < n, document(slot, i) == entry.document else { return false }
+            guard i < n, document(slot, i) == entry.document else { return nil }
         } else {
             let documents = UnsafeRawPointer(slotAddress(slot))
             i = 0
             while i < n && documents.load(fromByteOffset: i &* 4, as: UInt32.self) != entry.document { i += 1 }
-            guard i < n else { return false }
+            guard i < n else { return nil }
         }
-        guard value(slot, i) == entry.value else { return false }
+        guard value(slot, i) == entry.value else { return nil }
+        return i
+    }
+
+    /// Changes a document's entry from `old` to `new` (the same document) in place when `new` belongs in the block
+    /// that holds `old` (the bounds around it enclose `new`): one value stored, where a removal and an insertion
+    /// would move the block's last entry and append. Returns false, changing nothing, otherwise (or if `old` is
+    /// absent); the caller then removes and inserts.
+    ///
+    /// - Parameter hint: A block index found earlier for `old` (-1: none).
+    mutating func replaceInPlace(_ old: NumericEntry, with new: NumericEntry, hint: Int = -1) -> Bool {
+        precondition(old.document == new.document, "an in-place change keeps the document")
+        let b = blockIndex(atLeast: old, hint: hint)
+        guard b < bounds.count else { return false }
+        // `new` must lie in (bounds[b - 1], bounds[b]]: the block's bound stays a bound of its entries.
+        let fits: Bool = bounds.withUnsafeBufferPointer { bounds in
+            (b == 0 || Self.isLess(bounds[b &- 1].entry, new)) && !Self.isLess(bounds[b].entry, new)
+        }
+        guard fits, let i = position(of: old, inBlock: b) else { return false }
+        slotAddress(bounds[b].slot).storeBytes(of: new.value, toByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+        return true
+    }
+
+    /// Removes `entry`; returns false if it was absent.
+    ///
+    /// - Parameter hint: A block index found earlier for `entry` (``blockIndex(atLeast:hint:)``; -1: none).
+    @discardableResult
+    mutating func remove(_ entry: NumericEntry, hint: Int = -1) -> Bool {
+        let b = blockIndex(atLeast: entry, hint: hint)
+        guard b < bounds.count, let i = position(of: entry, inBlock: b) else { return false }
+        let slot = bounds[b].slot
+        let n = bounds[b].count
         let last = n - 1
         if i != last { store(NumericEntry(value: value(slot, last), document: document(slot, last)), slot, i) }
         bounds[b].count = last

@@ -284,4 +284,84 @@ import Testing
             #expect(Set(found.keys) == expected, "field \(field)")
         }
     }
+
+    /// A change in place (``NumericBlocks/replaceInPlace(_:with:hint:)``) happens only when the new entry lies
+    /// between the bounds of the old entry's block: random changes, small (mostly in place) and large (moves), each
+    /// tried in place first as the store does, keep every invariant (no value outside its block's bounds, positions
+    /// right) and match a model; a change just above a block's bound is refused and changes nothing.
+    @Test(arguments: [0, 1])
+    func changesInPlaceStayInsideTheirBlock(positioned: Int) {
+        let positions = positioned == 1 ? DocumentBytes() : nil
+        positions?.reserve(ids: 4_000)
+        var blocks = NumericBlocks(positions: positions)
+        var values: [UInt32: Double] = [:]
+        var rng = SplitMix(seed: 21)
+        for document in 0..<UInt32(4_000) {
+            let value = Double(rng.next() % 100_000)
+            values[document] = value
+            blocks.insert(NumericEntry(value: value, document: document))
+        }
+        var inPlace = 0
+        for step in 0..<40_000 {
+            let document = UInt32(rng.next() % 4_000)
+            let old = NumericEntry(value: values[document]!, document: document)
+            let delta = rng.next() % 4 == 0 ? Double(rng.next() % 100_000) - 50_000 : Double(rng.next() % 21) - 10
+            let new = NumericEntry(value: old.value + delta, document: document)
+            // A hint that is sometimes right, sometimes stale, sometimes absent: the answer must not depend on it.
+            let hint = rng.next() % 3 == 0 ? -1 : Int(rng.next() % UInt64(blocks.blockCount + 2))
+            if blocks.replaceInPlace(old, with: new, hint: hint) {
+                inPlace += 1
+            } else {
+                let removed = blocks.remove(old, hint: hint)
+                #expect(removed)
+                blocks.insert(new, hint: hint)
+            }
+            values[document] = new.value
+            if step % 2_000 == 0 { #expect(blocks.isConsistent, "step \(step)") }
+        }
+        #expect(blocks.isConsistent)
+        #expect(blocks.count == values.count)
+        #expect(blocks.elements == values.map { NumericEntry(value: $0.value, document: $0.key) }.sorted())
+        #expect(inPlace > 10_000, "small changes mostly stay in their block (\(inPlace))")
+
+        // Just above the first block's bound: refused, nothing changed. At the bound: in place.
+        let bound = blocks.bounds[0].entry
+        let inside = blocks.entries(ofBlock: 0).first { $0 != bound }!
+        let above = NumericEntry(value: bound.value + 0.5, document: inside.document)
+        if above < blocks.bounds[1].entry {
+            let before = blocks.elements
+            let changed = blocks.replaceInPlace(inside, with: above)
+            #expect(!changed, "above the bound: not in place")
+            #expect(blocks.elements == before)
+        }
+        let atBound = NumericEntry(value: bound.value, document: inside.document)
+        if !(atBound > bound) {
+            let changed = blocks.replaceInPlace(inside, with: atBound)
+            #expect(changed, "at the bound: in place")
+            #expect(blocks.isConsistent)
+        }
+        // An absent entry is not changed.
+        let changedAbsent = blocks.replaceInPlace(NumericEntry(value: -1, document: 3), with: NumericEntry(value: -0.5, document: 3))
+        #expect(!changedAbsent)
+    }
+
+    /// Block searches given a hint (the write path passes what its prefetch found) answer as the plain search
+    /// does, whatever the hint: right, off by one, out of range.
+    @Test func blockHintsNeverChangeTheAnswer() {
+        var blocks = NumericBlocks()
+        var rng = SplitMix(seed: 5)
+        for document in 0..<UInt32(30_000) {
+            blocks.insert(NumericEntry(value: Double(rng.next() % 1_000), document: document))
+        }
+        #expect(blocks.blockCount > 2 * NumericBlocks.run, "several summary runs")
+        for _ in 0..<5_000 {
+            let entry = NumericEntry(value: Double(Int(rng.next() % 1_100)) - 50, document: UInt32(rng.next() % 40_000))
+            let expected = blocks.blockIndex(atLeast: entry)
+            let linear = blocks.bounds.firstIndex { !($0.entry < entry) } ?? blocks.blockCount
+            #expect(expected == linear)
+            for hint in [-5, -1, 0, expected - 1, expected, expected + 1, blocks.blockCount, blocks.blockCount + 3] {
+                #expect(blocks.blockIndex(atLeast: entry, hint: hint) == expected, "hint \(hint)")
+            }
+        }
+    }
 }
