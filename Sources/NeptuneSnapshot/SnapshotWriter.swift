@@ -65,6 +65,34 @@ public final class SnapshotWriter {
         try records.withUnsafeBytes { try write($0) }
     }
 
+    /// Compresses `records` into blocks of their own (what LZ4 buffered is flushed), appending the compressed bytes
+    /// to `out` instead of writing them; ``writeCompressed(_:)`` writes them later, in the same order, possibly on
+    /// another thread (one thread at a time uses the writer). A background save compresses small pieces this way on
+    /// the event loops, in their idle time: compressing a few kilobytes takes some microseconds. The blocks stay
+    /// linked (each may refer to the 64 KiB before it), so small pieces compress almost as well as large ones.
+    func compress(_ records: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]) throws {
+        var offset = 0
+        while offset < records.count {
+            let length = min(Self.chunkSize, records.count - offset)
+            let produced = output.withUnsafeMutableBytes { buffer in
+                LZ4F_compressUpdate(context, buffer.baseAddress, buffer.count, records.baseAddress! + offset, length, nil)
+            }
+            if LZ4F_isError(produced) != 0 { throw LZ4Error(code: produced) }
+            output.withUnsafeBytes { out.append(contentsOf: $0[0..<produced]) }
+            offset += length
+        }
+        let flushed = output.withUnsafeMutableBytes { buffer in
+            LZ4F_flush(context, buffer.baseAddress, buffer.count, nil)
+        }
+        if LZ4F_isError(flushed) != 0 { throw LZ4Error(code: flushed) }
+        output.withUnsafeBytes { out.append(contentsOf: $0[0..<flushed]) }
+    }
+
+    /// Writes bytes ``compress(_:appendingTo:)`` produced.
+    func writeCompressed(_ bytes: [UInt8]) throws {
+        try emit(bytes)
+    }
+
     /// Writes the end marker, ends the LZ4 frame (content checksum) and fsyncs the file.
     public func finish(recordCount: UInt64) throws {
         try write(SnapshotRecord.endMarker(count: recordCount))

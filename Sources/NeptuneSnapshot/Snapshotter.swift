@@ -14,7 +14,9 @@ import Synchronization
 /// capture point S); the shards are then copied in short slices under their locks (for a background save by the
 /// event loops between their iterations, ``Engine/captureStep(idle:budgetNanoseconds:)``; otherwise by this thread)
 /// while a command about to change a key not yet copied hands the snapshot the key's entry first (copy-on-write per
-/// key, see ``KeyspaceCapture``), and a second thread serializes, compresses and writes the copies. The file is written as `<dbfilename>.tmp`, fsynced, renamed over
+/// key, see ``KeyspaceCapture``). For a background save the event loops also serialize and compress the copies in
+/// their idle time (``StepEncoder``) and a thread at the lowest priority only writes the bytes; otherwise a second
+/// thread serializes, compresses and writes them. The file is written as `<dbfilename>.tmp`, fsynced, renamed over
 /// `<dbfilename>` and the directory fsynced; only then are the journal segments whose records are all ≤ S deleted.
 /// A crash at any step leaves either the old snapshot with every journal segment after it, or the new one.
 public final class Snapshotter: @unchecked Sendable {
@@ -65,6 +67,10 @@ public final class Snapshotter: @unchecked Sendable {
         public var lastLoadKeysExpired = 0
         /// The longest time a command waited for a shard to be serialized during the last save, nanoseconds.
         public var lastLongestPauseNanoseconds = 0
+        /// Serialization and compression steps of the last background save made by the event loops, and by the
+        /// writing thread for them (records too large for a loop's step, or loops that stalled).
+        public var lastEncodeStepsByHelpers = 0
+        public var lastEncodeStepsByThread = 0
 
         public init() {}
     }
@@ -271,11 +277,22 @@ public final class Snapshotter: @unchecked Sendable {
         finish(capture: capture, error: nil)
     }
 
-    /// Writes every shard of `capture`: the shards are copied in slices (the only work done under their locks) by
-    /// this thread, or for a background save by the engine's capture helpers (the event loops) while this thread
-    /// waits for them, and a second thread serializes, compresses and writes them (see ``ShardPipeline``), at the
-    /// lowest priority for a background save so that serving clients always comes first.
+    /// Writes every shard of `capture`. For a background save with capture helpers (the event loops) registered,
+    /// the helpers copy, serialize and compress (``writeAssisted(_:encoder:)``). Otherwise this thread copies the
+    /// shards in slices (the only work done under their locks) and a second thread serializes, compresses and
+    /// writes them (see ``ShardPipeline``), at the lowest priority for a background save.
     private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
+        if lowPriority {
+            // A background save: the event loops copy, serialize and compress, the writing thread only writes.
+            let encoder = StepEncoder(capture: capture, writer: writer)
+            capture.helperWork = { [encoder] budget in encoder.step(budgetNanoseconds: budget, onLoop: true) }
+            if capture.enableHelpers() {
+                defer { capture.disableHelpers() }
+                try writeAssisted(capture, encoder: encoder)
+                return
+            }
+            capture.helperWork = nil
+        }
         let pipeline = ShardPipeline(depth: 2)
         let handoff = ShardPipeline.Handoff(writer)
         let thread = try ShardPipeline.startThread(name: "neptune-snapio", lowPriority: lowPriority) {
@@ -292,14 +309,11 @@ public final class Snapshotter: @unchecked Sendable {
             }
         }
         var failure: (any Error)? = nil
-        // A background save lets the event loops copy (between their iterations); SAVE and SHUTDOWN copy here.
-        let assisted = lowPriority && capture.enableHelpers()
-        defer { if assisted { capture.disableHelpers() } }
         do {
             for index in 0..<Engine.shardCount {
                 // Written shards end their capture (commands on them stop checking) and lend their buffers.
                 for shard in pipeline.takeWritten() { capture.recycle(shard) }
-                guard let shard = capture.take(index, assisted: assisted) else { continue }
+                guard let shard = capture.take(index) else { continue }
                 try pipeline.put(shard)
             }
         } catch {
@@ -309,6 +323,30 @@ public final class Snapshotter: @unchecked Sendable {
         pthread_join(thread, nil)
         for shard in pipeline.takeWritten() { capture.recycle(shard) }
         if let error = failure ?? pipeline.error { throw error }
+    }
+
+    /// ``write(_:to:lowPriority:)`` with the event loops' help (``KeyspaceCapture/helperWork``): they copy the shards
+    /// this thread releases, and serialize and compress the copies this thread hands to `encoder` (see
+    /// ``StepEncoder``); a thread at the lowest priority writes the compressed bytes.
+    private func writeAssisted(_ capture: KeyspaceCapture, encoder: StepEncoder) throws {
+        let thread = try ShardPipeline.startThread(name: "neptune-snapio", lowPriority: true) {
+            encoder.runWriter()
+        }
+        var failure: (any Error)? = nil
+        do {
+            for index in 0..<Engine.shardCount {
+                // Serialized shards end their capture (commands on them stop checking) and lend their buffers.
+                for shard in encoder.takeSerialized() { capture.recycle(shard) }
+                guard let shard = capture.take(index, assisted: true) else { continue }
+                try encoder.put(shard)
+            }
+        } catch {
+            failure = error
+        }
+        encoder.close()
+        pthread_join(thread, nil)
+        for shard in encoder.takeSerialized() { capture.recycle(shard) }
+        if let error = failure ?? encoder.error { throw error }
     }
 
     private func finish(capture: KeyspaceCapture?, error: (any Error)?) {
@@ -324,6 +362,8 @@ public final class Snapshotter: @unchecked Sendable {
                 s.lastSaveTime = now / 1000
                 s.changesAtLastSave = capture.changesAtCapture
                 s.lastLongestPauseNanoseconds = capture.longestShardCaptureNanoseconds
+                s.lastEncodeStepsByHelpers = capture.workStepsByHelpers
+                s.lastEncodeStepsByThread = capture.workStepsByThread
             }
         }
         if let error {
@@ -344,6 +384,8 @@ public final class Snapshotter: @unchecked Sendable {
                     "shards-finished-by-commands": "\(capture.shardsFinishedByCommands)",
                     "slices-by-helpers": "\(capture.slicesByHelpers)",
                     "slices-by-fallback": "\(capture.slicesByFallback)",
+                    "encode-steps-by-helpers": "\(capture.workStepsByHelpers)",
+                    "encode-steps-by-thread": "\(capture.workStepsByThread)",
                 ]
             )
         }

@@ -86,6 +86,23 @@ final class CaptureRecords: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with each record from byte `offset` on (a record boundary: 0, or an offset this returned) until
+    /// `body` refuses one (returns false) or the records end; returns the offset of the first record not taken (the
+    /// refused one, ``count`` at the end).
+    func forEach(from offset: Int, _ body: (Int, Entry, CollectionObject?) -> Bool) -> Int {
+        guard let buffer else { return count }
+        var offset = offset
+        while offset < count {
+            let p = buffer + offset
+            let db = Int(p.loadUnaligned(as: UInt16.self))
+            let objectIndex = Int(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+            let size = Int(p.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
+            guard body(db, Entry(p + Self.headerBytes), objectIndex == 0 ? nil : objects[objectIndex - 1]) else { break }
+            offset += Self.headerBytes + size
+        }
+        return offset
+    }
+
     /// Empties the buffer (keeping its memory) and drops the references to collections.
     func removeAll() {
         count = 0

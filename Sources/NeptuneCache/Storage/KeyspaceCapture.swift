@@ -164,6 +164,11 @@ public final class KeyspaceCapture: @unchecked Sendable {
     /// ``Engine/captureStep(idle:budgetNanoseconds:)``). Change it before ``enableHelpers()``.
     public var helperFloorNanoseconds = 250_000
 
+    /// The save's other work for the helpers (``Snapshotter``: serializing and compressing the copied shards), run
+    /// in a helper's step when nothing is left to copy for now, paced like the copying: given the nanoseconds the
+    /// step may still take, it returns whether it found work. Set it before ``enableHelpers()``.
+    public var helperWork: (@Sendable (_ budgetNanoseconds: Int) -> Bool)?
+
     /// This capture's pin id for collection objects.
     let id: UInt32
     /// The shards' capture mark from the capture point on.
@@ -194,6 +199,8 @@ public final class KeyspaceCapture: @unchecked Sendable {
     private let fallbackSliceCount = Atomic<Int>(0)
     /// When a helper last began a step (nanoseconds).
     private let lastHelperStep = Atomic<Int>(0)
+    private let helperWorkCount = Atomic<Int>(0)
+    private let threadWorkCount = Atomic<Int>(0)
     /// Shards whose walk is complete (bit per shard), so the saving thread of an assisted capture can wait for one
     /// without taking its lock.
     private let walkedShards = Atomic<UInt64>(0)
@@ -348,7 +355,8 @@ public final class KeyspaceCapture: @unchecked Sendable {
     }
 
     /// A helper's turn (``Engine/captureStep(idle:budgetNanoseconds:)``): copies slices of the released shards, in
-    /// shard order, for about `budgetNanoseconds`, and paces the helpers' copying so that a loop copies only in its
+    /// shard order, for about `budgetNanoseconds` (with nothing left to copy for now, runs ``helperWork`` for the
+    /// rest of the step instead), and paces the helpers' copying so that a loop copies only in its
     /// idle time and sleeps between steps:
     ///
     /// - A helper that just served requests (`idle` false) does not copy: it waits up to
@@ -382,7 +390,13 @@ public final class KeyspaceCapture: @unchecked Sendable {
         var skipped = false
         while !isCancelled {
             guard index < releasedShards.load(ordering: .relaxed) else {
+                // Nothing to copy for now: the save's other work (serializing, compressing) in the rest of the step.
+                let worked = helperWork?(budgetNanoseconds - (Self.nanoseconds() - start)) ?? false
                 end = Self.nanoseconds()
+                if worked {
+                    helperWorkCount.add(1, ordering: .relaxed)
+                    return max(Self.helperRetryNanoseconds, Int64((end - start) * (Self.helperShare - 1)))
+                }
                 // A shard skipped for its busy lock still needs copying: come back soon.
                 return skipped ? Self.helperRetryNanoseconds : -1
             }
@@ -464,6 +478,75 @@ public final class KeyspaceCapture: @unchecked Sendable {
             }
             capturedKeys.add(keys, ordering: .relaxed)
         }
+    }
+
+    /// Where ``serialize(_:from:into:limitBytes:budgetNanoseconds:largeRecordBytes:)`` stands in a copied shard.
+    public struct SerializationCursor: Sendable {
+        var part = 0
+        var offset = 0
+        public init() {}
+    }
+
+    /// How a bounded serialization step ended.
+    public enum SerializationStop: Sendable, Equatable {
+        /// Every record of the shard is appended.
+        case complete
+        /// The output reached its limit or the time ran out: call again.
+        case paused
+        /// The next record is larger than the step's limit for one record (a thread, not an event loop, must
+        /// serialize it): call again with a larger limit.
+        case largeRecord
+    }
+
+    /// Appends the records of `captured` from `cursor` on to `out`, in a bounded step: it stops before a record once
+    /// `out` holds `limitBytes` or `budgetNanoseconds` have passed (at least one record is appended), and before a
+    /// record whose entry or collection holds more than `largeRecordBytes` bytes.
+    public func serialize(
+        _ captured: CapturedShard,
+        from cursor: inout SerializationCursor,
+        into out: inout [UInt8],
+        limitBytes: Int,
+        budgetNanoseconds: Int,
+        largeRecordBytes: Int = .max
+    ) -> SerializationStop {
+        let deadline = Self.nanoseconds() + budgetNanoseconds
+        var scratch = ByteBuffer()
+        var keys = 0
+        defer { capturedKeys.add(keys, ordering: .relaxed) }
+        while cursor.part < 2 {
+            guard let records = cursor.part == 0 ? captured.copied : captured.preserved else {
+                cursor.part += 1
+                continue
+            }
+            var stop = SerializationStop.complete
+            cursor.offset = records.forEach(from: cursor.offset) { db, entry, object in
+                if keys > 0 && (out.count >= limitBytes || (keys & 15 == 0 && Self.nanoseconds() >= deadline)) {
+                    stop = .paused
+                    return false
+                }
+                if largeRecordBytes < .max && (entry.size > largeRecordBytes || (object?.memoryBytes ?? 0) > largeRecordBytes) {
+                    stop = .largeRecord
+                    return false
+                }
+                SnapshotRecord.appendKey(db: db, entry: entry, object: object, to: &out, scratch: &scratch)
+                keys += 1
+                return true
+            }
+            if stop != .complete { return stop }
+            cursor.part += 1
+            cursor.offset = 0
+        }
+        return .complete
+    }
+
+    /// Wakes the helpers (the save has new work for them).
+    public func wakeHelpers() {
+        engine.captureHelpers.wake()
+    }
+
+    /// Counts a step of the save's other work (see ``helperWork``) that a thread made because the helpers could not.
+    public func noteThreadWork() {
+        threadWorkCount.add(1, ordering: .relaxed)
     }
 
     /// Ends the capture of a serialized shard (its commands no longer check for the snapshot) and keeps its buffer
@@ -612,6 +695,10 @@ public final class KeyspaceCapture: @unchecked Sendable {
 
     /// Slices the helpers copied (an assisted capture).
     public var slicesByHelpers: Int { helperSliceCount.load(ordering: .relaxed) }
+
+    /// Steps of the save's other work (``helperWork``) the helpers made, and those a thread made for them.
+    public var workStepsByHelpers: Int { helperWorkCount.load(ordering: .relaxed) }
+    public var workStepsByThread: Int { threadWorkCount.load(ordering: .relaxed) }
 
     /// Slices the saving thread of an assisted capture copied itself because the helpers made no progress.
     public var slicesByFallback: Int { fallbackSliceCount.load(ordering: .relaxed) }
@@ -895,7 +982,8 @@ extension Engine {
     }
 
     /// A helper's turn: copies slices of the running background snapshot's shards for about `budgetNanoseconds`
-    /// (each slice under its shard's lock, taken only if free), paced so that the helpers copy in their idle time,
+    /// (each slice under its shard's lock, taken only if free), or does the save's other work (serializing and
+    /// compressing, ``KeyspaceCapture/helperWork``), paced so that the helpers copy in their idle time,
     /// sleep between steps, and copy for at most a tenth of the time (see ``KeyspaceCapture``). Costs one relaxed
     /// atomic load while no snapshot wants help.
     /// - Parameters:
