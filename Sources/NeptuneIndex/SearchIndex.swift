@@ -1,3 +1,6 @@
+import CNeptuneIndex
+import Synchronization
+
 /// One secondary index: the documents (hash keys) it covers, and per schema field an index structure.
 ///
 /// Documents get dense integer IDs (reused after removal), found by their key bytes in an open-addressing table
@@ -32,6 +35,10 @@ public final class SearchIndex {
     /// Each TAG field's new tag as its prefetch found it (``TagStore/prefetch(_:_:)``), by schema position, so that
     /// the change does not look the tag up again (reused).
     private let tagLookups: UnsafeMutableBufferPointer<UInt32>
+    /// Where the document rows start, published (with `rowShift`) for ``prefetchConcurrently(document:)``, which
+    /// runs without the owner's lock: set whenever the rows may have moved (a new ID, ``removeAll()``).
+    let rowsAddress = Atomic<UInt>(0)
+    private let rowShift: Int
     /// Each schema field's identifier (the hash field it reads), as bytes that live as long as the index.
     public let fieldIdentifiers: UnsafeBufferPointer<UnsafeRawBufferPointer>
     private let identifierBytes: UnsafeMutableRawBufferPointer
@@ -50,6 +57,7 @@ public final class SearchIndex {
     public init(definition: IndexDefinition) {
         self.definition = definition
         self.documents = ByteInterner(payloadWords: definition.fields.count(where: { $0.type != .text }))
+        rowShift = documents.strideShift
         let fields = definition.fields
         writeStores = .allocate(capacity: fields.count)
         parsed = .allocate(capacity: fields.count)
@@ -72,6 +80,7 @@ public final class SearchIndex {
         fieldIdentifiers = UnsafeBufferPointer(identifiers)
         self.stores = makeStores()
         noteStores()
+        publishRows()
     }
 
     deinit {
@@ -183,17 +192,22 @@ public final class SearchIndex {
         return index(key: key, hint: &hint, field: field)
     }
 
-    /// Starts fetching the row of document `hint` (any value: a prefetch never faults) and its NUMERIC entries'
-    /// positions, for a write of that document that is about to come: an engine calls this when a write command
-    /// finds the stored hash, before it changes it, so that these cache misses overlap the command's own work.
-    public func prefetch(document hint: UInt32) {
-        documents.prefetchRow(hint)
-        let stores = writeStores
-        for position in stores.indices {
-            if case .numeric(let numeric) = stores[position] {
-                numeric._withUnsafeGuaranteedRef { $0.tree.positions?.prefetch(hint) }
-            }
-        }
+    /// Records where the rows are for ``prefetchConcurrently(document:)``.
+    private func publishRows() {
+        rowsAddress.store(UInt(bitPattern: documents.rows.base), ordering: .relaxed)
+    }
+
+    /// Starts fetching the row of document `hint` (any value: a prefetch never faults), for a write of that
+    /// document that is about to come: an engine calls this when a write command finds the stored hash, before it
+    /// changes it, so that the row's cache miss overlaps the command's own work.
+    ///
+    /// Unlike every other method, this one may run while another thread changes the index (it reads only an
+    /// atomic address, published when the rows move): the caller need not take the lock that serializes the
+    /// index, two atomic operations that would wait for the write's pending stores. Rows that moved since only
+    /// make it fetch a line for nothing.
+    public func prefetchConcurrently(document hint: UInt32) {
+        let base = rowsAddress.load(ordering: .relaxed)
+        neptune_prefetch(UnsafeRawPointer(bitPattern: base &+ (UInt(hint) << UInt(rowShift))))
     }
 
     /// Indexes (or re-indexes) a document as ``index(key:field:)`` does, given a hint of its document ID: the ID
@@ -293,6 +307,7 @@ public final class SearchIndex {
                 id = found
             } else {
                 id = documents.add(key, hash: hash)
+                publishRows()
                 // A new ID: the NUMERIC fields' positions need room for it (their stores never grow them).
                 for position in stores.indices {
                     if case .numeric(let numeric) = stores[position] {
@@ -373,6 +388,7 @@ public final class SearchIndex {
     /// Removes every document (FLUSHDB), keeping the definition and the failure count.
     public func removeAll() {
         documents.removeAll()
+        publishRows()
         stores = makeStores()
         noteStores()
     }

@@ -221,7 +221,9 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     func prefetch(_ document: HashObject) {
         let hint = document.searchHint
         guard hint != .max, let first = handleRefs.first else { return }
-        first._withUnsafeGuaranteedRef { handle in handle.lock.withLock { handle.index.prefetch(document: hint) } }
+        // Without the index's lock: another shard's write may be changing the index meanwhile (the prefetch reads
+        // only an atomic address).
+        first._withUnsafeGuaranteedRef { handle in handle.index.prefetchConcurrently(document: hint) }
     }
 
     // MARK: KeyspaceObserver
