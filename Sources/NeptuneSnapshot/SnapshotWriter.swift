@@ -74,8 +74,9 @@ public final class SnapshotWriter {
         var offset = 0
         while offset < records.count {
             let length = min(Self.chunkSize, records.count - offset)
+            let source = records.baseAddress! + offset
             let produced = output.withUnsafeMutableBytes { buffer in
-                LZ4F_compressUpdate(context, buffer.baseAddress, buffer.count, records.baseAddress! + offset, length, nil)
+                LZ4F_compressUpdate(context, buffer.baseAddress, buffer.count, source, length, nil)
             }
             if LZ4F_isError(produced) != 0 { throw LZ4Error(code: produced) }
             output.withUnsafeBytes { out.append(contentsOf: $0[0..<produced]) }

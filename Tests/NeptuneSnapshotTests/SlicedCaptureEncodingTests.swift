@@ -35,7 +35,9 @@ import Testing
             var steps: [UInt8] = []
             var cursor = KeyspaceCapture.SerializationCursor()
             var calls = 0
-            while capture.serialize(shard, from: &cursor, into: &steps, limitBytes: 1, budgetNanoseconds: 0) != .complete {
+            while capture.serialize(shard, from: &cursor, into: &steps, limitBytes: 1, budgetNanoseconds: 0)
+                != .complete
+            {
                 calls += 1
                 #expect(calls < 1_000_000)
                 if calls >= 1_000_000 { break }

@@ -97,7 +97,8 @@ final class CaptureRecords: @unchecked Sendable {
             let db = Int(p.loadUnaligned(as: UInt16.self))
             let objectIndex = Int(p.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
             let size = Int(p.loadUnaligned(fromByteOffset: 6, as: UInt32.self))
-            guard body(db, Entry(p + Self.headerBytes), objectIndex == 0 ? nil : objects[objectIndex - 1]) else { break }
+            let object = objectIndex == 0 ? nil : objects[objectIndex - 1]
+            guard body(db, Entry(p + Self.headerBytes), object) else { break }
             offset += Self.headerBytes + size
         }
         return offset

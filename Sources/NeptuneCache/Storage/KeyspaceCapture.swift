@@ -524,7 +524,9 @@ public final class KeyspaceCapture: @unchecked Sendable {
                     stop = .paused
                     return false
                 }
-                if largeRecordBytes < .max && (entry.size > largeRecordBytes || (object?.memoryBytes ?? 0) > largeRecordBytes) {
+                if largeRecordBytes < .max
+                    && (entry.size > largeRecordBytes || (object?.memoryBytes ?? 0) > largeRecordBytes)
+                {
                     stop = .largeRecord
                     return false
                 }

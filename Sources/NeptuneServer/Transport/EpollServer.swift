@@ -76,7 +76,12 @@ final class EpollServer: @unchecked Sendable {
         for loop in loops {
             // The loops copy background snapshots between their iterations (see Engine.captureStep).
             let helper = engine.addCaptureHelper { [loop] in loop.execute {} }
-            loop.betweenIterations = { idle in engine.captureStep(idle: idle) }
+            // An idle loop steps for 50 us (a save's sleeps and wake-ups then cost its loop 0.44 s of processor
+            // instead of 0.71 s with 15 us steps, measured on 1M keys); one that keeps finding requests, 15 us at the
+            // floor.
+            loop.betweenIterations = { idle in
+                engine.captureStep(idle: idle, budgetNanoseconds: idle ? 50_000 : 15_000)
+            }
             loop.onExit = { [self] in
                 engine.removeCaptureHelper(helper)
                 let waiter = exited.withLock { exited -> CheckedContinuation<Void, Never>? in
