@@ -108,6 +108,26 @@ def parse_redis_benchmark_csv(text: str) -> dict[str, dict[str, float]]:
     return rows
 
 
+def cpu_ticks() -> Optional[list[int]]:
+    """The machine's CPU time counters from /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal ...),
+    or None where there is no /proc."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(field) for field in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def steal_percent(before: Optional[list[int]], after: Optional[list[int]]) -> Optional[float]:
+    """The share of CPU time the hypervisor gave to other guests between two `cpu_ticks()` readings, in percent: while
+    it is above zero the machine's own processes wait for a processor they were promised, which shows in every
+    tail latency measured meanwhile."""
+    if before is None or after is None or len(before) < 8 or len(after) < 8:
+        return None
+    total = sum(after) - sum(before)
+    return 100.0 * (after[7] - before[7]) / total if total > 0 else None
+
+
 def median(values: list[float]) -> Optional[float]:
     clean = [value for value in values if value is not None]
     return statistics.median(clean) if clean else None
@@ -761,6 +781,7 @@ class Runner:
                         suffix = "During" if during else "Without"
                         result[f"{mix}P99Ms{suffix}"] = measured["p99Ms"]
                         result[f"{mix}OpsPerSecond{suffix}"] = measured["opsPerSecond"]
+                        result[f"{mix}StealPercent{suffix}"] = measured["stealPercent"]
                         if during:
                             result[f"{mix}Bgsaves"] = saves
                     result[f"{mix}P99DuringOverWithout"] = ratio(
@@ -774,7 +795,7 @@ class Runner:
                     f"  snapshot {name:<8} SAVE {result['saveSeconds']:.2f} s ({result['fileBytes'] / 2**20:.1f} MiB), "
                     f"start-up {result['startupSeconds']:.2f} s, p99 without / during BGSAVE: " + ", ".join(
                         f"{mix} {result[f'{mix}P99MsWithout']:.3f} / {result[f'{mix}P99MsDuring']:.3f} ms "
-                        f"({result[f'{mix}Bgsaves']} BGSAVEs)" for mix in SNAPSHOT_MIXES
+                        f"({result[f'{mix}Bgsaves']} BGSAVEs, steal {steal_text(result, mix)})" for mix in SNAPSHOT_MIXES
                     ) + f", load average {os.getloadavg()[0]:.1f}"
                 )
         finally:
@@ -797,7 +818,9 @@ class Runner:
             saver.start()
         try:
             server.ensure_running()
+            ticks = cpu_ticks()
             stdout, _, _ = self.run_client(argv, timeout=600)
+            steal = steal_percent(ticks, cpu_ticks())
             server.ensure_running()
         finally:
             stop.set()
@@ -813,7 +836,13 @@ class Runner:
         if report.get("errors"):
             self.failed = True
             self.warnings.append(f"{server.name} {mix} with snapshots: {report['errors']} error replies")
-        return {"p99Ms": report["latencyMs"]["p99"], "opsPerSecond": report["opsPerSecond"]}, counts["saves"]
+        if steal is not None and steal > STEAL_WARNING_PERCENT:
+            self.warnings.append(
+                f"{server.name} {mix} {'with' if during else 'without'} snapshots: the hypervisor stole {steal:.1f}% of "
+                "the CPU time during the run, so its p99 is inflated"
+            )
+        return {"p99Ms": report["latencyMs"]["p99"], "opsPerSecond": report["opsPerSecond"],
+                "stealPercent": steal}, counts["saves"]
 
     def run_embedded(self) -> Optional[dict[str, Any]]:
         binary = self.binaries.get(EMBEDDED_PRODUCT)
@@ -1053,6 +1082,28 @@ SNAPSHOT_METRICS: Metrics = (
 )
 # The workloads whose p99 is measured with and without a snapshot running.
 SNAPSHOT_MIXES = ("GET", "SET:GET")
+# Above this share of stolen CPU time during a p99 run, the run is flagged in the warnings.
+STEAL_WARNING_PERCENT = 2.0
+
+
+def steal_text(result: dict[str, Any], mix: str) -> str:
+    """`mix`'s steal time without / during saves, for the log."""
+    values = [result.get(f"{mix}StealPercent{suffix}") for suffix in ("Without", "During")]
+    return " / ".join("n/a" if value is None else f"{value:.1f}%" for value in values)
+
+
+def snapshot_steal_medians(rounds: list[dict[str, Any]]) -> list[str]:
+    """"server mix x% / y%" per server and mix, from the rounds' steal time; empty where none was measured."""
+    parts = []
+    for name in SERVERS:
+        for mix in SNAPSHOT_MIXES:
+            values = [
+                median([r["servers"][name].get(f"{mix}StealPercent{suffix}") for r in rounds if name in r["servers"]])
+                for suffix in ("Without", "During")
+            ]
+            if all(value is not None for value in values):
+                parts.append(f"{name} {mix} {values[0]:.1f}% / {values[1]:.1f}%")
+    return parts
 
 
 def summarize_snapshots(rounds: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1193,6 +1244,14 @@ def render_markdown(results: dict[str, Any]) -> str:
         ]
         lines += measure_table(SNAPSHOT_METRICS, snapshots["medians"]["neptune"], snapshots["medians"]["redis"],
                                snapshots["ratios"])
+        steal = snapshot_steal_medians(snapshots["rounds"])
+        if steal:
+            lines += [
+                "",
+                "Hypervisor steal time during the p99 runs (`/proc/stat`, median over the rounds, without / during "
+                "saves): " + "; ".join(steal) + ". Time stolen from this virtual machine delays whichever process "
+                "runs, so a run with more of it has a higher p99 whatever the server does.",
+            ]
     embedded = results.get("embedded")
     if embedded:
         config = embedded["configuration"]

@@ -133,6 +133,7 @@ def fake_snapshots() -> dict:
                 servers[name].update({
                     f"{mix}P99MsWithout": 1.0, f"{mix}P99MsDuring": during, f"{mix}Bgsaves": 2,
                     f"{mix}P99DuringOverWithout": during,
+                    f"{mix}StealPercentWithout": 0.5 * (index + 1), f"{mix}StealPercentDuring": 3.0 if index else 1.0,
                 })
         rounds.append({"round": index + 1, "order": ["neptune", "redis"], "servers": servers})
     return run.summarize_snapshots(rounds)
@@ -155,6 +156,22 @@ class SnapshotBenchmarkTests(unittest.TestCase):
         self.assertIn("| SAVE time | 0.50 | 1.00 | **0.50** |", markdown)
         self.assertIn("| GET: p99 during BGSAVE / p99 without (goal ≤ 1.5) | 1.20 | 3.00 | **0.40** |", markdown)
         self.assertIn("| SET:GET: p99 during BGSAVE / p99 without (goal ≤ 1.5) | 2.00 | 1.60 | **1.25** |", markdown)
+        self.assertIn("neptune GET 1.0% / 3.0%; neptune SET:GET 1.0% / 3.0%; redis GET 1.0% / 3.0%", markdown)
+
+    def test_steal_percent_is_the_stolen_share_of_all_cpu_time(self):
+        before = [100, 0, 50, 800, 0, 0, 10, 40, 0, 0]
+        after = [300, 0, 150, 1400, 0, 0, 30, 120, 0, 0]
+        self.assertAlmostEqual(run.steal_percent(before, after), 100 * 80 / 1000)
+        self.assertIsNone(run.steal_percent(before, before))
+        self.assertIsNone(run.steal_percent(None, after))
+        self.assertIsNone(run.steal_percent(before[:4], after[:4]))
+
+    def test_cpu_ticks_has_a_steal_counter_here(self):
+        ticks = run.cpu_ticks()
+        if ticks is None:
+            self.skipTest("no /proc/stat")
+        self.assertGreaterEqual(len(ticks), 8)
+        self.assertGreater(sum(ticks), 0)
 
 
 class ParsingTests(unittest.TestCase):
