@@ -19,8 +19,7 @@ final class ShardPipeline: @unchecked Sendable {
     /// Copies waiting to be written, beyond the one being written.
     let depth: Int
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let monitor = MutexCondition()
     private var queue: [KeyspaceCapture.CapturedShard] = []
     private var written: [KeyspaceCapture.CapturedShard] = []
     private var closed = false
@@ -35,30 +34,19 @@ final class ShardPipeline: @unchecked Sendable {
     /// - Parameter depth: Copies that may wait to be written; the copying side waits while that many do.
     init(depth: Int) {
         self.depth = depth
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(mutex)
-        changed.deallocate()
-        mutex.deallocate()
     }
 
     private func locked<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
+        try monitor.locked(body)
     }
 
     /// Queues a copy for writing, waiting while the queue is full; throws the writer's error if it failed.
     func put(_ shard: KeyspaceCapture.CapturedShard) throws {
         try locked {
-            while queue.count >= depth && failure == nil { pthread_cond_wait(changed, mutex) }
+            while queue.count >= depth && failure == nil { monitor.wait() }
             if let failure { throw failure }
             queue.append(shard)
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
         }
     }
 
@@ -75,7 +63,7 @@ final class ShardPipeline: @unchecked Sendable {
     func close() {
         locked {
             closed = true
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
         }
     }
 
@@ -85,7 +73,7 @@ final class ShardPipeline: @unchecked Sendable {
     /// Writer side: the next copy to write, or nil once closed and drained (or after a failure).
     func next() -> KeyspaceCapture.CapturedShard? {
         locked {
-            while queue.isEmpty && !closed && failure == nil { pthread_cond_wait(changed, mutex) }
+            while queue.isEmpty && !closed && failure == nil { monitor.wait() }
             guard failure == nil, !queue.isEmpty else { return nil }
             return queue.removeFirst()
         }
@@ -95,7 +83,7 @@ final class ShardPipeline: @unchecked Sendable {
     func finished(_ shard: KeyspaceCapture.CapturedShard) {
         locked {
             written.append(shard)
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
         }
     }
 
@@ -103,7 +91,7 @@ final class ShardPipeline: @unchecked Sendable {
     func fail(_ error: any Error) {
         locked {
             failure = error
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
         }
     }
 

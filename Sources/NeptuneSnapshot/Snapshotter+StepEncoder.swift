@@ -46,9 +46,8 @@ final class StepEncoder: @unchecked Sendable {
     private var compressed: [UInt8] = []
     private var done = false
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Under `mutex`:
+    private let monitor = MutexCondition()
+    // Under `monitor`:
     private var queue: [KeyspaceCapture.CapturedShard] = []
     private var serialized: [KeyspaceCapture.CapturedShard] = []
     private var chunks: [[UInt8]] = []
@@ -66,8 +65,6 @@ final class StepEncoder: @unchecked Sendable {
     init(capture: KeyspaceCapture, writer: SnapshotWriter) {
         self.capture = capture
         self.writer = writer
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
         let capacity = Self.handOffBytes + Self.largeRecordBytes + (Self.largeRecordBytes >> 3) + (16 << 10)
         for _ in 0..<Self.bufferCount {
             // Filled once so that its pages are mapped here, not on a loop.
@@ -79,17 +76,8 @@ final class StepEncoder: @unchecked Sendable {
         staging.reserveCapacity(Self.pieceBytes + Self.largeRecordBytes + 64)
     }
 
-    deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(mutex)
-        changed.deallocate()
-        mutex.deallocate()
-    }
-
     private func locked<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
+        try monitor.locked(body)
     }
 
     // MARK: The saving thread
@@ -98,7 +86,7 @@ final class StepEncoder: @unchecked Sendable {
     /// writing.
     func put(_ shard: KeyspaceCapture.CapturedShard) throws {
         try locked {
-            while queue.count >= Self.depth && failure == nil { pthread_cond_wait(changed, mutex) }
+            while queue.count >= Self.depth && failure == nil { monitor.wait() }
             if let failure { throw failure }
             queue.append(shard)
             pending.add(1, ordering: .relaxed)
@@ -119,7 +107,7 @@ final class StepEncoder: @unchecked Sendable {
     func close() {
         locked {
             closed = true
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
         }
         capture.wakeHelpers()
     }
@@ -131,7 +119,7 @@ final class StepEncoder: @unchecked Sendable {
         locked {
             if failure == nil { failure = error }
             failed.store(true, ordering: .relaxed)
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
         }
     }
 
@@ -179,7 +167,7 @@ final class StepEncoder: @unchecked Sendable {
             (next, allQueued) = locked {
                 guard !queue.isEmpty else { return (nil, closed) }
                 let shard = queue.removeFirst()
-                pthread_cond_broadcast(changed)
+                monitor.broadcast()
                 return (shard, false)
             }
             guard let next else {
@@ -218,7 +206,7 @@ final class StepEncoder: @unchecked Sendable {
         case .largeRecord:
             locked {
                 needsThread = true
-                pthread_cond_broadcast(changed)
+                monitor.broadcast()
             }
             // Records before the large one may have been staged.
             return staging.count > staged
@@ -244,7 +232,7 @@ final class StepEncoder: @unchecked Sendable {
                 chunks.append(compressed)
                 compressed = spare
             }
-            pthread_cond_broadcast(changed)
+            monitor.broadcast()
             return true
         }
     }
@@ -266,14 +254,7 @@ final class StepEncoder: @unchecked Sendable {
         while true {
             let (chunk, end, thread) = locked { () -> ([UInt8]?, Bool, Bool) in
                 if chunks.isEmpty && !finished && failure == nil && !needsThread && !stalled {
-                    var deadline = timespec()
-                    clock_gettime(CLOCK_REALTIME, &deadline)
-                    deadline.tv_nsec += Self.writerPollNanoseconds
-                    if deadline.tv_nsec >= 1_000_000_000 {
-                        deadline.tv_sec += 1
-                        deadline.tv_nsec -= 1_000_000_000
-                    }
-                    pthread_cond_timedwait(changed, mutex, &deadline)
+                    monitor.wait(nanoseconds: Self.writerPollNanoseconds)
                 }
                 let thread = needsThread
                 needsThread = false
