@@ -15,7 +15,7 @@ import NeptuneCache
 /// else nice 19; Linux only), so that event loops always preempt it. It never takes a lock a command could wait for: the
 /// shard locks and the capture's own state are touched only by the copying thread. At most ``depth`` copies wait
 /// in the queue, so the copying thread stays a shard or two ahead of the writer.
-final class ShardPipeline: @unchecked Sendable {
+final class ShardPipeline: ShardSink, @unchecked Sendable {
     /// Copies waiting to be written, beyond the one being written.
     let depth: Int
 
@@ -51,7 +51,7 @@ final class ShardPipeline: @unchecked Sendable {
     }
 
     /// Copies written since the last call (to recycle).
-    func takeWritten() -> [KeyspaceCapture.CapturedShard] {
+    func takeFinished() -> [KeyspaceCapture.CapturedShard] {
         locked {
             let done = written
             written.removeAll(keepingCapacity: true)
@@ -152,4 +152,17 @@ final class ShardPipeline: @unchecked Sendable {
 #endif
         // Elsewhere the thread keeps its priority (setpriority would lower the whole process).
     }
+}
+
+/// Where a save's copied shards go: ``ShardPipeline`` (a thread serializes, compresses and writes them) or
+/// ``StepEncoder`` (the event loops serialize and compress them, a thread writes).
+protocol ShardSink: AnyObject {
+    /// Queues a copy, waiting while enough wait already; throws the other side's error if it failed.
+    func put(_ shard: KeyspaceCapture.CapturedShard) throws
+    /// Copies the sink is done with since the last call (to recycle).
+    func takeFinished() -> [KeyspaceCapture.CapturedShard]
+    /// No more copies will come.
+    func close()
+    /// The other side's error, if it failed.
+    var error: (any Error)? { get }
 }

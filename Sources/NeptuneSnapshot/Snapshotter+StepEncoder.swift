@@ -19,7 +19,7 @@ import Synchronization
 /// piece into linked LZ4 blocks of its own (``SnapshotWriter/compress(_:appendingTo:)``): some microseconds each.
 /// Compressed bytes go to the writing thread in buffers of ``handOffBytes``, allocated (and touched) up front, so a
 /// loop's step does not allocate or fault.
-final class StepEncoder: @unchecked Sendable {
+final class StepEncoder: ShardSink, @unchecked Sendable {
     /// Serialized bytes compressed at a time.
     static let pieceBytes = 8 << 10
     /// Compressed bytes handed to the writing thread at a time.
@@ -95,7 +95,7 @@ final class StepEncoder: @unchecked Sendable {
     }
 
     /// Shards serialized since the last call (to recycle).
-    func takeSerialized() -> [KeyspaceCapture.CapturedShard] {
+    func takeFinished() -> [KeyspaceCapture.CapturedShard] {
         locked {
             let done = serialized
             serialized.removeAll()

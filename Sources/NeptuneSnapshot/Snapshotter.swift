@@ -308,21 +308,7 @@ public final class Snapshotter: @unchecked Sendable {
                 pipeline.fail(error)
             }
         }
-        var failure: (any Error)? = nil
-        do {
-            for index in 0..<Engine.shardCount {
-                // Written shards end their capture (commands on them stop checking) and lend their buffers.
-                for shard in pipeline.takeWritten() { capture.recycle(shard) }
-                guard let shard = capture.take(index) else { continue }
-                try pipeline.put(shard)
-            }
-        } catch {
-            failure = error
-        }
-        pipeline.close()
-        pthread_join(thread, nil)
-        for shard in pipeline.takeWritten() { capture.recycle(shard) }
-        if let error = failure ?? pipeline.error { throw error }
+        try feed(capture, to: pipeline, thread: thread, assisted: false)
     }
 
     /// ``write(_:to:lowPriority:)`` with the event loops' help (``KeyspaceCapture/helperWork``): they copy the shards
@@ -332,21 +318,28 @@ public final class Snapshotter: @unchecked Sendable {
         let thread = try ShardPipeline.startThread(name: "neptune-snapio", lowPriority: true) {
             encoder.runWriter()
         }
+        try feed(capture, to: encoder, thread: thread, assisted: true)
+    }
+
+    /// Takes every shard of `capture` in turn (copied by this thread, or by the helpers when `assisted`) and hands
+    /// it to `sink`, recycling the copies the sink is done with; then closes the sink, joins its `thread` and throws
+    /// the first error of either side.
+    private func feed(_ capture: KeyspaceCapture, to sink: some ShardSink, thread: pthread_t, assisted: Bool) throws {
         var failure: (any Error)? = nil
         do {
             for index in 0..<Engine.shardCount {
-                // Serialized shards end their capture (commands on them stop checking) and lend their buffers.
-                for shard in encoder.takeSerialized() { capture.recycle(shard) }
-                guard let shard = capture.take(index, assisted: true) else { continue }
-                try encoder.put(shard)
+                // Finished shards end their capture (commands on them stop checking) and lend their buffers.
+                for shard in sink.takeFinished() { capture.recycle(shard) }
+                guard let shard = capture.take(index, assisted: assisted) else { continue }
+                try sink.put(shard)
             }
         } catch {
             failure = error
         }
-        encoder.close()
+        sink.close()
         pthread_join(thread, nil)
-        for shard in encoder.takeSerialized() { capture.recycle(shard) }
-        if let error = failure ?? encoder.error { throw error }
+        for shard in sink.takeFinished() { capture.recycle(shard) }
+        if let error = failure ?? sink.error { throw error }
     }
 
     private func finish(capture: KeyspaceCapture?, error: (any Error)?) {
