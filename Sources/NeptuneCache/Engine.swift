@@ -38,7 +38,16 @@ public final class Engine: Sendable {
     @exclusivity(unchecked) nonisolated(unsafe) public private(set) var journal: (any MutationJournal)?
     /// Keyspace observers (WATCH, blocked clients, indexes); changed only under every shard's lock, so a thread
     /// holding any shard lock reads a stable value.
-    nonisolated(unsafe) var observers: [any KeyspaceObserver] = []
+    nonisolated(unsafe) var observers: [any KeyspaceObserver] = [] {
+        didSet {
+            observerList.replace(with: observers)
+            observerReferences = observerList.references
+        }
+    }
+    /// Owns ``observerReferences``.
+    private let observerList = ObserverList()
+    /// `observers` again, unretained, for the write path's notifications (see ``ObserverList``).
+    nonisolated(unsafe) private(set) var observerReferences = UnsafeMutableBufferPointer<Unmanaged<ObserverList.Box>>(start: nil, count: 0)
     /// The keys clients WATCH; registered as an observer on the first WATCH.
     let watches: WatchRegistry
     /// FT.* secondary indexes; registered as an observer on the first FT.CREATE.

@@ -34,6 +34,36 @@ public protocol KeyspaceObserver: AnyObject, Sendable {
     func databasesWillChange(_ event: DatabaseEvent)
 }
 
+/// An engine's observers, each in a box, as unretained references in a buffer, for the write path: iterating the
+/// observers array retains its storage and each observer, and releases them after the call: atomic operations, each
+/// waiting until the write's (and the observer's) pending stores reach the cache, on reference counts every
+/// event-loop thread changes. A boxed observer is called through the box borrowed (`_withUnsafeGuaranteedRef`),
+/// with no reference counting. The boxes keep the observers alive; replaced with the engine's `observers`, under
+/// every shard lock, so a thread holding a shard lock reads a stable buffer.
+final class ObserverList: @unchecked Sendable {
+    final class Box {
+        let observer: any KeyspaceObserver
+
+        init(_ observer: any KeyspaceObserver) {
+            self.observer = observer
+        }
+    }
+
+    private var boxes: [Box] = []
+    private(set) var references = UnsafeMutableBufferPointer<Unmanaged<Box>>.allocate(capacity: 0)
+
+    deinit {
+        references.deallocate()
+    }
+
+    func replace(with observers: [any KeyspaceObserver]) {
+        boxes = observers.map(Box.init)
+        references.deallocate()
+        references = .allocate(capacity: boxes.count)
+        _ = references.initialize(from: boxes.lazy.map { Unmanaged.passUnretained($0) })
+    }
+}
+
 extension Engine {
     /// Adds an observer of keyspace changes. Takes every shard's lock (briefly): call it rarely.
     public func addObserver(_ observer: any KeyspaceObserver) {
@@ -59,7 +89,10 @@ extension Engine {
     /// Tells observers that `key` in `db` changed. The caller holds the key's shard lock.
     @inline(__always)
     func notifyKeyChanged(db: Int, key: UnsafeRawBufferPointer, hash: UInt64) {
-        for observer in observers { observer.keyChanged(db: db, key: key, hash: hash) }
+        let references = observerReferences
+        for i in 0..<references.count {
+            references[i]._withUnsafeGuaranteedRef { $0.observer.keyChanged(db: db, key: key, hash: hash) }
+        }
     }
 
     /// Tells observers that `key` in `db` changed, taking the key's shard lock (reentrant) if nobody holds it.
@@ -99,9 +132,11 @@ extension Engine {
         let last = entry.lastKey < 0 ? arguments.count + entry.lastKey : min(entry.lastKey, arguments.count - 1)
         var i = entry.firstKey
         while i <= last {
-            arguments[i].withUnsafeReadableBytes { key in
-                notifyKeyChanged(db: db, key: key, hash: hasher.hash(key))
-            }
+            // The key's bytes are taken out of the buffer before the observers run: `arguments` (which the caller
+            // keeps) holds them alive meanwhile, and the copy of the buffer (a retain of its storage) then ends
+            // before the observers' stores, whose completion its release would wait for.
+            let key = arguments[i].withUnsafeReadableBytes { $0 }
+            notifyKeyChanged(db: db, key: key, hash: hasher.hash(key))
             i += max(1, entry.keyStep)
         }
     }

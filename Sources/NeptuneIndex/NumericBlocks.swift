@@ -2,11 +2,11 @@ import CNeptuneIndex
 
 /// The ordered structure of a NUMERIC field: its (value, document) entries in blocks that partition the entry
 /// order (every entry of block `b` is above `bounds[b - 1]` and at most `bounds[b]`), while the entries inside a
-/// block are kept in no particular order, as two parallel arrays (document IDs, values).
+/// block are kept in no particular order, each entry its document ID and value side by side (12 bytes).
 ///
 /// A write moves one document: it removes the old entry and inserts the new one, each in a block found by a search
-/// over the bounds. Inserting appends to the block (one line of each array, not a sorted insertion that moves half
-/// a block); removing scans the block's document IDs for the document and moves the block's last entry into its
+/// over the bounds. Inserting appends to the block (one line, not a sorted insertion that moves half a block);
+/// removing scans the block's document IDs for the document and moves the block's last entry into its
 /// place. A full block is split in two around its median (a selection, amortized over the appends that filled it);
 /// a block that falls under half full is merged with its successor when both fit in half a block.
 ///
@@ -18,8 +18,7 @@ import CNeptuneIndex
 ///   search over a large array.
 /// - Every block has a fixed slot of ``slotBytes`` in one buffer (``WordBuffer``: huge pages once large), whose
 ///   address is the slot number times the slot size: no array of array references to read (or retain) first.
-///   Knowing the count from the bound, an append touches the one line of each array it writes, and a removal the
-///   lines of document IDs it scans.
+///   Knowing the count from the bound, an append touches the line it writes, and a removal the lines it scans.
 ///
 /// - With ``positions`` (a byte per document in a dense array, ``DocumentBytes``, which stays in cache and which a
 ///   write requests with the document's row), each entry's index inside its block is kept up to date, so a removal
@@ -81,14 +80,17 @@ struct NumericBlocks {
     /// Each document's index inside its block, kept while it has an entry (nil: removals scan instead).
     let positions: DocumentBytes?
 
-    /// Largest block: 128 entries (512 bytes of document IDs, 1 KiB of values). At most 256, so that a position
-    /// fits a byte of ``positions``.
+    /// Largest block: 128 entries (1.5 KiB). At most 256, so that a position fits a byte of ``positions``.
     static let maxBlock = 128
     /// Bounds per summary entry.
     static let run = 32
-    /// Bytes of a block's slot: the document IDs, then the values.
-    static let slotBytes = maxBlock * 12
-    private static let valuesOffset = maxBlock * 4
+    /// Bytes of an entry in a slot: the document ID, then the value (8 bytes at offset 4, loaded unaligned), packed
+    /// together so that a write reads or changes one line per entry (an entry crosses a line boundary 2 times in
+    /// 16), where parallel arrays of IDs and values cost two.
+    static let entryBytes = 12
+    private static let valueOffset = 4
+    /// Bytes of a block's slot.
+    static let slotBytes = maxBlock * entryBytes
 
     /// An empty structure; with `positions` (a byte holds every index below ``maxBlock``), removals find entries
     /// through them instead of scanning their block.
@@ -110,20 +112,20 @@ struct NumericBlocks {
 
     @inline(__always)
     private func document(_ slot: Int, _ i: Int) -> UInt32 {
-        slotAddress(slot).load(fromByteOffset: i &* 4, as: UInt32.self)
+        slotAddress(slot).load(fromByteOffset: i &* Self.entryBytes, as: UInt32.self)
     }
 
     @inline(__always)
     private func value(_ slot: Int, _ i: Int) -> Double {
-        slotAddress(slot).load(fromByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+        slotAddress(slot).loadUnaligned(fromByteOffset: i &* Self.entryBytes &+ Self.valueOffset, as: Double.self)
     }
 
     /// Stores `entry` at index `i` of `slot` and records that position.
     @inline(__always)
     private func store(_ entry: NumericEntry, _ slot: Int, _ i: Int) {
-        let base = slotAddress(slot)
-        base.storeBytes(of: entry.document, toByteOffset: i &* 4, as: UInt32.self)
-        base.storeBytes(of: entry.value, toByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+        let base = slotAddress(slot) + (i &* Self.entryBytes)
+        base.storeBytes(of: entry.document, as: UInt32.self)
+        base.storeBytes(of: entry.value, toByteOffset: Self.valueOffset, as: Double.self)
         positions?[entry.document] = i
     }
 
@@ -255,8 +257,8 @@ struct NumericBlocks {
         return run
     }
 
-    /// Starts fetching the lines of the block where `entry` would be inserted (the line each array's next entry
-    /// goes to) or, `forRemoval`, removed from (the document IDs it scans and the last entry's value, which moves).
+    /// Starts fetching the lines of the block where `entry` would be inserted (the line the next entry goes to)
+    /// or, `forRemoval`, removed from (the entry's line, or the lines it scans, and the last entry's, which moves).
     ///
     /// - Parameter run: What ``prefetchBound(_:)`` returned for `entry` or an entry of the same value (any value:
     ///   it is checked; -1: not known).
@@ -273,19 +275,24 @@ struct NumericBlocks {
         if forRemoval {
             guard n > 0 else { return found }
             if let positions {
-                let i = Swift.min(positions[entry.document], n &- 1)
-                neptune_prefetch_write(base + (i &* 4))
-                neptune_prefetch_write(base + (Self.valuesOffset &+ i &* 8))
-                neptune_prefetch(base + ((n &- 1) &* 4))
+                Self.prefetchEntry(base, Swift.min(positions[entry.document], n &- 1))
             } else {
-                Self.prefetchLines(base, base + (n &* 4))
+                Self.prefetchLines(base, base + (n &* Self.entryBytes))
             }
-            neptune_prefetch_write(base + (Self.valuesOffset &+ (n &- 1) &* 8))
+            // The last entry, which moves into the removed one's place.
+            Self.prefetchEntry(base, n &- 1)
         } else if n < Self.maxBlock {
-            neptune_prefetch_write(base + (n &* 4))
-            neptune_prefetch_write(base + (Self.valuesOffset &+ n &* 8))
+            Self.prefetchEntry(base, n)
         }
         return found
+    }
+
+    /// Starts fetching (for writing) the line or two that entry `i` of the slot at `base` spans.
+    @inline(__always)
+    private static func prefetchEntry(_ base: UnsafeMutableRawPointer, _ i: Int) {
+        let start = base + (i &* entryBytes)
+        neptune_prefetch_write(start)
+        neptune_prefetch_write(start + (entryBytes &- 1))
     }
 
     /// Prefetches every line that `start ..< end` touches.
@@ -340,9 +347,8 @@ struct NumericBlocks {
             i = positions[entry.document]
             guard i < n, document(slot, i) == entry.document else { return nil }
         } else {
-            let documents = UnsafeRawPointer(slotAddress(slot))
             i = 0
-            while i < n && documents.load(fromByteOffset: i &* 4, as: UInt32.self) != entry.document { i += 1 }
+            while i < n && document(slot, i) != entry.document { i += 1 }
             guard i < n else { return nil }
         }
         guard value(slot, i) == entry.value else { return nil }
@@ -364,7 +370,8 @@ struct NumericBlocks {
             (b == 0 || Self.isLess(bounds[b &- 1].entry, new)) && !Self.isLess(bounds[b].entry, new)
         }
         guard fits, let i = position(of: old, inBlock: b) else { return false }
-        slotAddress(bounds[b].slot).storeBytes(of: new.value, toByteOffset: Self.valuesOffset &+ i &* 8, as: Double.self)
+        slotAddress(bounds[b].slot).storeBytes(of: new.value, toByteOffset: i &* Self.entryBytes &+ Self.valueOffset,
+                                               as: Double.self)
         return true
     }
 
@@ -394,16 +401,23 @@ struct NumericBlocks {
 
     /// Splits block `b` (which is full) in two halves: a selection of the median (the entries inside a block are
     /// unordered, so a split needs only the lower half's largest entry in place, not a sort).
+    ///
+    /// The entries are selected in a buffer on the stack: an array of a block's entries (2 KiB) is a large-bin
+    /// allocation, for which malloc first consolidates its fast bins (a cost the profile showed on every split).
     private mutating func split(_ b: Int) {
-        var entries = entries(ofBlock: b)
-        let half = entries.count / 2
-        Self.select(&entries, half - 1)
-        let slot = bounds[b].slot
+        let bound = bounds[b]
+        let n = bound.count
+        let half = n / 2
         let upper = allocateSlot()
-        for i in 0..<half { store(entries[i], slot, i) }
-        for i in half..<entries.count { store(entries[i], upper, i - half) }
-        bounds.insert(Bound(bounds[b].entry, slot: upper, count: entries.count - half), at: b + 1)
-        bounds[b] = Bound(entries[half - 1], slot: slot, count: half)
+        withUnsafeTemporaryAllocation(of: NumericEntry.self, capacity: Self.maxBlock) { buffer in
+            for i in 0..<n { buffer[i] = NumericEntry(value: value(bound.slot, i), document: document(bound.slot, i)) }
+            let entries = UnsafeMutableBufferPointer(rebasing: buffer[0..<n])
+            Self.select(entries, half - 1)
+            for i in 0..<half { store(entries[i], bound.slot, i) }
+            for i in half..<n { store(entries[i], upper, i - half) }
+            bounds.insert(Bound(bound.entry, slot: upper, count: n - half), at: b + 1)
+            bounds[b] = Bound(entries[half - 1], slot: bound.slot, count: half)
+        }
         resummarize(fromRun: b / Self.run)
     }
 
@@ -411,8 +425,13 @@ struct NumericBlocks {
     /// it below it and every entry after it above it: a quickselect with a median-of-three pivot, linear on
     /// average (a block's 128 entries: a few hundred comparisons, against about 900 for a sort).
     static func select(_ entries: inout [NumericEntry], _ k: Int) {
-        precondition(entries.indices.contains(k), "select: k out of range")
-        entries.withUnsafeMutableBufferPointer { a in
+        entries.withUnsafeMutableBufferPointer { select($0, k) }
+    }
+
+    /// ``select(_:_:)-(inout [NumericEntry],_)`` on a buffer.
+    static func select(_ a: UnsafeMutableBufferPointer<NumericEntry>, _ k: Int) {
+        precondition(a.indices.contains(k), "select: k out of range")
+        do {
             var lo = 0
             var hi = a.count - 1
             while lo < hi {
