@@ -79,6 +79,15 @@ final class NumericStore {
         newBlock = tree.prefetchBlock(NumericEntry(value: value, document: document), forRemoval: false, run: newRun)
     }
 
+    /// Starts fetching the lines of the block the new entry goes to without reading the document's row (which may
+    /// not have arrived yet): `hint` is the caller's guess of the document's ID, which only orders equal values,
+    /// and an unchanged value costs a needless prefetch.
+    @inline(__always)
+    func prefetchNewBlock(_ hint: UInt32, _ value: Double) {
+        guard indexed, !value.isNaN else { return }
+        newBlock = tree.prefetchBlock(NumericEntry(value: value, document: hint), forRemoval: false, run: newRun)
+    }
+
     /// Starts fetching the lines of the block holding the document's current entry (if it has one), unless
     /// `newValue` is the same.
     @inline(__always)
@@ -381,10 +390,24 @@ final class TagStore {
     /// blank value) for that `set` to reuse, or ``unknown`` if the tag is not interned or the value is not a single
     /// tag.
     func prefetch(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) -> UInt32 {
-        guard indexed else { return Self.unknown }
+        prefetchCurrent(document)
+        return prefetchNew(document, raw)
+    }
+
+    /// Starts fetching the document's bit in its current tag's bitmap (the first half of ``prefetch(_:_:)``,
+    /// which reads the document's row).
+    @inline(__always)
+    func prefetchCurrent(_ document: UInt32) {
+        guard indexed else { return }
         let old = state(Int(document))
         if old != Self.none && old != Self.many { prefetchBit(old, document) }
-        guard let raw, let kind = normalizeSingle(raw) else { return Self.unknown }
+    }
+
+    /// The second half of ``prefetch(_:_:)``: looks the new value's tag up and starts fetching the document's bit
+    /// in its bitmap, without reading the document's row (`document` may be a guess: a wrong one costs a needless
+    /// prefetch), so a write can call it before the row arrives.
+    func prefetchNew(_ document: UInt32, _ raw: UnsafeRawBufferPointer?) -> UInt32 {
+        guard indexed, let raw, let kind = normalizeSingle(raw) else { return Self.unknown }
         let new: UInt32?
         switch kind {
         case .asIs: new = tags.find(raw, hash: ByteKeyTable.hash(raw))
@@ -394,7 +417,7 @@ final class TagStore {
             return Self.none
         }
         guard let new else { return Self.unknown }
-        if new != old { prefetchBit(new, document) }
+        prefetchBit(new, document)
         prefetchedKind = kind
         return new
     }

@@ -292,6 +292,18 @@ public final class SearchIndex {
                 parsed[position] = .nan
             }
         }
+        // The new values' lines do not depend on the row (which the caller may have requested earlier, and which
+        // may not have arrived yet): requested for the hinted ID before the row is first read, so that its miss
+        // overlaps these searches and lookups instead of preceding them. (No hint: a new document, looked up after.)
+        if !failed && firstHint != .max {
+            for position in stores.indices {
+                switch stores[position] {
+                case .numeric(let numeric): numeric._withUnsafeGuaranteedRef { $0.prefetchNewBlock(firstHint, parsed[position]) }
+                case .tag(let tag): tagLookups[position] = tag._withUnsafeGuaranteedRef { $0.prefetchNew(firstHint, values[position]) }
+                case .text: break
+                }
+            }
+        }
         let known = documents.holds(hint, key)
         if failed {
             if known { remove(id: hint, hash: ByteKeyTable.hash(key)) } else { remove(key: key, hash: ByteKeyTable.hash(key)) }
@@ -318,14 +330,20 @@ public final class SearchIndex {
             hint = id
         }
         // Second round: the current values' bounds (the row gives them), then the blocks and bitmap words whose
-        // addresses the first round's lines give.
+        // addresses the first round's lines give. The new values' lines again when the hint was not the ID.
         for position in stores.indices {
             if case .numeric(let numeric) = stores[position] { numeric._withUnsafeGuaranteedRef { $0.prefetchCurrentBound(id) } }
         }
         for position in stores.indices {
             switch stores[position] {
-            case .numeric(let numeric): numeric._withUnsafeGuaranteedRef { $0.prefetchBlock(id, parsed[position]) }
-            case .tag(let tag): tagLookups[position] = tag._withUnsafeGuaranteedRef { $0.prefetch(id, values[position]) }
+            case .numeric(let numeric):
+                if !known || firstHint == .max { numeric._withUnsafeGuaranteedRef { $0.prefetchBlock(id, parsed[position]) } }
+            case .tag(let tag):
+                if known && firstHint != .max {
+                    tag._withUnsafeGuaranteedRef { $0.prefetchCurrent(id) }
+                } else {
+                    tagLookups[position] = tag._withUnsafeGuaranteedRef { $0.prefetch(id, values[position]) }
+                }
             case .text: break
             }
         }
