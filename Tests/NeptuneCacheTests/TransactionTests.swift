@@ -37,6 +37,28 @@ final class RecordingObserver: KeyspaceObserver {
 }
 
 @Suite struct KeyspaceObserverTests {
+    /// Observers are called through the engine's unretained list (``ObserverList``): every observer added is
+    /// called, in the order added, and one removed no longer is (nor released while the engine holds it).
+    @Test func everyObserverAddedIsCalledAndARemovedOneIsNot() {
+        let engine = Engine(clock: ManualClock())
+        let first = RecordingObserver()
+        var second: RecordingObserver? = RecordingObserver()
+        engine.addObserver(first)
+        engine.addObserver(second!)
+        var s = EngineSession(engine: engine)
+        s.run("SET", "a", "1")
+        #expect(first.take() == ["0:a"] && second!.take() == ["0:a"])
+        weak let released = second
+        engine.removeObserver(second!)
+        second = nil
+        #expect(released == nil, "the engine keeps no reference to a removed observer")
+        s.run("SET", "b", "2")
+        #expect(first.take() == ["0:b"])
+        engine.removeObserver(first)
+        s.run("SET", "c", "3")
+        #expect(first.take() == [])
+    }
+
     @Test func writesReportTheKeysTheyChanged() {
         let observer = RecordingObserver()
         var s = observer.observedSession()

@@ -72,6 +72,49 @@ import Testing
     /// Many blocks (several summary runs): ascending inserts (each above every bound, so the last block's bound
     /// rises and it splits), then random moves that split and merge blocks all over, checked against a model, with
     /// blocks emptied and their slots reused.
+    /// Entries are packed (a 4-byte ID, then an 8-byte value loaded unaligned, 12 bytes each), so some values cross
+    /// a cache line: every value's exact bits survive appends, removals that move the last entry into the hole,
+    /// changes in place and the split of a full block.
+    @Test func packedEntriesKeepEveryValuesBits() {
+        var blocks = NumericBlocks(positions: DocumentBytes())
+        blocks.positions?.reserve(ids: 600)
+        // Values whose bytes all differ, so that a misplaced or torn 8-byte load shows.
+        func value(_ d: UInt32, _ round: Int) -> Double { Double(d) * 1.000_000_123_456_7 + Double(round) * 1e-7 }
+        var model: [UInt32: Double] = [:]
+        for d in UInt32(0)..<UInt32(NumericBlocks.maxBlock) {
+            blocks.insert(NumericEntry(value: value(d, 0), document: d))
+            model[d] = value(d, 0)
+        }
+        #expect(blocks.blockCount == 1)
+        #expect(Set(blocks.entries(ofBlock: 0).map(\.document)) == Set(model.keys))
+        // Past a full block: splits; then removals and changes in place all over the blocks.
+        for d in UInt32(NumericBlocks.maxBlock)..<500 {
+            blocks.insert(NumericEntry(value: value(d, 0), document: d))
+            model[d] = value(d, 0)
+        }
+        #expect(blocks.blockCount > 3)
+        for d in stride(from: UInt32(0), to: 500, by: 3) {
+            let removed = blocks.remove(NumericEntry(value: model[d]!, document: d))
+            #expect(removed)
+            model[d] = nil
+        }
+        for d in stride(from: UInt32(1), to: 500, by: 3) {
+            let new = NumericEntry(value: model[d]! + 1e-9, document: d)
+            if !blocks.replaceInPlace(NumericEntry(value: model[d]!, document: d), with: new) {
+                let removed = blocks.remove(NumericEntry(value: model[d]!, document: d))
+                #expect(removed)
+                blocks.insert(new)
+            }
+            model[d] = new.value
+        }
+        #expect(blocks.isConsistent)
+        var seen: [UInt32: Double] = [:]
+        for b in 0..<blocks.blockCount {
+            for entry in blocks.entries(ofBlock: b) { seen[entry.document] = entry.value }
+        }
+        #expect(seen == model)
+    }
+
     @Test func manyBlocksKeepTheSummaryAndSlots() {
         var rng = SplitMix(seed: 7)
         var blocks = NumericBlocks()
