@@ -773,38 +773,34 @@ class Runner:
                 self.servers[name] = restarted
                 if restarted.call("DBSIZE") != self.options.keys:
                     raise BenchError(f"{name} restarted from its snapshot without its {self.options.keys} keys")
-                # p99 without and while BGSAVE runs back to back, for each mix; which comes first alternates.
+                # p99 without and while BGSAVE runs back to back, for each mix, in pairs of short windows (one
+                # without, one with saves; which comes first alternates by pair and round), pooled per phase.
                 for mix in SNAPSHOT_MIXES:
-                    phases = (False, True) if round_index % 2 == 0 else (True, False)
-                    for during in phases:
-                        measured, saves = self.snapshot_latency(restarted, mix, during)
-                        suffix = "During" if during else "Without"
-                        result[f"{mix}P99Ms{suffix}"] = measured["p99Ms"]
-                        result[f"{mix}OpsPerSecond{suffix}"] = measured["opsPerSecond"]
-                        result[f"{mix}StealPercent{suffix}"] = measured["stealPercent"]
-                        if during:
-                            result[f"{mix}Bgsaves"] = saves
-                    result[f"{mix}P99DuringOverWithout"] = ratio(
-                        result[f"{mix}P99MsDuring"], result[f"{mix}P99MsWithout"]
-                    )
+                    windows = []
+                    for pair in range(self.options.snapshot_pairs):
+                        for during in snapshot_phases(round_index, pair):
+                            windows.append({"pair": pair, **self.snapshot_latency(restarted, mix, during)})
+                    result.update(pool_snapshot_windows(mix, windows, STEAL_EXCLUDE_PERCENT))
+                    self.snapshot_warnings(name, mix, result)
                 pauses = re.findall(r"longest-pause-us=(\d+)", restarted.log_path.read_text(errors="replace"))
                 if pauses:
                     result["longestPauseMs"] = max(int(p) for p in pauses) / 1000
                 record["servers"][name] = result
                 log(
                     f"  snapshot {name:<8} SAVE {result['saveSeconds']:.2f} s ({result['fileBytes'] / 2**20:.1f} MiB), "
-                    f"start-up {result['startupSeconds']:.2f} s, p99 without / during BGSAVE: " + ", ".join(
-                        f"{mix} {result[f'{mix}P99MsWithout']:.3f} / {result[f'{mix}P99MsDuring']:.3f} ms "
-                        f"({result[f'{mix}Bgsaves']} BGSAVEs, steal {steal_text(result, mix)})" for mix in SNAPSHOT_MIXES
+                    f"start-up {result['startupSeconds']:.2f} s, p99 without / during BGSAVE, pooled: " + ", ".join(
+                        f"{mix} {snapshot_pooled_text(result, mix)} ({result[f'{mix}Bgsaves']} BGSAVEs, steal "
+                        f"{steal_text(result, mix)})" for mix in SNAPSHOT_MIXES
                     ) + f", load average {os.getloadavg()[0]:.1f}"
                 )
         finally:
             self.stop_servers()
         return record
 
-    def snapshot_latency(self, server: Server, mix: str, during: bool) -> tuple[dict[str, Any], int]:
-        """Open-loop latency of `mix` (neptune-benchmark at --snapshot-rate requests/s for --snapshot-seconds), with
-        BGSAVE started again and again meanwhile if `during`; returns the result and the BGSAVEs started."""
+    def snapshot_latency(self, server: Server, mix: str, during: bool) -> dict[str, Any]:
+        """One window of open-loop latency of `mix` (neptune-benchmark at --snapshot-rate requests/s for
+        --snapshot-seconds), with BGSAVE started again and again meanwhile if `during`: the window's p99, throughput,
+        steal time, BGSAVEs started and latency histogram (`[microseconds, count]` buckets, for pooling)."""
         options = self.options
         commands = ["--command", "GET __key__"] if mix == "GET" else [
             "--command", "SET __key__ __data__", "--command", "GET __key__", "--ratio", "1:10"]
@@ -829,20 +825,37 @@ class Runner:
         if "error" in counts:
             raise BenchError(f"BGSAVE loop on {server.name}: {counts['error']}")
         if saver:
-            # The BGSAVE loop stops without waiting for the save it started last; the next run (a run without a save)
-            # must not begin while that save still runs.
+            # The BGSAVE loop stops without waiting for the save it started last; the next window (one without a
+            # save) must not begin while that save still runs.
             self.wait_for_bgsave(server)
         report = json.loads(stdout)
         if report.get("errors"):
             self.failed = True
             self.warnings.append(f"{server.name} {mix} with snapshots: {report['errors']} error replies")
-        if steal is not None and steal > STEAL_WARNING_PERCENT:
+        if "histogramMicroseconds" not in report:
+            raise BenchError("neptune-benchmark printed no histogramMicroseconds: rebuild it (the snapshot windows "
+                             "are pooled from their histograms)")
+        return {"during": during, "p99Ms": report["latencyMs"]["p99"], "opsPerSecond": report["opsPerSecond"],
+                "stealPercent": steal, "bgsaves": counts["saves"] if during else 0,
+                "histogram": report["histogramMicroseconds"]}
+
+    def snapshot_warnings(self, name: str, mix: str, result: dict[str, Any]) -> None:
+        """Warns about the windows of `mix` on server `name` with more steal time than STEAL_WARNING_PERCENT, and
+        about the pairs the pooled figures leave out."""
+        windows = result[f"{mix}Windows"]
+        stolen = [w for w in windows if w["stealPercent"] is not None and w["stealPercent"] > STEAL_WARNING_PERCENT]
+        if stolen:
             self.warnings.append(
-                f"{server.name} {mix} {'with' if during else 'without'} snapshots: the hypervisor stole {steal:.1f}% of "
-                "the CPU time during the run, so its p99 is inflated"
+                f"{name} {mix} snapshot windows: the hypervisor stole more than {STEAL_WARNING_PERCENT:g}% of the CPU "
+                f"time in {len(stolen)} of {len(windows)} windows (up to "
+                f"{max(w['stealPercent'] for w in stolen):.1f}%), which inflates their p99"
             )
-        return {"p99Ms": report["latencyMs"]["p99"], "opsPerSecond": report["opsPerSecond"],
-                "stealPercent": steal}, counts["saves"]
+        excluded = result[f"{mix}PairsExcluded"]
+        if excluded:
+            self.warnings.append(
+                f"{name} {mix}: {excluded} of {excluded + result[f'{mix}PairsIncluded']} pairs of snapshot windows "
+                f"left out of the pooled p99 (steal above {STEAL_EXCLUDE_PERCENT:g}% in one of their windows)"
+            )
 
     def run_embedded(self) -> Optional[dict[str, Any]]:
         binary = self.binaries.get(EMBEDDED_PRODUCT)
@@ -949,6 +962,8 @@ def settings_of(options: argparse.Namespace) -> dict[str, Any]:
         "seed": options.seed,
         "snapshotRate": options.snapshot_rate,
         "snapshotSeconds": options.snapshot_seconds,
+        "snapshotPairs": options.snapshot_pairs,
+        "snapshotStealExcludePercent": STEAL_EXCLUDE_PERCENT,
     }
 
 
@@ -1084,12 +1099,105 @@ SNAPSHOT_METRICS: Metrics = (
 SNAPSHOT_MIXES = ("GET", "SET:GET")
 # Above this share of stolen CPU time during a p99 run, the run is flagged in the warnings.
 STEAL_WARNING_PERCENT = 2.0
+# A pair of snapshot windows (without / during saves) with more stolen CPU time than this in either window is left
+# out of the pooled p99 of both phases, for both servers alike, and counted.
+STEAL_EXCLUDE_PERCENT = 5.0
 
 
 def steal_text(result: dict[str, Any], mix: str) -> str:
     """`mix`'s steal time without / during saves, for the log."""
     values = [result.get(f"{mix}StealPercent{suffix}") for suffix in ("Without", "During")]
     return " / ".join("n/a" if value is None else f"{value:.1f}%" for value in values)
+
+
+def snapshot_pooled_text(result: dict[str, Any], mix: str) -> str:
+    """`mix`'s pooled p99 without / during saves and their ratio, for the log."""
+    without, during = result[f"{mix}P99MsWithout"], result[f"{mix}P99MsDuring"]
+    if without is None or during is None:
+        return f"no pair under {STEAL_EXCLUDE_PERCENT:g}% steal"
+    return f"{without:.3f} / {during:.3f} ms = {result[f'{mix}P99DuringOverWithout']:.2f}"
+
+
+def snapshot_phases(round_index: int, pair: int) -> tuple[bool, bool]:
+    """The order of a pair's two windows (False: without saves, True: during saves): it alternates from pair to pair
+    and from round to round, so neither phase always runs first or right after a save."""
+    return (False, True) if (round_index + pair) % 2 == 0 else (True, False)
+
+
+def merge_histograms(histograms: list[list[list[int]]]) -> list[list[int]]:
+    """Adds `[microseconds, count]` bucket lists (neptune-benchmark's histogramMicroseconds) into one, in increasing
+    order: exactly the histogram of all their latencies, since the buckets of equal precision line up."""
+    counts: dict[int, int] = {}
+    for histogram in histograms:
+        for value, count in histogram:
+            counts[value] = counts.get(value, 0) + count
+    return [[value, counts[value]] for value in sorted(counts)]
+
+
+def histogram_percentile_ms(histogram: list[list[int]], percentile: float) -> Optional[float]:
+    """The latency in ms that `percentile`% of a bucket list's requests did not exceed (as HdrHistogram's
+    valueAtPercentile: the first bucket whose running count reaches ceil(percentile% of the total)); None if empty."""
+    total = sum(count for _, count in histogram)
+    if total == 0:
+        return None
+    target = max(1, math.ceil(percentile * total / 100 - 1e-9))
+    running = 0
+    for value, count in histogram:
+        running += count
+        if running >= target:
+            return value / 1000
+    return histogram[-1][0] / 1000
+
+
+def pool_snapshot_windows(mix: str, windows: list[dict[str, Any]], steal_limit: float) -> dict[str, Any]:
+    """One server's snapshot figures for `mix` from its windows (dicts with pair, during, p99Ms, opsPerSecond,
+    stealPercent, bgsaves, histogram): the p99 of each phase over the histograms of all its windows in the pairs
+    kept, and their ratio. A pair is left out (and counted) when the steal time of either of its windows is above
+    `steal_limit` percent, whatever its p99; the ratio over all pairs is kept too. Also each kept pair's own ratio,
+    the median steal time of each phase's windows and the windows themselves without their histograms."""
+    pairs: dict[int, dict[bool, dict[str, Any]]] = {}
+    for window in windows:
+        pairs.setdefault(window["pair"], {})[window["during"]] = window
+    complete = [pair for _, pair in sorted(pairs.items()) if False in pair and True in pair]
+
+    def stolen(window: dict[str, Any]) -> bool:
+        return window["stealPercent"] is not None and window["stealPercent"] > steal_limit
+
+    kept = [pair for pair in complete if not stolen(pair[False]) and not stolen(pair[True])]
+
+    def pooled(chosen: list[dict[bool, dict[str, Any]]], during: bool) -> Optional[float]:
+        return histogram_percentile_ms(merge_histograms([pair[during]["histogram"] for pair in chosen]), 99)
+
+    result: dict[str, Any] = {}
+    for during, suffix in ((False, "Without"), (True, "During")):
+        result[f"{mix}P99Ms{suffix}"] = pooled(kept, during)
+        result[f"{mix}OpsPerSecond{suffix}"] = median([w["opsPerSecond"] for w in windows if w["during"] == during])
+        result[f"{mix}StealPercent{suffix}"] = median([w["stealPercent"] for w in windows if w["during"] == during])
+    result[f"{mix}P99DuringOverWithout"] = ratio(result[f"{mix}P99MsDuring"], result[f"{mix}P99MsWithout"])
+    result[f"{mix}P99DuringOverWithoutAllPairs"] = ratio(pooled(complete, True), pooled(complete, False))
+    result[f"{mix}PairRatios"] = [ratio(pair[True]["p99Ms"], pair[False]["p99Ms"]) for pair in kept]
+    result[f"{mix}PairsIncluded"] = len(kept)
+    result[f"{mix}PairsExcluded"] = len(complete) - len(kept)
+    result[f"{mix}Bgsaves"] = sum(w["bgsaves"] for w in windows if w["during"])
+    result[f"{mix}Windows"] = [{k: v for k, v in w.items() if k != "histogram"} for w in windows]
+    return result
+
+
+def snapshot_pair_spread(rounds: list[dict[str, Any]]) -> list[str]:
+    """"server mix min-median-max (kept of all pairs)" of the per-pair ratios over all rounds, per server and mix."""
+    parts = []
+    for name in SERVERS:
+        for mix in SNAPSHOT_MIXES:
+            results = [r["servers"][name] for r in rounds if name in r["servers"]]
+            ratios = sorted(x for res in results for x in res.get(f"{mix}PairRatios", []) if x is not None)
+            kept = sum(res.get(f"{mix}PairsIncluded", 0) for res in results)
+            total = kept + sum(res.get(f"{mix}PairsExcluded", 0) for res in results)
+            if total == 0:
+                continue
+            spread = (f"{ratios[0]:.2f}-{statistics.median(ratios):.2f}-{ratios[-1]:.2f}" if ratios
+                      else "none kept")
+            parts.append(f"{name} {mix} {spread} ({kept} of {total} pairs)")
+    return parts
 
 
 def snapshot_steal_medians(rounds: list[dict[str, Any]]) -> list[str]:
@@ -1236,10 +1344,14 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             f"Snapshots, {settings['keys']:,} keys loaded as above (`--appendonly no`, files on the real disk): `SAVE` "
             "time, start-up time from the snapshot (process start until `PING` answers, polled every 10 ms), and "
-            f"p99 (neptune-benchmark, open loop at {settings['snapshotRate']:,} requests/s for "
-            f"{settings['snapshotSeconds']:g} s, {settings['clients']} connections, GET and SET:GET 1:10) without a "
-            "save and while BGSAVE runs back to back; each server's own ratio during / without is in its column. "
-            "Lower is better; ratio = Neptune / Redis:",
+            f"p99 (neptune-benchmark, open loop at {settings['snapshotRate']:,} requests/s, "
+            f"{settings['clients']} connections, GET and SET:GET 1:10) without a save and while BGSAVE runs back to "
+            f"back, in {settings.get('snapshotPairs', 1)} pairs of {settings['snapshotSeconds']:g}-s windows per "
+            "round (one without and one with saves, alternating), each phase's p99 taken over the pooled latency "
+            "histograms of its windows (pairs with more than "
+            f"{settings.get('snapshotStealExcludePercent', STEAL_EXCLUDE_PERCENT):g}% steal time in either window "
+            "left out); each server's own ratio during / without is in its column. Lower is better; ratio = "
+            "Neptune / Redis:",
             "",
         ]
         lines += measure_table(SNAPSHOT_METRICS, snapshots["medians"]["neptune"], snapshots["medians"]["redis"],
@@ -1251,6 +1363,13 @@ def render_markdown(results: dict[str, Any]) -> str:
                 "Hypervisor steal time during the p99 runs (`/proc/stat`, median over the rounds, without / during "
                 "saves): " + "; ".join(steal) + ". Time stolen from this virtual machine delays whichever process "
                 "runs, so a run with more of it has a higher p99 whatever the server does.",
+            ]
+        spread = snapshot_pair_spread(snapshots["rounds"])
+        if spread:
+            lines += [
+                "",
+                "Ratio p99 during / without of each pair of windows, min-median-max over the rounds (pairs kept of "
+                "all): " + "; ".join(spread) + ".",
             ]
     embedded = results.get("embedded")
     if embedded:
@@ -1490,7 +1609,10 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--snapshot-rate", type=int, default=20_000,
                         help="requests/s of the open-loop p99 runs with and without BGSAVE (default 20,000)")
     parser.add_argument("--snapshot-seconds", type=float,
-                        help="seconds of each p99 run with or without BGSAVE (default 10, 3 with --quick)")
+                        help="seconds of each p99 window with or without BGSAVE (default 2.5, 1.5 with --quick)")
+    parser.add_argument("--snapshot-pairs", type=int,
+                        help="pairs of p99 windows (one without, one with BGSAVE) per server, workload and round "
+                             "(default 4, 2 with --quick)")
     parser.add_argument("--only", metavar="SECTIONS",
                         help="run only these sections, comma-separated: main (the GET/SET workloads and memory), "
                              "durability, snapshot, embedded; implies --no-readme")
@@ -1518,9 +1640,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         options.requests = 30_000 if options.quick else 200_000
     options.pipeline_factor = 5
     if options.snapshot_seconds is None:
-        options.snapshot_seconds = 3.0 if options.quick else 10.0
-    if options.snapshot_rate < 1 or options.snapshot_seconds <= 0:
-        parser.error("--snapshot-rate and --snapshot-seconds must be positive")
+        options.snapshot_seconds = 1.5 if options.quick else 2.5
+    if options.snapshot_pairs is None:
+        options.snapshot_pairs = 2 if options.quick else 4
+    if options.snapshot_rate < 1 or options.snapshot_seconds <= 0 or options.snapshot_pairs < 1:
+        parser.error("--snapshot-rate, --snapshot-seconds and --snapshot-pairs must be positive")
     if options.durability_scale is None:
         options.durability_scale = 0.25 if options.quick else 1.0
     if options.durability_scale <= 0:

@@ -139,6 +139,12 @@ def fake_snapshots() -> dict:
     return run.summarize_snapshots(rounds)
 
 
+def window(pair: int, during: bool, histogram: list, steal: float) -> dict:
+    p99 = run.histogram_percentile_ms(histogram, 99)
+    return {"pair": pair, "during": during, "p99Ms": p99, "opsPerSecond": 20000.0, "stealPercent": steal,
+            "bgsaves": 1 if during else 0, "histogram": histogram}
+
+
 class SnapshotBenchmarkTests(unittest.TestCase):
     def test_medians_and_ratios(self):
         summary = fake_snapshots()
@@ -157,6 +163,102 @@ class SnapshotBenchmarkTests(unittest.TestCase):
         self.assertIn("| GET: p99 during BGSAVE / p99 without (goal ≤ 1.5) | 1.20 | 3.00 | **0.40** |", markdown)
         self.assertIn("| SET:GET: p99 during BGSAVE / p99 without (goal ≤ 1.5) | 2.00 | 1.60 | **1.25** |", markdown)
         self.assertIn("neptune GET 1.0% / 3.0%; neptune SET:GET 1.0% / 3.0%; redis GET 1.0% / 3.0%", markdown)
+
+    def test_histograms_merge_by_bucket(self):
+        merged = run.merge_histograms([[[100, 2], [250, 1]], [[50, 1], [100, 3]], []])
+        self.assertEqual(merged, [[50, 1], [100, 5], [250, 1]])
+        self.assertEqual(run.merge_histograms([]), [])
+
+    def test_histogram_percentile_is_hdr_value_at_percentile(self):
+        # 100 requests: 98 at 0.1 ms, 1 at 2 ms, 1 at 5 ms. The 99th is at 2 ms, the 98th still at 0.1 ms.
+        histogram = [[100, 98], [2000, 1], [5000, 1]]
+        self.assertEqual(run.histogram_percentile_ms(histogram, 99), 2.0)
+        self.assertEqual(run.histogram_percentile_ms(histogram, 98), 0.1)
+        self.assertEqual(run.histogram_percentile_ms(histogram, 100), 5.0)
+        self.assertEqual(run.histogram_percentile_ms([[300, 1]], 99), 0.3)
+        self.assertIsNone(run.histogram_percentile_ms([], 99))
+
+    def test_pooled_p99_is_not_the_median_of_the_windows(self):
+        # Two windows of 100 requests each: each has its 99th at 0.1 ms, but pooled 3 of 200 are slow, so the pooled
+        # p99 (the 198th request) is a slow one.
+        quiet = [[100, 99], [3000, 1]]
+        noisy = [[100, 98], [3000, 2]]
+        windows = [
+            window(0, False, quiet, 0.5), window(0, True, noisy, 0.5),
+            window(1, True, noisy, 0.5), window(1, False, quiet, 0.5),
+        ]
+        result = run.pool_snapshot_windows("GET", windows, 5.0)
+        self.assertEqual(result["GETP99MsWithout"], 0.1)
+        self.assertEqual(result["GETP99MsDuring"], 3.0)
+        self.assertAlmostEqual(result["GETP99DuringOverWithout"], 30.0)
+        self.assertEqual(result["GETPairsIncluded"], 2)
+        self.assertEqual(result["GETPairsExcluded"], 0)
+        self.assertEqual(result["GETBgsaves"], 2)
+        self.assertEqual(len(result["GETPairRatios"]), 2)
+        self.assertTrue(all("histogram" not in w for w in result["GETWindows"]))
+
+    def test_pairs_with_steal_are_left_out_of_both_phases_and_counted(self):
+        slow = [[4000, 100]]
+        fast = [[100, 100]]
+        windows = [
+            window(0, False, fast, 1.0), window(0, True, fast, 1.0),
+            # A pair whose window without saves had high steal: both its windows leave the pooled figures.
+            window(1, False, slow, 9.0), window(1, True, fast, 0.5),
+            # A pair whose window during saves had high steal: likewise, though its p99 looks bad only there.
+            window(2, True, slow, 7.5), window(2, False, fast, 0.2),
+        ]
+        result = run.pool_snapshot_windows("SET:GET", windows, 5.0)
+        self.assertEqual(result["SET:GETPairsIncluded"], 1)
+        self.assertEqual(result["SET:GETPairsExcluded"], 2)
+        self.assertEqual(result["SET:GETP99MsWithout"], 0.1)
+        self.assertEqual(result["SET:GETP99MsDuring"], 0.1)
+        self.assertEqual(result["SET:GETPairRatios"], [1.0])
+        # Over all three pairs the pooled ratio includes them: during 0.1, 0.1, 4 ms; without 0.1, 4, 0.1 ms.
+        self.assertAlmostEqual(result["SET:GETP99DuringOverWithoutAllPairs"], 1.0)
+        # The steal medians cover every window, kept or not.
+        self.assertEqual(result["SET:GETStealPercentWithout"], 1.0)
+        self.assertEqual(result["SET:GETStealPercentDuring"], 1.0)
+
+    def test_no_pair_kept_gives_no_p99(self):
+        windows = [window(0, False, [[100, 10]], 6.0), window(0, True, [[100, 10]], 0.1)]
+        result = run.pool_snapshot_windows("GET", windows, 5.0)
+        self.assertIsNone(result["GETP99MsWithout"])
+        self.assertIsNone(result["GETP99DuringOverWithout"])
+        self.assertEqual(result["GETPairsExcluded"], 1)
+        self.assertIn("no pair under 5% steal", run.snapshot_pooled_text(result, "GET"))
+
+    def test_a_window_without_its_partner_is_not_pooled(self):
+        windows = [window(0, False, [[100, 10]], 0.1), window(0, True, [[200, 10]], 0.1),
+                   window(1, False, [[9000, 10]], 0.1)]
+        result = run.pool_snapshot_windows("GET", windows, 5.0)
+        self.assertEqual(result["GETP99MsWithout"], 0.1)
+        self.assertEqual(result["GETPairsIncluded"] + result["GETPairsExcluded"], 1)
+
+    def test_window_order_alternates_by_pair_and_round(self):
+        self.assertEqual(run.snapshot_phases(0, 0), (False, True))
+        self.assertEqual(run.snapshot_phases(0, 1), (True, False))
+        self.assertEqual(run.snapshot_phases(1, 0), (True, False))
+        firsts = [run.snapshot_phases(r, p)[0] for r in range(3) for p in range(4)]
+        self.assertEqual(firsts.count(True), firsts.count(False))
+
+    def test_snapshot_window_options(self):
+        options = run.parse_arguments([])
+        self.assertEqual((options.snapshot_seconds, options.snapshot_pairs), (2.5, 4))
+        options = run.parse_arguments(["--quick"])
+        self.assertEqual((options.snapshot_seconds, options.snapshot_pairs), (1.5, 2))
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            run.parse_arguments(["--snapshot-pairs", "0"])
+
+    def test_pair_spread_in_markdown(self):
+        results = fake_results()
+        results["snapshots"] = fake_snapshots()
+        for index, record in enumerate(results["snapshots"]["rounds"]):
+            for name in ("neptune", "redis"):
+                record["servers"][name].update(
+                    {"GETPairRatios": [1.0 + index, 0.5], "GETPairsIncluded": 2, "GETPairsExcluded": 1})
+        markdown = run.render_markdown(results)
+        self.assertIn("neptune GET 0.50-0.75-3.00 (6 of 9 pairs)", markdown)
+        self.assertIn("2 pairs of 1.5-s windows", markdown)
 
     def test_steal_percent_is_the_stolen_share_of_all_cpu_time(self):
         before = [100, 0, 50, 800, 0, 0, 10, 40, 0, 0]

@@ -15,7 +15,8 @@ import FoundationEssentials
 ///   "commands": [ { "name": "SET", "template": "SET __key__ __data__", "weight": 1, "requests": 9091,
 ///                   "errors": 0, "opsPerSecond": 17482.7, "latencyMs": { ... } }, ... ],
 ///   "errorSamples": [],
-///   "percentiles": [ { "percentile": 0, "latencyMs": 0.05 }, { "percentile": 10, "latencyMs": 0.18 }, ... ]
+///   "percentiles": [ { "percentile": 0, "latencyMs": 0.05 }, { "percentile": 10, "latencyMs": 0.18 }, ... ],
+///   "histogramMicroseconds": [ [50, 3], [51, 7], ... ]
 /// }
 /// ```
 public struct BenchmarkReport: Codable, Sendable, Equatable {
@@ -132,6 +133,10 @@ public struct BenchmarkReport: Codable, Sendable, Equatable {
     public var errorSamples: [String]
     /// The latency distribution over all commands, for plots.
     public var percentiles: [PercentilePoint]
+    /// The latency histogram over all commands: `[microseconds, count]` per non-empty bucket (the bucket's highest
+    /// equivalent value, three significant digits), in increasing order. Reports of several runs merge exactly by
+    /// adding the counts of equal values, so a consumer can take a percentile over several runs.
+    public var histogramMicroseconds: [[UInt64]]
 
     /// Builds the report of a result.
     /// - Parameter result: The measured run.
@@ -188,6 +193,7 @@ public struct BenchmarkReport: Codable, Sendable, Equatable {
                 latencyMs: rounded($0.milliseconds, decimals: 3)
             )
         }
+        self.histogramMicroseconds = total.buckets().map { [$0.microseconds, $0.count] }
     }
 
     /// The report as one line of JSON.

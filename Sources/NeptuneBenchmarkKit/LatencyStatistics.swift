@@ -44,6 +44,18 @@ public struct LatencyStatistics: Sendable {
         self.histogram.add(other.histogram)
     }
 
+    /// The recorded latencies as histogram buckets: each non-empty bucket's highest equivalent value in microseconds
+    /// and its count, in increasing order.
+    ///
+    /// Reports of several runs recorded with the same precision merge exactly by adding the counts of equal values, so
+    /// a percentile over several runs can be taken from their buckets.
+    /// - Returns: One `(microseconds, count)` pair per non-empty bucket.
+    public func buckets() -> [(microseconds: UInt64, count: UInt64)] {
+        self.histogram.recordedValues().map { value in
+            (self.histogram.highestEquivalentForValue(value.value), UInt64(value.count))
+        }
+    }
+
     /// The latency at a percentile, in milliseconds.
     /// - Parameter percentile: A percentile in `0 ... 100`.
     /// - Returns: The latency that `percentile`% of requests did not exceed; 0 when nothing was recorded.

@@ -30,7 +30,7 @@ import Testing
         #expect(
             Set(object.keys) == [
                 "tool", "configuration", "requests", "errors", "durationSeconds", "opsPerSecond", "latencyMs",
-                "commands", "errorSamples", "percentiles",
+                "commands", "errorSamples", "percentiles", "histogramMicroseconds",
             ]
         )
         #expect(object["tool"] as? String == "neptune-benchmark")
@@ -69,6 +69,15 @@ import Testing
         #expect(curve.last?["latencyMs"] == 1.5)
         let percentiles = curve.compactMap { $0["percentile"] }
         #expect(percentiles == percentiles.sorted())
+
+        // One bucket per recorded latency here (100, 200, 300 and 1500 us are each their own bucket's highest value
+        // at three significant digits, 1500 within 0.1%), counts adding up to the requests.
+        let buckets = try #require(object["histogramMicroseconds"] as? [[Int]])
+        #expect(buckets.map { $0[1] }.reduce(0, +) == 4)
+        #expect(buckets.map { $0[0] } == buckets.map { $0[0] }.sorted())
+        #expect(buckets.count == 4)
+        #expect(buckets.first == [100, 1])
+        #expect(abs(Double(buckets.last?[0] ?? 0) - 1500) <= 1.5)
     }
 
     @Test func jsonRoundTrips() throws {
