@@ -300,7 +300,13 @@ final class TagStore {
             keepRaw(i, raw)
             return
         }
-        if isCurrent(i, raw) { return }
+        // With the new tag's ID known (and the value that tag's own bytes), the value is current exactly when the
+        // document has that tag and no raw value kept apart: no comparison of bytes.
+        if lookup != Self.unknown && prefetchedKind == .asIs && entry(i) & Self.keptRaw == 0 {
+            if state(i) == lookup { return }
+        } else if isCurrent(i, raw) {
+            return
+        }
         let old = state(i)
         // Fast path: a single ASCII tag (or a blank value) replacing a single tag (or none).
         if old != Self.many, let raw, let kind = lookup != Self.unknown ? prefetchedKind : normalizeSingle(raw) {

@@ -195,12 +195,25 @@ import Testing
     /// into its own storage, equal to what `withValue` gives; a hashtable-encoded hash lends nothing.
     @Test func packedHashesLendTheirValues() {
         let hash = HashObject()
-        for (field, value) in [("price", "cat"), ("cat", "c7"), ("empty", ""), ("x", "price")] {
+        // An empty hash (no block yet) lends nil for every field.
+        let empty = HashObject()
+        let one = UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>.allocate(capacity: 1)
+        defer { one.deallocate() }
+        one[0] = UnsafeRawBufferPointer(start: nil, count: 0)
+        Array("price".utf8).withUnsafeBytes { name in
+            #expect([name].withUnsafeBufferPointer { empty.lendValues($0, into: one) })
+        }
+        #expect(one[0] == nil)
+        // Names of equal length that differ in one byte (the walk compares bytes itself below 17 bytes, through
+        // memcmp above), and a name longer than that.
+        for (field, value) in [("price", "cat"), ("cat", "c7"), ("empty", ""), ("x", "price"),
+                               ("a-field-name-over-16-1", "long")] {
             Array(field.utf8).withUnsafeBytes { f in
                 Array(value.utf8).withUnsafeBytes { v in _ = hash.set(f, v, limits: CollectionLimits()) }
             }
         }
-        let names = ["cat", "missing", "price", "empty", "cat", "x"]
+        let names = ["cat", "missing", "price", "empty", "cat", "x", "cut", "a-field-name-over-16-2",
+                     "a-field-name-over-16-1", "pricE"]
         let storage = names.map { Array($0.utf8) }
         let fields = UnsafeMutableBufferPointer<UnsafeRawBufferPointer>.allocate(capacity: names.count)
         let values = UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>.allocate(capacity: names.count)
@@ -217,7 +230,8 @@ import Testing
         values.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0))
         #expect(hash.lendValues(UnsafeBufferPointer(fields), into: values))
         let lent = values.map { $0.map { Array($0) } }
-        #expect(lent == [Array("c7".utf8), nil, Array("cat".utf8), [], Array("c7".utf8), Array("price".utf8)])
+        #expect(lent == [Array("c7".utf8), nil, Array("cat".utf8), [], Array("c7".utf8), Array("price".utf8), nil, nil,
+                         Array("long".utf8), nil])
         for (i, field) in fields.enumerated() {
             #expect(hash.withValue(field) { Array($0) } == lent[i], "\(names[i])")
         }

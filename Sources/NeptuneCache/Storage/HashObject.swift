@@ -181,22 +181,39 @@ public final class HashObject: CollectionObject, @unchecked Sendable {
                     into values: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>) -> Bool {
         guard table == nil else { return false }
         precondition(values.count >= fields.count, "one value slot per field")
-        for i in fields.indices { values[i] = nil }
-        var missing = fields.count
+        let count = fields.count
+        for i in 0..<count { values[i] = nil }
+        guard let p = block else { return true }
+        // Wrapping arithmetic and a byte loop instead of `memcmp` (a library call for a few bytes): this walk runs
+        // on every indexed write, and the offsets stay inside the block.
+        let end = Int(length)
+        var missing = count
         var o = 0
-        while o < Int(length) && missing > 0 {
+        while o < end {
             let f = element(o)
-            let v = f.start + f.count
-            let fieldStart = block.unsafelyUnwrapped + f.start
-            var value: UnsafeRawBufferPointer? = nil
-            for i in fields.indices where values[i] == nil && fields[i].count == f.count
-                && (f.count == 0 || memcmp(fieldStart, fields[i].baseAddress!, f.count) == 0)
+            let v = element(f.start &+ f.count)
+            let field = UnsafeRawPointer(p + f.start)
+            for i in 0..<count where fields[i].count == f.count && values[i] == nil
+                && Self.sameBytes(field, fields[i].baseAddress, f.count)
             {
-                if value == nil { value = bytes(v) }
-                values[i] = value
-                missing -= 1
+                values[i] = UnsafeRawBufferPointer(start: p + v.start, count: v.count)
+                missing &-= 1
             }
-            o = next(v)
+            if missing == 0 { break }
+            o = v.start &+ v.count
+        }
+        return true
+    }
+
+    /// Whether the `count` bytes at `a` and `b` are equal (`b` may be nil when `count` is 0).
+    @inline(__always)
+    private static func sameBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer?, _ count: Int) -> Bool {
+        guard count > 0, let b else { return true }
+        if count > 16 { return memcmp(a, b, count) == 0 }
+        var k = 0
+        while k < count {
+            if a.load(fromByteOffset: k, as: UInt8.self) != b.load(fromByteOffset: k, as: UInt8.self) { return false }
+            k &+= 1
         }
         return true
     }
