@@ -345,6 +345,59 @@ class RespClientTests(unittest.TestCase):
             listener.close()
 
 
+class BgsaveLoopTests(unittest.TestCase):
+    def test_saves_back_to_back_polling_only_near_each_saves_end(self):
+        """A fake server whose saves take 0.3 s: the loop starts each save right after the previous one ended
+        (within two polls) and, after the first save, polls only in the second half of each."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        ends, starts = [], []
+
+        def serve():
+            connection, _ = listener.accept()
+            pending = b""
+            save_end = 0.0
+            with connection:
+                while True:
+                    data = connection.recv(4096)
+                    if not data:
+                        return
+                    pending += data
+                    while b"\r\n" in pending and (b"BGSAVE" in pending or b"persistence" in pending):
+                        now = run.time.monotonic()
+                        if b"BGSAVE" in pending:
+                            self.assertGreaterEqual(now, save_end)
+                            starts.append(now)
+                            save_end = now + 0.3
+                            ends.append(save_end)
+                            connection.sendall(b"+Background saving started\r\n")
+                        else:
+                            body = b"rdb_bgsave_in_progress:%d\r\n" % (1 if now < save_end else 0)
+                            connection.sendall(b"$%d\r\n%s\r\n" % (len(body), body))
+                        pending = b""
+
+        server_thread = run.threading.Thread(target=serve, daemon=True)
+        server_thread.start()
+        fake = type("FakeServer", (), {"port": listener.getsockname()[1], "name": "fake"})()
+        stop, counts = run.threading.Event(), {"saves": 0}
+        runner = run.Runner(run.parse_arguments(["--quick"]))
+        saver = run.threading.Thread(target=runner.bgsave_loop, args=(fake, stop, counts))
+        saver.start()
+        run.time.sleep(1.6)
+        stop.set()
+        saver.join(timeout=5)
+        listener.close()
+        self.assertNotIn("error", counts)
+        self.assertGreaterEqual(counts["saves"], 4)
+        # Every save after the first started within 60 ms of the previous one's end (no gap without a save).
+        for end, start in zip(ends, starts[1:]):
+            self.assertLess(start - end, 0.06)
+        # Polling through every save would take about 30 polls each (0.3 s / 10 ms); from half the shortest save
+        # on, about 15 after the first.
+        self.assertLess(counts["polls"], 32 + 22 * (counts["saves"] - 1))
+
+
 class ServerTests(unittest.TestCase):
     def test_a_server_that_exits_at_once_is_reported_with_its_log(self):
         log_path = Path(run.tempfile.mkdtemp()) / "log"
