@@ -13,7 +13,7 @@ import Synchronization
 /// ``KeyspaceCapture/helperWork``), so that a save adds no thread that wants a processor while the loops and their
 /// clients do. The writing thread (``runWriter()``) only writes the compressed bytes, sleeping in the kernel
 /// otherwise; it makes a step itself only for a record too large for a loop's step (a big string or collection),
-/// or when the loops make no progress for ``stallNanoseconds`` (stuck in a long command, stopping).
+/// or when the loops make no progress for ``defaultStallNanoseconds`` (stuck in a long command, stopping).
 ///
 /// One step either serializes records until ``pieceBytes`` are staged (or its time is up), or compresses the staged
 /// piece into linked LZ4 blocks of its own (``SnapshotWriter/compress(_:appendingTo:)``): some microseconds each.
@@ -32,12 +32,14 @@ final class StepEncoder: ShardSink, @unchecked Sendable {
     /// Copies waiting to be serialized, beyond the one being serialized.
     static let depth = 2
     /// How long the loops may make no progress while there is work before the writing thread steps for them.
-    static let stallNanoseconds = 20_000_000
+    static let defaultStallNanoseconds = 20_000_000
     /// How often the writing thread checks for a stall while it waits for bytes to write.
     static let writerPollNanoseconds = 5_000_000
 
     private let capture: KeyspaceCapture
     private let writer: SnapshotWriter
+    /// ``defaultStallNanoseconds`` unless a test asks for another.
+    private let stallNanoseconds: Int
     /// Held by the thread making a step; the stepping state below is touched only under it.
     private let stepping = Atomic<Bool>(false)
     private var current: KeyspaceCapture.CapturedShard?
@@ -62,9 +64,10 @@ final class StepEncoder: ShardSink, @unchecked Sendable {
     private let loopSteps = Atomic<Int>(0)
     private let failed = Atomic<Bool>(false)
 
-    init(capture: KeyspaceCapture, writer: SnapshotWriter) {
+    init(capture: KeyspaceCapture, writer: SnapshotWriter, stallNanoseconds: Int = defaultStallNanoseconds) {
         self.capture = capture
         self.writer = writer
+        self.stallNanoseconds = stallNanoseconds
         let capacity = Self.handOffBytes + Self.largeRecordBytes + (Self.largeRecordBytes >> 3) + (16 << 10)
         for _ in 0..<Self.bufferCount {
             // Filled once so that its pages are mapped here, not on a loop.
@@ -284,7 +287,7 @@ final class StepEncoder: ShardSink, @unchecked Sendable {
                 seenSteps = steps
                 seenAt = now
             }
-            stalled = now - seenAt >= Self.stallNanoseconds
+            stalled = now - seenAt >= stallNanoseconds
             if thread || stalled {
                 if step(budgetNanoseconds: 1_000_000, onLoop: false) {
                     capture.noteThreadWork()

@@ -93,6 +93,11 @@ public final class Snapshotter: @unchecked Sendable {
     nonisolated(unsafe) private var journal: Journal?
     /// The sequence number snapshots carry when there is no journal (the one recovery ended at).
     private let baseSequence = Atomic<UInt64>(0)
+    /// How long the event loops may make no progress on a background save's encoding before the writing thread
+    /// steps for them (20 ms). Tests that count who encoded what raise it, so that a test thread the scheduler
+    /// leaves waiting on a busy machine does not hand its work to the writing thread. Set it before a save starts
+    /// (the saving thread, started afterwards, reads it).
+    package var encoderStallNanoseconds = StepEncoder.defaultStallNanoseconds
 
     public init(
         configuration: Configuration,
@@ -284,7 +289,10 @@ public final class Snapshotter: @unchecked Sendable {
     private func write(_ capture: KeyspaceCapture, to writer: SnapshotWriter, lowPriority: Bool) throws {
         if lowPriority {
             // A background save: the event loops copy, serialize and compress, the writing thread only writes.
-            let encoder = StepEncoder(capture: capture, writer: writer)
+            let encoder = StepEncoder(
+                capture: capture, writer: writer,
+                stallNanoseconds: encoderStallNanoseconds
+            )
             capture.helperWork = { [encoder] budget in encoder.step(budgetNanoseconds: budget, onLoop: true) }
             if capture.enableHelpers() {
                 defer { capture.disableHelpers() }
