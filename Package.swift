@@ -27,7 +27,8 @@ let package = Package(
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"]), .brew(["lz4"])]
         ),
-        // epoll, eventfd and accept4 for neptune-server's client transport (Linux headers only, nothing to link).
+        // epoll, eventfd and accept4 for neptune-server's client transport, and thread naming (Linux headers only,
+        // nothing to link).
         .systemLibrary(name: "CNeptuneLinux"),
         .target(
             name: "NeptuneRESP",
@@ -39,6 +40,7 @@ let package = Package(
         .target(
             name: "NeptuneCache",
             dependencies: [
+                "CNeptuneLinux",
                 "NeptuneIndex",
                 "NeptuneRESP",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -74,10 +74,10 @@ extension NeptuneStore {
         guard let handle = engine.searchIndexes.handle(named: Array(index.utf8)) else {
             throw CommandError("\(index): no such index")
         }
-        let result: SearchResult = try handle.lock.withLock {
+        let result: SearchResult = try handle.withIndex { index in
             handle.uses += 1
             do {
-                return try handle.index.search(query, sort: sortBy, offset: offset, limit: limit)
+                return try index.search(query, sort: sortBy, offset: offset, limit: limit)
             } catch let error as IndexError {
                 throw CommandError(error.message)
             }

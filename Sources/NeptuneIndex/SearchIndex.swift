@@ -1,5 +1,4 @@
 import CNeptuneIndex
-import Synchronization
 
 /// One secondary index: the documents (hash keys) it covers, and per schema field an index structure.
 ///
@@ -35,10 +34,6 @@ public final class SearchIndex {
     /// Each TAG field's new tag as its prefetch found it (``TagStore/prefetch(_:_:)``), by schema position, so that
     /// the change does not look the tag up again (reused).
     private let tagLookups: UnsafeMutableBufferPointer<UInt32>
-    /// Where the document rows start, published (with `rowShift`) for ``prefetchConcurrently(document:)``, which
-    /// runs without the owner's lock: set whenever the rows may have moved (a new ID, ``removeAll()``).
-    let rowsAddress = Atomic<UInt>(0)
-    private let rowShift: Int
     /// Each schema field's identifier (the hash field it reads), as bytes that live as long as the index.
     public let fieldIdentifiers: UnsafeBufferPointer<UnsafeRawBufferPointer>
     private let identifierBytes: UnsafeMutableRawBufferPointer
@@ -57,7 +52,6 @@ public final class SearchIndex {
     public init(definition: IndexDefinition) {
         self.definition = definition
         self.documents = ByteInterner(payloadWords: definition.fields.count(where: { $0.type != .text }))
-        rowShift = documents.strideShift
         let fields = definition.fields
         writeStores = .allocate(capacity: fields.count)
         parsed = .allocate(capacity: fields.count)
@@ -80,7 +74,6 @@ public final class SearchIndex {
         fieldIdentifiers = UnsafeBufferPointer(identifiers)
         self.stores = makeStores()
         noteStores()
-        publishRows()
     }
 
     deinit {
@@ -192,24 +185,6 @@ public final class SearchIndex {
         return index(key: key, hint: &hint, field: field)
     }
 
-    /// Records where the rows are for ``prefetchConcurrently(document:)``.
-    private func publishRows() {
-        rowsAddress.store(UInt(bitPattern: documents.rows.base), ordering: .relaxed)
-    }
-
-    /// Starts fetching the row of document `hint` (any value: a prefetch never faults), for a write of that
-    /// document that is about to come: an engine calls this when a write command finds the stored hash, before it
-    /// changes it, so that the row's cache miss overlaps the command's own work.
-    ///
-    /// Unlike every other method, this one may run while another thread changes the index (it reads only an
-    /// atomic address, published when the rows move): the caller need not take the lock that serializes the
-    /// index, two atomic operations that would wait for the write's pending stores. Rows that moved since only
-    /// make it fetch a line for nothing.
-    public func prefetchConcurrently(document hint: UInt32) {
-        let base = rowsAddress.load(ordering: .relaxed)
-        neptune_prefetch(UnsafeRawPointer(bitPattern: base &+ (UInt(hint) << UInt(rowShift))))
-    }
-
     /// Indexes (or re-indexes) a document as ``index(key:field:)`` does, given a hint of its document ID: the ID
     /// this index gave the document last time, kept by the caller with the document (an engine keeps it in the
     /// stored hash). A hint is checked against the ID's row (the key bytes), so a stale or foreign one is harmless;
@@ -292,9 +267,9 @@ public final class SearchIndex {
                 parsed[position] = .nan
             }
         }
-        // The new values' lines do not depend on the row (which the caller may have requested earlier, and which
-        // may not have arrived yet): requested for the hinted ID before the row is first read, so that its miss
-        // overlaps these searches and lookups instead of preceding them. (No hint: a new document, looked up after.)
+        // The new values' lines do not depend on the row (requested above, and not arrived yet): requested for the
+        // hinted ID before the row is first read, so that its miss overlaps these searches and lookups instead of
+        // preceding them. (No hint: a new document, looked up after.)
         if !failed && firstHint != .max {
             for position in stores.indices {
                 switch stores[position] {
@@ -319,7 +294,6 @@ public final class SearchIndex {
                 id = found
             } else {
                 id = documents.add(key, hash: hash)
-                publishRows()
                 // A new ID: the NUMERIC fields' positions need room for it (their stores never grow them).
                 for position in stores.indices {
                     if case .numeric(let numeric) = stores[position] {
@@ -406,7 +380,6 @@ public final class SearchIndex {
     /// Removes every document (FLUSHDB), keeping the definition and the failure count.
     public func removeAll() {
         documents.removeAll()
-        publishRows()
         stores = makeStores()
         noteStores()
     }

@@ -75,48 +75,6 @@ import Testing
     }
 
     /// Seven NUMERIC and TAG fields need sixteen-word rows: every column keeps its own document's value.
-    /// The lock-free row prefetch (``SearchIndex/prefetchConcurrently(document:)``) reads the rows' address the
-    /// index publishes: it follows the rows as they grow and after ``SearchIndex/removeAll()``, and prefetches
-    /// from another thread while the index is being changed (any hint) neither fault nor disturb the index.
-    @Test func concurrentRowPrefetchFollowsTheRows() async {
-        let definition = IndexDefinition(name: Array("rows".utf8), fields: [IndexField(identifier: Array("n".utf8), type: .numeric)])
-        let index = SearchIndex(definition: definition)
-        func published() -> Bool {
-            index.rowsAddress.load(ordering: .relaxed) == UInt(bitPattern: index.documents.rows.base)
-        }
-        #expect(published())
-        let stop = StopFlag()
-        // Shared on purpose: the prefetch is the one method that may run beside the index's changes.
-        nonisolated(unsafe) let shared = index
-        let prefetcher = Thread {
-            var hint: UInt32 = 0
-            while !stop.value.load(ordering: .relaxed) {
-                shared.prefetchConcurrently(document: hint)
-                hint = hint &* 2_654_435_761 &+ 1
-            }
-        }
-        prefetcher.start()
-        var moved = 0
-        var base = UInt(bitPattern: index.documents.rows.base)
-        for i in 0..<4_000 {
-            index.index(key: Array("doc:\(i)".utf8), values: [Array("\(i % 1000)".utf8)])
-            if UInt(bitPattern: index.documents.rows.base) != base {
-                moved += 1
-                base = UInt(bitPattern: index.documents.rows.base)
-                #expect(published(), "after the rows moved at \(i)")
-            }
-        }
-        stop.value.store(true, ordering: .relaxed)
-        while !prefetcher.isFinished { await Task.yield() }
-        #expect(moved > 3, "the rows grew several times")
-        #expect(published())
-        #expect(index.documentCount == 4_000)
-        #expect(try! index.search(.numericRange(field: Array("n".utf8), range: NumericRange(min: 7, minInclusive: true, max: 7, maxInclusive: true)), limit: Int.max).keys.count == 4)
-        index.removeAll()
-        #expect(published())
-        index.prefetchConcurrently(document: 12)
-    }
-
     @Test func wideSchemasKeepEveryFieldInTheDocumentsRow() throws {
         let numeric = (0..<4).map { IndexField(identifier: Array("n\($0)".utf8), type: .numeric) }
         let tags = (0..<3).map { IndexField(identifier: Array("t\($0)".utf8), type: .tag) }
@@ -146,8 +104,4 @@ import Testing
             }
         }
     }
-}
-
-private final class StopFlag: Sendable {
-    let value = Atomic<Bool>(false)
 }

@@ -9,7 +9,6 @@ extension Engine {
         let limits = engine.collectionLimits
         let db = c.db
         let added = try engine.writeObject(a[1], db: db, now: c.now, .hash, as: HashObject.self, create: true) { hash in
-            if db == SearchIndexes.database { engine.searchIndexes.prefetch(hash) }
             var added = 0
             var i = 2
             while i < a.count {

@@ -71,7 +71,7 @@ extension Engine {
             return
         }
         // DD: delete the indexed keys too, journaled as DEL so replay needs no index.
-        let keys: [[UInt8]] = handle.lock.withLock { handle.index.documentKeys }
+        let keys: [[UInt8]] = handle.withIndex { $0.documentKeys }
         var deleted: [ByteBuffer] = [ByteBuffer(string: "DEL")]
         let now = c.now
         for key in keys {
@@ -107,10 +107,10 @@ extension Engine {
         }
         var cursor = ArgumentCursor(a, from: 3)
         let request = try SearchArguments.parseSearch(&cursor, query: SearchArguments.bytes(a[2]))
-        let result: SearchResult = try handle.lock.withLock {
+        let result: SearchResult = try handle.withIndex { index in
             handle.uses += 1
             do {
-                return try handle.index.search(request.query, sort: request.sort, offset: request.offset, limit: request.limit)
+                return try index.search(request.query, sort: request.sort, offset: request.offset, limit: request.limit)
             } catch let error as IndexError {
                 throw CommandError(error.message)
             }
@@ -240,14 +240,14 @@ extension Engine {
             var milliseconds = 0.0
         }
         let definition = handle.definition
-        let s: Snapshot = handle.lock.withLock {
+        let s: Snapshot = handle.withIndex { index in
             var records = 0
-            for i in definition.fields.indices { records += handle.index.distinctValueCount(field: i) }
+            for i in definition.fields.indices { records += index.distinctValueCount(field: i) }
             return Snapshot(
-                documents: handle.index.documentCount,
-                maxID: handle.index.documentIDBound,
+                documents: index.documentCount,
+                maxID: index.documentIDBound,
                 records: records,
-                failures: handle.index.indexingFailures,
+                failures: index.indexingFailures,
                 building: handle.building,
                 scanned: handle.scannedShards,
                 uses: handle.uses,

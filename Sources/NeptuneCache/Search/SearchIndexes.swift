@@ -10,13 +10,32 @@ import Musl
 import Darwin
 #endif
 
-/// One FT index: its ``SearchIndex`` and build state, guarded by `lock`.
+/// One FT index: its ``SearchIndex`` and build state, guarded by `lock`, and the writes captured for it and not
+/// applied yet, guarded by `pendingLock`.
 ///
-/// Lock order: a shard lock may be held when taking `lock` (the write path and the build scan do), never the
-/// reverse, so searches take `lock`, copy the page of keys out, release it, then read the hashes.
+/// A write does not change the index itself: under its key's shard lock it copies the document's key and schema
+/// values into the pending writes (``capture(key:document:hinted:wakeAt:limit:)``), and the ``IndexWorker`` thread
+/// applies them in batches. Whatever reads the index applies what is pending first (``withIndex(_:)``), so a query
+/// sees every write that came before it, as if each had changed the index in place.
+///
+/// Lock order: a shard lock may be held when taking `lock` (the build scan does), and `lock` when taking
+/// `pendingLock`, never the reverse; so searches take `lock`, copy the page of keys out, release it, then read the
+/// hashes, and the worker, which takes `lock` then `pendingLock`, never takes a shard lock.
 final class IndexHandle: @unchecked Sendable {
     let lock = NIOLock()
     let index: SearchIndex
+    /// Guards `pending`, `queued` and `lentValues`.
+    let pendingLock = NIOLock()
+    /// Writes captured and not applied yet (under `pendingLock`).
+    private var pending: PendingIndexWrites
+    /// The batch being applied (under `lock`): swapped with `pending`, so capturing never waits for an application.
+    private var applying: PendingIndexWrites
+    /// The handle is in the worker's queue (under `pendingLock`).
+    private var queued = false
+    /// Where an applied entry's values are lent to the index (under `lock`).
+    private let applyValues: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>
+    /// Where the build scan lends a hash's values to the index (under `lock`).
+    let scanValues: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>
     /// Shards scanned by the running build (0...shardCount).
     var scannedShards = 0
     /// A build scan is running.
@@ -32,14 +51,21 @@ final class IndexHandle: @unchecked Sendable {
     /// copying (and retaining) the definition's arrays.
     private let prefixes: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>
     private let prefixBytes: UnsafeMutableRawBufferPointer
-    /// Where a write's schema field values are lent to the index (``HashObject/lendValues(_:into:)``), by schema
-    /// position; used under `lock`.
-    let lentValues: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>
+    /// Where a write's schema field values are lent by the stored hash (``HashObject/lendValues(_:into:)``), by
+    /// schema position, to be copied into `pending`; used under `pendingLock`.
+    private let lentValues: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>
 
     init(definition: IndexDefinition) {
         self.index = SearchIndex(definition: definition)
-        lentValues = .allocate(capacity: definition.fields.count)
+        let fields = definition.fields.count
+        pending = PendingIndexWrites(fieldCount: fields)
+        applying = PendingIndexWrites(fieldCount: fields)
+        lentValues = .allocate(capacity: fields)
         lentValues.initialize(repeating: nil)
+        applyValues = .allocate(capacity: fields)
+        applyValues.initialize(repeating: nil)
+        scanValues = .allocate(capacity: fields)
+        scanValues.initialize(repeating: nil)
         let prefixes = definition.prefixes
         self.prefixes = .allocate(capacity: prefixes.count)
         prefixBytes = .allocate(byteCount: Swift.max(1, prefixes.reduce(0) { $0 + $1.count }), alignment: 1)
@@ -54,6 +80,8 @@ final class IndexHandle: @unchecked Sendable {
 
     deinit {
         lentValues.deallocate()
+        applyValues.deallocate()
+        scanValues.deallocate()
         prefixes.deallocate()
         prefixBytes.deallocate()
     }
@@ -70,11 +98,132 @@ final class IndexHandle: @unchecked Sendable {
     }
 
     var definition: IndexDefinition { index.definition }
+
+    // MARK: Pending writes
+
+    /// What a capture asks of its caller.
+    enum CaptureOutcome {
+        case none
+        /// The pending writes just reached the worker's threshold: queue the handle for it.
+        case wake
+        /// Too much is pending (the worker is behind): apply it now, on the writing thread.
+        case applyNow
+    }
+
+    /// Records that the document under `key` changed: its schema values as `document` now holds them (copied), or
+    /// its removal when `document` is nil. The caller holds the key's shard lock, which keeps the hash unchanged
+    /// while it is read.
+    ///
+    /// - Parameters:
+    ///   - hinted: Whether this is the first index covering the key, whose document ID the hash keeps as its
+    ///     ``HashObject/searchHint`` (passed along so that the application can skip the key lookup).
+    ///   - wakeAt: How many pending writes make the worker wanted.
+    ///   - limit: How many pending writes make the writer apply them itself.
+    func capture(key: UnsafeRawBufferPointer, document: Unmanaged<HashObject>?, hinted: Bool, wakeAt: Int,
+                 limit: Int) -> CaptureOutcome {
+        pendingLock.lock()
+        if let document {
+            document._withUnsafeGuaranteedRef { document in
+                let hint = hinted ? document.searchHint : UInt32.max
+                if document.lendValues(index.fieldIdentifiers, into: lentValues) {
+                    pending.append(key: key, hint: hint, values: UnsafeBufferPointer(lentValues))
+                } else {
+                    appendCopying(key: key, hint: hint, document: document)
+                }
+            }
+        } else {
+            pending.appendRemoval(key: key)
+        }
+        let count = pending.count
+        var outcome = CaptureOutcome.none
+        if count >= limit {
+            outcome = .applyNow
+        } else if count >= wakeAt && !queued {
+            queued = true
+            outcome = .wake
+        }
+        pendingLock.unlock()
+        return outcome
+    }
+
+    /// A hash in a hashtable (past the listpack limits) cannot lend its values in one walk: each is read and copied.
+    private func appendCopying(key: UnsafeRawBufferPointer, hint: UInt32, document: HashObject) {
+        let identifiers = index.fieldIdentifiers
+        let values: [[UInt8]?] = identifiers.map { document.withValue($0) { Array($0) } }
+        var bytes: [UInt8] = []
+        var spans: [(offset: Int, count: Int)?] = []
+        for value in values {
+            guard let value else {
+                spans.append(nil)
+                continue
+            }
+            spans.append((bytes.count, value.count))
+            bytes += value
+        }
+        bytes.withUnsafeBytes { raw in
+            for (i, span) in spans.enumerated() {
+                lentValues[i] = span.map { UnsafeRawBufferPointer(rebasing: raw[$0.offset..<($0.offset + $0.count)]) }
+            }
+            pending.append(key: key, hint: hint, values: UnsafeBufferPointer(lentValues))
+        }
+    }
+
+    /// Applies the pending writes, taking `lock`.
+    func applyPending() {
+        lock.withLock { applyPendingLocked() }
+    }
+
+    /// Applies the pending writes, in the order they were captured. The caller holds `lock`.
+    func applyPendingLocked() {
+        pendingLock.lock()
+        queued = false
+        guard pending.count > 0 else {
+            pendingLock.unlock()
+            return
+        }
+        swap(&pending, &applying)
+        pendingLock.unlock()
+        let index = self.index
+        let values = applyValues
+        applying.forEach(values: values) { key, hint in
+            if var hint {
+                index.index(key: key, hint: &hint, values: UnsafeBufferPointer(values))
+            } else {
+                _ = index.remove(key: key)
+            }
+        }
+        applying.removeAll()
+    }
+
+    /// Writes captured and not applied yet.
+    var pendingCount: Int {
+        pendingLock.withLock { pending.count }
+    }
+
+    /// Documents in the index as it stands, without applying what is pending (for tests and diagnostics).
+    var appliedDocumentCount: Int {
+        lock.withLock { index.documentCount }
+    }
+
+    /// Forgets the pending writes (the index is about to be emptied and rebuilt). The caller holds `lock`.
+    func discardPending() {
+        pendingLock.withLock { pending.removeAll() }
+    }
+
+    /// Runs `body` on the index once every pending write is applied, holding `lock`: how everything that reads the
+    /// index's contents (searches, FT.INFO, FT.DROPINDEX DD) reaches it.
+    func withIndex<R>(_ body: (SearchIndex) throws -> R) rethrows -> R {
+        try lock.withLock {
+            applyPendingLocked()
+            return try body(index)
+        }
+    }
 }
 
 /// The engine's secondary indexes (RediSearch-style, over hashes of database 0) and the keyspace observer that keeps
-/// them exact: every change to a covered key re-reads that key under its shard lock and updates each index before
-/// the write command returns, so a search right after a write sees it.
+/// them exact: every change to a covered key re-reads that key under its shard lock and captures its values for each
+/// covering index before the write command returns; the ``IndexWorker`` applies them, and every reader of an index
+/// applies what is still pending first, so a search right after a write sees it.
 ///
 /// Indexes are added and removed only by write commands that hold every shard lock (FT.CREATE, FT.DROPINDEX,
 /// FLUSHDB of database 0, FLUSHALL), so the observer, which runs under one shard lock, reads a stable list without another lock.
@@ -83,6 +232,14 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     static let database = 0
     /// Databases with at most this many keys are indexed inline by FT.CREATE; larger ones in the background.
     @exclusivity(unchecked) var inlineBuildLimit = 50_000
+    /// Pending writes of one index that wake the worker: enough that a wake-up (a system call, and on a virtual
+    /// machine an interrupt to the worker's core) is shared by many writes.
+    @exclusivity(unchecked) var workerWakeThreshold = 256
+    /// Pending writes of one index at which the writer applies them itself (the worker is behind): bounds both the
+    /// memory they take and what a query that arrives then has to apply first (a few milliseconds).
+    @exclusivity(unchecked) var pendingLimit = 4096
+    /// Applies captured writes off the writing threads; started by the first batch.
+    let worker = IndexWorker()
 
     private let shards: [Shard]
     /// `shards` unretained, for the write path: taking a class out of an array retains it (an atomic operation
@@ -114,6 +271,7 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     }
 
     deinit {
+        worker.stop()
         handleRefs.deallocate()
     }
 
@@ -154,7 +312,8 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         return unsafeDowncast(e.object, to: HashObject.self)
     }
 
-    /// Indexes `document` under `key` in `index` (the caller holds the key's shard lock and the index's lock),
+    /// Indexes `document` under `key` in `index` at once (the build scan: the caller holds the key's shard lock and
+    /// the index's lock),
     /// reading the schema fields straight out of the stored hash. With `hinted`, the document's ID is looked for
     /// first where the hash's ``HashObject/searchHint`` says, and the hint is updated: only the first index
     /// covering a key uses it, so that two indexes do not overwrite each other's.
@@ -166,8 +325,8 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         var hint = hinted ? document.searchHint : UInt32.max
         // A packed hash lends its own bytes (one walk for every field, no copy): the caller's shard lock keeps the
         // hash unchanged until the index is done. A hashtable-encoded one is read field by field and copied.
-        if document.lendValues(identifiers, into: handle.lentValues) {
-            index.index(key: key, hint: &hint, values: UnsafeBufferPointer(handle.lentValues))
+        if document.lendValues(identifiers, into: handle.scanValues) {
+            index.index(key: key, hint: &hint, values: UnsafeBufferPointer(handle.scanValues))
         } else {
             index.index(key: key, hint: &hint) { position, body in
                 let found: Void? = document.withValue(identifiers[position]) { body($0) }
@@ -175,23 +334,6 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
             }
         }
         if hinted { document.searchHint = hint }
-    }
-
-    /// Re-reads `key` (its shard locked by the caller) and updates `handle`'s index, reading the schema fields
-    /// straight out of the stored hash (nothing is copied unless the index keeps it).
-    ///
-    /// - Parameter now: The time expiry is judged at, read from the clock the first time a key with an expiry
-    ///   needs it (most indexed hashes have none), then shared by the indexes the same change updates.
-    func update(_ handle: IndexHandle, _ shard: Shard, _ key: UnsafeRawBufferPointer, _ hash: UInt64, now: inout Int64?,
-                hinted: Bool) {
-        guard let document = documentReference(shard, key, hash, now: &now) else {
-            handle.lock.withLock { _ = handle.index.remove(key: key) }
-            return
-        }
-        // The hash is borrowed, not retained: the shard lock held keeps it alive.
-        document._withUnsafeGuaranteedRef { document in
-            handle.lock.withLock { Self.index(handle, key: key, document: document, hinted: hinted) }
-        }
     }
 
     /// The live hash stored under `key` in database 0 of `shard` (locked by the caller) as an unretained reference,
@@ -213,19 +355,6 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         }
     }
 
-    /// Starts fetching what the write about to change `document` (a hash of database 0 whose key's shard the caller
-    /// holds) will touch in the index that gave it its ``HashObject/searchHint``: a write command calls this when it
-    /// finds the hash, so that the index row's cache miss overlaps the command's own work instead of starting when
-    /// the observer runs. A hint from another index (or a stale one) only fetches a line for nothing.
-    @inline(__always)
-    func prefetch(_ document: HashObject) {
-        let hint = document.searchHint
-        guard hint != .max, let first = handleRefs.first else { return }
-        // Without the index's lock: another shard's write may be changing the index meanwhile (the prefetch reads
-        // only an atomic address).
-        first._withUnsafeGuaranteedRef { handle in handle.index.prefetchConcurrently(document: hint) }
-    }
-
     // MARK: KeyspaceObserver
 
     func keyChanged(db: Int, key: UnsafeRawBufferPointer, hash: UInt64) {
@@ -236,10 +365,19 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         shardRefs[Int(truncatingIfNeeded: hash >> Engine.shardShift)]._withUnsafeGuaranteedRef { shard in
             var now: Int64? = nil
             var first = true
+            var document: Unmanaged<HashObject>? = nil
+            let wakeAt = workerWakeThreshold
+            let limit = pendingLimit
             for reference in handleRefs {
                 reference._withUnsafeGuaranteedRef { handle in
                     guard handle.covers(key: key) else { return }
-                    update(handle, shard, key, hash, now: &now, hinted: first)
+                    // The hash is borrowed, not retained: the shard lock held keeps it alive.
+                    if first { document = documentReference(shard, key, hash, now: &now) }
+                    switch handle.capture(key: key, document: document, hinted: first, wakeAt: wakeAt, limit: limit) {
+                    case .none: break
+                    case .wake: worker.enqueue(handle)
+                    case .applyNow: handle.applyPending()
+                    }
                     first = false
                 }
             }
@@ -261,7 +399,10 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
             // Database 0's contents are about to be replaced: empty the indexes and rebuild them once the swap is
             // done (the build waits for the shard locks the swap holds).
             for handle in handles {
-                handle.lock.withLock { handle.index.removeAll() }
+                handle.lock.withLock {
+                    handle.discardPending()
+                    handle.index.removeAll()
+                }
                 startBuild(handle, inline: false)
             }
         case .swap:
@@ -302,6 +443,9 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         defer { shard.lock.unlock() }
         return handle.lock.withLock {
             guard handle.generation == generation else { return false }
+            // Writes captured before are applied first (in either order the index ends with each key's current
+            // values, since a key's last pending write holds them; applying them first keeps that simple).
+            handle.applyPendingLocked()
             let table = shard.tables[Self.database]
             let definition = handle.definition
             let now = clock.milliseconds()
