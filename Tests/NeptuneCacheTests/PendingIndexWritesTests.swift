@@ -1,5 +1,6 @@
 import NIOCore
 @testable import NeptuneCache
+import NeptuneIndex
 import NeptuneRESP
 import NeptuneTestSupport
 import Synchronization
@@ -45,7 +46,7 @@ import Glibc
         var seen: [(key: String, hint: UInt32?, values: [String?])] = []
         let slots = UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>.allocate(capacity: 3)
         defer { slots.deallocate() }
-        writes.forEach(values: slots) { key, hint in
+        writes.forEach(values: slots) { key, hint, _ in
             let decoded = hint == nil ? [] : slots.map { $0.map { String(decoding: $0, as: UTF8.self) } }
             seen.append((String(decoding: key, as: UTF8.self), hint, decoded))
         }
@@ -58,7 +59,7 @@ import Glibc
         writes.removeAll()
         #expect(writes.count == 0 && writes.byteCount == 0)
         var after = 0
-        writes.forEach(values: slots) { _, _ in after += 1 }
+        writes.forEach(values: slots) { _, _, _ in after += 1 }
         #expect(after == 0)
     }
 
@@ -122,6 +123,37 @@ import Glibc
         #expect(applied >= 56, "the worker applied every full batch within 5 s")
         #expect(handle.pendingCount < 8)
         #expect(s.raw("FT.SEARCH", "idx", "@n:[60 63]", "LIMIT", "0", "0") == "*1\r\n:4\r\n")
+    }
+
+    /// Documents first indexed by a write get their ID written back into the hash by the worker, so their next
+    /// writes skip the key lookup; a hash the write-back finds gone is skipped, and a second index's writes do not
+    /// touch the first's hints.
+    @Test func theWorkerWritesNewDocumentsHintsBack() {
+        let engine = Engine(clock: clock)
+        engine.searchIndexes.workerWakeThreshold = 4
+        engine.searchIndexes.pendingLimit = .max
+        var s = EngineSession(engine: engine)
+        s.run("FT.CREATE", "idx", "SCHEMA", "n", "NUMERIC")
+        s.run("FT.CREATE", "second", "SCHEMA", "n", "NUMERIC")
+        for i in 0..<8 { s.run("HSET", "d\(i)", "n", "\(i)") }
+        s.run("DEL", "d7")
+        let first = engine.searchIndexes.handle(named: bytes("idx"))!
+        var hints: [UInt32?] = []
+        for _ in 0..<500 {
+            hints = (0..<7).map { engine.searchIndexes.storedHint(bytes("d\($0)")) }
+            if hints.allSatisfy({ $0 != .max }) { break }
+            usleep(10_000)
+        }
+        #expect(hints.allSatisfy { $0 != nil && $0 != .max }, "every hint written back within 5 s: \(hints)")
+        let ids = Set(hints.compactMap { $0 })
+        #expect(ids.count == 7, "each document its own ID")
+        #expect(first.withIndex { index in (0..<7).allSatisfy { index.key(of: hints[$0]!) == bytes("d\($0)") } },
+                "each hint is the document's ID in the first index")
+        #expect(engine.searchIndexes.storedHint(bytes("d7")) == nil)
+        // A rewrite through the hint lands on the same document.
+        s.run("HSET", "d3", "n", "300")
+        #expect(s.raw("FT.SEARCH", "idx", "@n:[300 300]", "NOCONTENT") == "*2\r\n:1\r\n$2\r\nd3\r\n")
+        #expect(s.raw("FT.SEARCH", "idx", "*", "LIMIT", "0", "0") == "*1\r\n:7\r\n")
     }
 
     /// A hash past the listpack limits cannot lend its values: they are copied one by one, with the same result.

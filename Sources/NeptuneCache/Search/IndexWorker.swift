@@ -24,6 +24,8 @@ final class IndexWorker: @unchecked Sendable {
     private var sleeping = false
     private var stopped = false
     private var started = false
+    /// The indexes this worker serves, for writing new documents' IDs back into their hashes.
+    weak var owner: SearchIndexes?
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -84,6 +86,7 @@ final class IndexWorker: @unchecked Sendable {
     }
 
     private func run() {
+        let newHints = PendingIndexWrites(fieldCount: 0)
         while true {
             pthread_mutex_lock(mutex)
             while ready.isEmpty && !stopped {
@@ -98,7 +101,13 @@ final class IndexWorker: @unchecked Sendable {
             let handles = ready
             ready.removeAll(keepingCapacity: true)
             pthread_mutex_unlock(mutex)
-            for handle in handles { handle.applyPending() }
+            for handle in handles {
+                handle.applyPending(newHints: newHints)
+                if newHints.count > 0 {
+                    owner?.writeBackHints(newHints, of: handle)
+                    newHints.removeAll()
+                }
+            }
         }
     }
 }

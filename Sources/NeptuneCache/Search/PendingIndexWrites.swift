@@ -2,13 +2,15 @@
 /// ran: for each, the document's key and either its schema fields' values as the write left them (with the ID hint
 /// the stored hash carried) or a removal.
 ///
-/// One byte buffer, reused: an entry is three 32-bit words (the key's length, the hint, the kind), then for an
-/// indexing one the length of each field's value (-1: the hash lacks the field), then the key's bytes and the values'
-/// bytes, padded to a multiple of 4. Appending copies a few dozen bytes and allocates nothing once the buffer is large
+/// One byte buffer, reused: an entry is three 32-bit words (the key's length, the hint, the kind: a removal, or an
+/// indexing entry, hinted or not), then for an indexing one the length of each field's value (-1: the hash lacks the
+/// field), then the key's bytes and the values' bytes, padded to a multiple of 4. With no fields, the entries are
+/// pairs of a key and an ID (what ``SearchIndexes`` writes back into hashes as their hints). Appending copies a few dozen bytes and allocates nothing once the buffer is large
 /// enough.
 final class PendingIndexWrites {
     private static let headerWords = 3
     private static let removal: UInt32 = 1
+    private static let hinted: UInt32 = 2
 
     /// Schema fields per indexing entry.
     let fieldCount: Int
@@ -52,7 +54,12 @@ final class PendingIndexWrites {
     }
 
     /// Records the values the document under `key` now has (`values[i]`: schema field `i`, nil when missing).
-    func append(key: UnsafeRawBufferPointer, hint: UInt32, values: UnsafeBufferPointer<UnsafeRawBufferPointer?>) {
+    /// - Parameters:
+    ///   - hint: The document ID the hash carries as its hint (`UInt32.max`: none).
+    ///   - hinted: Whether the hash's hint belongs to this index (the first covering the key), so that the ID the
+    ///     document ends up with may be written back into the hash.
+    func append(key: UnsafeRawBufferPointer, hint: UInt32, hinted: Bool = false,
+                values: UnsafeBufferPointer<UnsafeRawBufferPointer?>) {
         precondition(values.count == fieldCount, "one value per schema field")
         var valueBytes = 0
         for value in values { valueBytes &+= value?.count ?? 0 }
@@ -61,7 +68,7 @@ final class PendingIndexWrites {
         let p = reserve(size)
         p.storeBytes(of: UInt32(truncatingIfNeeded: key.count), toByteOffset: 0, as: UInt32.self)
         p.storeBytes(of: hint, toByteOffset: 4, as: UInt32.self)
-        p.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
+        p.storeBytes(of: hinted ? Self.hinted : 0, toByteOffset: 8, as: UInt32.self)
         var offset = head
         if key.count > 0 { (p + offset).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         offset &+= key.count
@@ -78,17 +85,18 @@ final class PendingIndexWrites {
     }
 
     /// Calls `body` for each entry in order: the key, then the hint and the values (lent in `values`, which must
-    /// hold ``fieldCount`` slots) for an indexing entry, or nil for a removal. The bytes stay valid until the
-    /// buffer next changes.
+    /// hold ``fieldCount`` slots) for an indexing entry, or nil for a removal, and whether the entry was appended
+    /// as hinted. The bytes stay valid until the buffer next changes.
     func forEach(values: UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>,
-                 _ body: (_ key: UnsafeRawBufferPointer, _ hint: UInt32?) -> Void) {
+                 _ body: (_ key: UnsafeRawBufferPointer, _ hint: UInt32?, _ hinted: Bool) -> Void) {
         var offset = 0
         while offset < byteCount {
             let p = UnsafeRawPointer(storage + offset)
             let keyCount = Int(p.load(fromByteOffset: 0, as: UInt32.self))
-            if p.load(fromByteOffset: 8, as: UInt32.self) == Self.removal {
+            let kind = p.load(fromByteOffset: 8, as: UInt32.self)
+            if kind == Self.removal {
                 let head = 4 * Self.headerWords
-                body(UnsafeRawBufferPointer(start: p + head, count: keyCount), nil)
+                body(UnsafeRawBufferPointer(start: p + head, count: keyCount), nil, false)
                 offset &+= Self.padded(head + keyCount)
                 continue
             }
@@ -103,7 +111,8 @@ final class PendingIndexWrites {
                     valueOffset &+= length
                 }
             }
-            body(UnsafeRawBufferPointer(start: p + head, count: keyCount), p.load(fromByteOffset: 4, as: UInt32.self))
+            body(UnsafeRawBufferPointer(start: p + head, count: keyCount), p.load(fromByteOffset: 4, as: UInt32.self),
+                 kind == Self.hinted)
             offset &+= Self.padded(valueOffset)
         }
     }

@@ -126,9 +126,9 @@ final class IndexHandle: @unchecked Sendable {
             document._withUnsafeGuaranteedRef { document in
                 let hint = hinted ? document.searchHint : UInt32.max
                 if document.lendValues(index.fieldIdentifiers, into: lentValues) {
-                    pending.append(key: key, hint: hint, values: UnsafeBufferPointer(lentValues))
+                    pending.append(key: key, hint: hint, hinted: hinted, values: UnsafeBufferPointer(lentValues))
                 } else {
-                    appendCopying(key: key, hint: hint, document: document)
+                    appendCopying(key: key, hint: hint, hinted: hinted, document: document)
                 }
             }
         } else {
@@ -147,7 +147,7 @@ final class IndexHandle: @unchecked Sendable {
     }
 
     /// A hash in a hashtable (past the listpack limits) cannot lend its values in one walk: each is read and copied.
-    private func appendCopying(key: UnsafeRawBufferPointer, hint: UInt32, document: HashObject) {
+    private func appendCopying(key: UnsafeRawBufferPointer, hint: UInt32, hinted: Bool, document: HashObject) {
         let identifiers = index.fieldIdentifiers
         let values: [[UInt8]?] = identifiers.map { document.withValue($0) { Array($0) } }
         var bytes: [UInt8] = []
@@ -164,17 +164,20 @@ final class IndexHandle: @unchecked Sendable {
             for (i, span) in spans.enumerated() {
                 lentValues[i] = span.map { UnsafeRawBufferPointer(rebasing: raw[$0.offset..<($0.offset + $0.count)]) }
             }
-            pending.append(key: key, hint: hint, values: UnsafeBufferPointer(lentValues))
+            pending.append(key: key, hint: hint, hinted: hinted, values: UnsafeBufferPointer(lentValues))
         }
     }
 
     /// Applies the pending writes, taking `lock`.
-    func applyPending() {
-        lock.withLock { applyPendingLocked() }
+    /// - Parameter newHints: Where to record, for each hinted write whose document's ID differs from the hint its
+    ///   hash carried (a document new to the index), the key and the ID, so that the caller can write the ID back
+    ///   into the hash (``SearchIndexes/writeBackHints(_:of:)``) once it no longer holds `lock`.
+    func applyPending(newHints: PendingIndexWrites? = nil) {
+        lock.withLock { applyPendingLocked(newHints: newHints) }
     }
 
     /// Applies the pending writes, in the order they were captured. The caller holds `lock`.
-    func applyPendingLocked() {
+    func applyPendingLocked(newHints: PendingIndexWrites? = nil) {
         pendingLock.lock()
         queued = false
         guard pending.count > 0 else {
@@ -185,12 +188,15 @@ final class IndexHandle: @unchecked Sendable {
         pendingLock.unlock()
         let index = self.index
         let values = applyValues
-        applying.forEach(values: values) { key, hint in
-            if var hint {
-                index.index(key: key, hint: &hint, values: UnsafeBufferPointer(values))
-            } else {
+        let none = UnsafeBufferPointer<UnsafeRawBufferPointer?>(start: nil, count: 0)
+        applying.forEach(values: values) { key, hint, hinted in
+            guard let given = hint else {
                 _ = index.remove(key: key)
+                return
             }
+            var hint = given
+            index.index(key: key, hint: &hint, values: UnsafeBufferPointer(values))
+            if hinted && hint != given, let newHints { newHints.append(key: key, hint: hint, values: none) }
         }
         applying.removeAll()
     }
@@ -240,6 +246,8 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     @exclusivity(unchecked) var pendingLimit = 4096
     /// Applies captured writes off the writing threads; started by the first batch.
     let worker = IndexWorker()
+    /// The engine's key hasher (for the hints the worker writes back).
+    private let hasher: KeyHasher
 
     private let shards: [Shard]
     /// `shards` unretained, for the write path: taking a class out of an array retains it (an atomic operation
@@ -268,6 +276,8 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
         self.shards = shards
         self.shardRefs = shards.map { Unmanaged.passUnretained($0) }
         self.clock = clock
+        self.hasher = shards[0].hasher
+        worker.owner = self
     }
 
     deinit {
@@ -459,6 +469,41 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
             if handle.scannedShards == shards.count { handle.building = false }
             handle.indexingMilliseconds += Double(clock.milliseconds() - started)
             return true
+        }
+    }
+
+    /// Writes the IDs in `hints` (key and ID pairs from ``IndexHandle/applyPending(newHints:)``) back into the hashes
+    /// as their ``HashObject/searchHint``, so that their next writes need no key lookup. The hints are only an
+    /// optimization and a stale one is harmless (it is checked against the ID's row): a hash whose shard is busy,
+    /// that is gone, or whose first covering index is now another is skipped. The caller holds no lock.
+    func writeBackHints(_ hints: PendingIndexWrites, of handle: IndexHandle) {
+        let none = UnsafeMutableBufferPointer<UnsafeRawBufferPointer?>(start: nil, count: 0)
+        var now: Int64? = nil
+        hints.forEach(values: none) { key, id, _ in
+            guard let id else { return }
+            let hash = hasher.hash(key)
+            shardRefs[Int(truncatingIfNeeded: hash >> Engine.shardShift)]._withUnsafeGuaranteedRef { shard in
+                // Never wait for a shard: a command holding it is worth more than a hint.
+                guard shard.lock.tryLock() else { return }
+                defer { shard.lock.unlock() }
+                // The indexes change only under every shard lock, so `handles` is stable under this one.
+                guard firstCovering(key) === handle, let document = documentReference(shard, key, hash, now: &now)
+                else { return }
+                document._withUnsafeGuaranteedRef { $0.searchHint = id }
+            }
+        }
+    }
+
+    /// The ID hint the hash under `key` in database 0 carries (nil: no such hash, `UInt32.max`: none), for tests.
+    func storedHint(_ key: [UInt8]) -> UInt32? {
+        key.withUnsafeBytes { key in
+            let hash = hasher.hash(key)
+            return shardRefs[Int(truncatingIfNeeded: hash >> Engine.shardShift)]._withUnsafeGuaranteedRef { shard in
+                shard.lock.lock()
+                defer { shard.lock.unlock() }
+                var now: Int64? = nil
+                return documentReference(shard, key, hash, now: &now)?.takeUnretainedValue().searchHint
+            }
         }
     }
 
