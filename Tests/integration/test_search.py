@@ -307,6 +307,40 @@ def test_bitmap_sized_tags_match_brute_force(r: "redis.Redis") -> None:
         assert sorted(k for page in pages for k in page) == sorted(expected), text
 
 
+def test_writes_acknowledged_on_one_loop_are_seen_from_another(start_server) -> None:
+    """Writes are captured for the index and applied by a worker thread; a query on another connection, served by
+    another event loop, right after the writer's replies arrived, must still see every one of them."""
+    server = start_server("neptune", "--threads", "2")
+    if server.is_redis_binary:
+        pytest.skip("redis-server has no FT.* commands")
+    writer = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+    reader = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+    noise = redis.Redis(host=server.host, port=server.port, decode_responses=True)
+    try:
+        writer.execute_command("FT.CREATE", "idx", "PREFIX", "1", "d:", "SCHEMA", "n", "NUMERIC", "t", "TAG")
+        rng = random.Random(7)
+        for batch in range(20):
+            # Unrelated writes on a third connection keep the worker busy with other batches meanwhile.
+            with noise.pipeline(transaction=False) as p:
+                for i in range(500):
+                    p.hset(f"d:noise:{rng.randrange(5000)}", mapping={"n": rng.randrange(100), "t": "noise"})
+                p.execute()
+            size = rng.choice([1, 37, 255, 256, 257, 900])
+            with writer.pipeline(transaction=False) as p:
+                for i in range(size):
+                    p.hset(f"d:{batch}:{i}", mapping={"n": 1000 + batch, "t": f"b{batch}"})
+                if batch % 4 == 3:
+                    p.delete(f"d:{batch}:0")
+                p.execute()
+            expected = size - (1 if batch % 4 == 3 else 0)
+            assert reader.ft("idx").search(Query(f"@t:{{b{batch}}}").paging(0, 0)).total == expected, (batch, size)
+            got = reader.ft("idx").search(Query(f"@n:[{1000 + batch} {1000 + batch}]").paging(0, 0)).total
+            assert got == expected, (batch, size)
+    finally:
+        for client in (writer, reader, noise):
+            client.close()
+
+
 def test_definitions_survive_a_restart(tmp_path: Path) -> None:
     workdir = tmp_path / "data"
     server = ServerProcess("neptune", workdir, ["--appendonly", "yes"]).start()
