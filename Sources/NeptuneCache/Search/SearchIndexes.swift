@@ -18,8 +18,8 @@ import Darwin
 /// applies them in batches. Whatever reads the index applies what is pending first (``withIndex(_:)``), so a query
 /// sees every write that came before it, as if each had changed the index in place.
 ///
-/// Lock order: a shard lock may be held when taking `lock` (the build scan does), and `lock` when taking
-/// `pendingLock`, never the reverse; so searches take `lock`, copy the page of keys out, release it, then read the
+/// Lock order: a shard lock may be held when taking `lock` (the build scan, and a writer that finds too much
+/// pending, do), and `lock` when taking `pendingLock`, never the reverse; so searches take `lock`, copy the page of keys out, release it, then read the
 /// hashes, and the worker, which takes `lock` then `pendingLock`, never takes a shard lock.
 final class IndexHandle: @unchecked Sendable {
     let lock = NIOLock()
@@ -323,10 +323,9 @@ final class SearchIndexes: KeyspaceObserver, @unchecked Sendable {
     }
 
     /// Indexes `document` under `key` in `index` at once (the build scan: the caller holds the key's shard lock and
-    /// the index's lock),
-    /// reading the schema fields straight out of the stored hash. With `hinted`, the document's ID is looked for
-    /// first where the hash's ``HashObject/searchHint`` says, and the hint is updated: only the first index
-    /// covering a key uses it, so that two indexes do not overwrite each other's.
+    /// the index's lock), reading the schema fields straight out of the stored hash. With `hinted`, the document's
+    /// ID is looked for first where the hash's ``HashObject/searchHint`` says, and the hint is updated: only the
+    /// first index covering a key uses it, so that two indexes do not overwrite each other's.
     static func index(_ handle: IndexHandle, key: UnsafeRawBufferPointer, document: HashObject, hinted: Bool) {
         // The identifiers as the index keeps them (raw bytes): taking them out of the definition's fields would
         // copy each field, retaining its arrays.
