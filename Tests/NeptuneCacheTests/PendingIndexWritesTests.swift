@@ -18,6 +18,15 @@ import Glibc
 
     private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
+    /// An engine whose worker is never woken and whose writers apply nothing below `pendingLimit`, so what is
+    /// pending stays pending until a reader (or that limit) applies it.
+    private func engineWithoutWorker(pendingLimit: Int = .max) -> Engine {
+        let engine = Engine(clock: clock)
+        engine.searchIndexes.workerWakeThreshold = .max
+        engine.searchIndexes.pendingLimit = pendingLimit
+        return engine
+    }
+
     @Test func entriesComeBackInOrderWithTheirExactBytes() {
         let writes = PendingIndexWrites(fieldCount: 3)
         let keys = ["k1", "", "key-with-odd-length", String(repeating: "x", count: 5000)]
@@ -65,9 +74,7 @@ import Glibc
 
     /// With no worker and no limit, nothing is applied until a query comes: the query applies it all first.
     @Test func aQueryAppliesWhatIsPendingFirst() {
-        let engine = Engine(clock: clock)
-        engine.searchIndexes.workerWakeThreshold = .max
-        engine.searchIndexes.pendingLimit = .max
+        let engine = engineWithoutWorker()
         var s = EngineSession(engine: engine)
         s.run("FT.CREATE", "idx", "SCHEMA", "n", "NUMERIC", "t", "TAG")
         for i in 0..<1000 { s.run("HSET", "d\(i)", "n", "\(i)", "t", i % 2 == 0 ? "even" : "odd") }
@@ -90,9 +97,7 @@ import Glibc
 
     /// A writer that finds `pendingLimit` writes pending applies them itself, so they stay bounded with no worker.
     @Test func aWriterAppliesThemAtTheLimit() {
-        let engine = Engine(clock: clock)
-        engine.searchIndexes.workerWakeThreshold = .max
-        engine.searchIndexes.pendingLimit = 10
+        let engine = engineWithoutWorker(pendingLimit: 10)
         var s = EngineSession(engine: engine)
         s.run("FT.CREATE", "idx", "SCHEMA", "n", "NUMERIC")
         let handle = engine.searchIndexes.handle(named: bytes("idx"))!
@@ -158,9 +163,7 @@ import Glibc
 
     /// A hash past the listpack limits cannot lend its values: they are copied one by one, with the same result.
     @Test func hashtableHashesAreCapturedToo() {
-        let engine = Engine(clock: clock)
-        engine.searchIndexes.workerWakeThreshold = .max
-        engine.searchIndexes.pendingLimit = .max
+        let engine = engineWithoutWorker()
         var s = EngineSession(engine: engine)
         s.run("FT.CREATE", "idx", "SCHEMA", "n", "NUMERIC", "t", "TAG")
         let long = String(repeating: "z", count: 200)
@@ -174,9 +177,7 @@ import Glibc
     /// SWAPDB empties and rebuilds the index from the new database 0: writes captured before it are dropped, not
     /// applied on top of the rebuilt index.
     @Test func swapDropsWhatIsPending() {
-        let engine = Engine(clock: clock)
-        engine.searchIndexes.workerWakeThreshold = .max
-        engine.searchIndexes.pendingLimit = .max
+        let engine = engineWithoutWorker()
         var s = EngineSession(engine: engine)
         s.run("FT.CREATE", "idx", "SCHEMA", "n", "NUMERIC")
         s.run("SELECT", "1")

@@ -17,9 +17,8 @@ import Darwin
 /// for it: every reader of an index applies whatever is still pending first (``IndexHandle/withIndex(_:)``), so a
 /// query sees every write that came before it, and a write that finds too much pending applies it itself.
 final class IndexWorker: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    // Under `mutex`.
+    private let monitor = MutexCondition()
+    // Under `monitor`.
     private var ready: [IndexHandle] = []
     private var sleeping = false
     private var stopped = false
@@ -27,43 +26,29 @@ final class IndexWorker: @unchecked Sendable {
     /// The indexes this worker serves, for writing new documents' IDs back into their hashes.
     weak var owner: SearchIndexes?
 
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
     /// Queues `handle` for the worker, starting the thread the first time.
     func enqueue(_ handle: IndexHandle) {
-        pthread_mutex_lock(mutex)
-        guard !stopped else {
-            pthread_mutex_unlock(mutex)
-            return
+        let (wake, start) = monitor.locked { () -> (Bool, Bool) in
+            guard !stopped else { return (false, false) }
+            ready.append(handle)
+            let wake = sleeping
+            sleeping = false
+            let start = !started
+            started = true
+            return (wake, start)
         }
-        ready.append(handle)
-        let wake = sleeping
-        if wake { sleeping = false }
-        let start = !started
-        started = true
-        pthread_mutex_unlock(mutex)
-        if wake { pthread_cond_signal(condition) }
+        if wake { monitor.signal() }
         if start { startThread() }
     }
 
     /// Stops the thread once it has finished the batch it is applying (what is still pending stays for readers).
     func stop() {
-        pthread_mutex_lock(mutex)
-        stopped = true
-        ready = []
-        let wake = sleeping
-        pthread_mutex_unlock(mutex)
-        if wake { pthread_cond_signal(condition) }
+        let wake = monitor.locked { () -> Bool in
+            stopped = true
+            ready = []
+            return sleeping
+        }
+        if wake { monitor.signal() }
     }
 
     private func startThread() {
@@ -88,19 +73,18 @@ final class IndexWorker: @unchecked Sendable {
     private func run() {
         let newHints = PendingIndexWrites(fieldCount: 0)
         while true {
-            pthread_mutex_lock(mutex)
-            while ready.isEmpty && !stopped {
-                sleeping = true
-                pthread_cond_wait(condition, mutex)
+            let handles = monitor.locked { () -> [IndexHandle]? in
+                while ready.isEmpty && !stopped {
+                    sleeping = true
+                    monitor.wait()
+                }
+                sleeping = false
+                if stopped { return nil }
+                let handles = ready
+                ready.removeAll(keepingCapacity: true)
+                return handles
             }
-            sleeping = false
-            if stopped {
-                pthread_mutex_unlock(mutex)
-                return
-            }
-            let handles = ready
-            ready.removeAll(keepingCapacity: true)
-            pthread_mutex_unlock(mutex)
+            guard let handles else { return }
             for handle in handles {
                 handle.applyPending(newHints: newHints)
                 if newHints.count > 0 {
